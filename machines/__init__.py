@@ -1,0 +1,1 @@
+"""Declared state machines and the engine that drives and checkpoints them."""

@@ -1,0 +1,1 @@
+"""Persistence of runs, transitions, steps and locks behind a backend-neutral interface."""
