@@ -1,0 +1,4 @@
+"""python -m ecsops"""
+from ecsops.cli import main
+
+main()

@@ -1,0 +1,31 @@
+"""Exit codes of the command-line contract (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+from store.models import RunRecord
+
+SUCCEEDED = 0
+FAILED = 1
+BAD_INPUT = 2
+ROLLED_BACK = 3
+ROLLBACK_FAILED = 4
+LOCKED = 5
+SUPERSEDED = 6
+INTERRUPTED = 130
+
+_BY_STATUS = {
+    "succeeded": SUCCEEDED,
+    "failed": FAILED,
+    "rolled_back": ROLLED_BACK,
+    "rollback_failed": ROLLBACK_FAILED,
+    "superseded": SUPERSEDED,
+    "abandoned": FAILED,
+    "running": FAILED,
+}
+
+
+def exit_code_for(run: RunRecord) -> int:
+    """The exit code a run's outcome maps to; a run stopped by an error (not a signal) is 1."""
+    if run.status == "interrupted":
+        return FAILED if run.error else INTERRUPTED
+    return _BY_STATUS[run.status]

@@ -1,0 +1,43 @@
+"""Errors the engine raises to handlers and callers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Interrupted(Exception):
+    """A stop was requested (Ctrl-C, SIGTERM); the run is left resumable."""
+
+
+class StepFailed(Exception):
+    """A side effect was answered with a definite error, recorded with the step."""
+
+    def __init__(self, step: str, error: dict[str, Any]) -> None:
+        super().__init__(f"step {step} failed: {error.get('code') or error.get('type')}: {error.get('message')}")
+        self.step = step
+        self.error = error
+
+    @property
+    def code(self) -> str | None:
+        code = self.error.get("code")
+        return str(code) if code is not None else None
+
+
+class CannotReconcile(Exception):
+    """A step was found in flight and has no way to learn whether it happened."""
+
+
+class VersionMismatch(Exception):
+    """The run was recorded under another declaration of its machine."""
+
+    def __init__(self, run_id: str, recorded: str, current: str) -> None:
+        super().__init__(
+            f"run {run_id} was recorded under machine version {recorded}, this ecsops has {current}; "
+            "resume it with the ecsops that started it, or pass --force if the change is known to be safe"
+        )
+        self.recorded = recorded
+        self.current = current
+
+
+class RunFinished(Exception):
+    """The run has already reached a final state."""

@@ -1,0 +1,85 @@
+"""Durable side effects: record intent, call, record outcome; replay or reconcile on resume."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from machines.crashpoints import crash_point
+from machines.errors import CannotReconcile, StepFailed
+from store.base import RunStore
+
+ErrorClassifier = Callable[[BaseException], dict[str, Any] | None]
+"""Maps an exception to a recorded error when the call is known to have been refused, else None
+(outcome unknown: the step stays at intent and is reconciled on resume)."""
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """What a reconcile function learned: did the recorded call already take effect?"""
+
+    happened: bool
+    result: Any = None
+
+
+NOT_HAPPENED = Reconciled(happened=False)
+
+Reconciler = Callable[[dict[str, Any]], Reconciled]
+
+
+def never_definite(_: BaseException) -> dict[str, Any] | None:
+    return None
+
+
+class StepRunner:
+    """Runs named steps of one run against the store."""
+
+    def __init__(self, store: RunStore, run_id: str, classify_error: ErrorClassifier) -> None:
+        self._store = store
+        self._run_id = run_id
+        self._classify_error = classify_error
+
+    def run(
+        self,
+        name: str,
+        request: dict[str, Any],
+        call: Callable[[dict[str, Any]], Any],
+        *,
+        reconcile: Reconciler | None,
+    ) -> Any:
+        recorded = self._store.get_step(self._run_id, name)
+        if recorded is None:
+            self._store.record_intent(self._run_id, name, request)
+            crash_point(f"intent:{name}")
+            return self._call(name, request, call)
+        if recorded.request != request:
+            raise CannotReconcile(
+                f"step {name} of run {self._run_id} was recorded with another request; "
+                "the run's inputs changed since it was started"
+            )
+        if recorded.status in ("succeeded", "reconciled"):
+            return recorded.result
+        if recorded.status == "failed":
+            raise StepFailed(name, recorded.error or {})
+        # Found in flight: the process died between intent and outcome. Ask AWS, never repeat blindly.
+        if reconcile is None:
+            raise CannotReconcile(f"step {name} of run {self._run_id} was in flight and cannot be reconciled")
+        finding = reconcile(recorded.request)
+        if finding.happened:
+            self._store.record_outcome(self._run_id, name, "reconciled", result=finding.result)
+            return finding.result
+        return self._call(name, request, call)
+
+    def _call(self, name: str, request: dict[str, Any], call: Callable[[dict[str, Any]], Any]) -> Any:
+        try:
+            result = call(request)
+        except Exception as exc:
+            error = self._classify_error(exc)
+            if error is None:
+                raise
+            self._store.record_outcome(self._run_id, name, "failed", error=error)
+            raise StepFailed(name, error) from exc
+        crash_point(f"call:{name}")
+        self._store.record_outcome(self._run_id, name, "succeeded", result=result)
+        return result

@@ -1,0 +1,81 @@
+"""Schema of the SQLite store, created and evolved by named sqlite-utils migrations."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATION_SET = "ecsops"
+migrations = Migrations(MIGRATION_SET)
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db.table("runs").create(
+        {
+            "run_id": str,
+            "operation": str,
+            "target": str,
+            "status": str,
+            "state": str,
+            "version": int,
+            "machine_version": str,
+            "ecsops_version": str,
+            "params": str,
+            "data": str,
+            "error": str,
+            "started_by": str,
+            "ci": str,
+            "started_at": str,
+            "updated_at": str,
+            "finished_at": str,
+        },
+        pk="run_id",
+        not_null={"operation", "target", "status", "state", "version", "started_at", "updated_at"},
+    )
+    db.table("runs").create_index(["started_at"])
+    db.table("runs").create_index(["target", "status"])
+    db.table("transitions").create(
+        {
+            "run_id": str,
+            "seq": int,
+            "item": str,
+            "source": str,
+            "dest": str,
+            "trigger": str,
+            "at": str,
+        },
+        pk=("run_id", "seq"),
+        not_null={"source", "dest", "trigger", "at"},
+        foreign_keys=[("run_id", "runs", "run_id")],
+    )
+    db.table("steps").create(
+        {
+            "run_id": str,
+            "name": str,
+            "status": str,
+            "request": str,
+            "result": str,
+            "error": str,
+            "started_at": str,
+            "finished_at": str,
+        },
+        pk=("run_id", "name"),
+        not_null={"status", "started_at"},
+        foreign_keys=[("run_id", "runs", "run_id")],
+    )
+    db.table("items").create(
+        {"run_id": str, "item_id": str, "state": str, "data": str, "updated_at": str},
+        pk=("run_id", "item_id"),
+        not_null={"state", "updated_at"},
+        foreign_keys=[("run_id", "runs", "run_id")],
+    )
+    db.table("locks").create(
+        {"target": str, "run_id": str, "owner": str, "acquired_at": str, "expires_at": float},
+        pk="target",
+        not_null={"run_id", "owner", "acquired_at", "expires_at"},
+    )
+
+
+def known_migration_names() -> set[str]:
+    return {m.name for m in migrations._migrations}

@@ -1,0 +1,113 @@
+"""Pydantic records the store reads and writes: runs, transitions, steps, items and locks."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RunStatus = Literal[
+    "running",
+    "succeeded",
+    "rolled_back",
+    "rollback_failed",
+    "failed",
+    "superseded",
+    "interrupted",
+    "abandoned",
+]
+FINISHED_STATUSES: frozenset[str] = frozenset(
+    {"succeeded", "rolled_back", "rollback_failed", "failed", "superseded", "abandoned"}
+)
+
+StepStatus = Literal["intent", "succeeded", "failed", "reconciled"]
+
+
+class RunRecord(BaseModel):
+    """One operation run: what was asked, where it stands, who ran it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    operation: str
+    target: str
+    status: RunStatus
+    state: str
+    version: int = 0
+    machine_version: str
+    ecsops_version: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    started_by: str = ""
+    ci: dict[str, str] = Field(default_factory=dict)
+    started_at: str
+    updated_at: str
+    finished_at: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class TransitionRecord(BaseModel):
+    """One fired trigger, appended when the run (or one of its items) changed state."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    seq: int
+    item: str | None = None
+    source: str
+    dest: str
+    trigger: str
+    at: str
+
+
+class StepRecord(BaseModel):
+    """One side effect: its exact request, and its result or error once known."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    name: str
+    status: StepStatus
+    request: dict[str, Any] = Field(default_factory=dict)
+    result: Any = None
+    error: dict[str, Any] | None = None
+    started_at: str
+    finished_at: str | None = None
+
+
+class ItemRecord(BaseModel):
+    """A sub-unit of a run with its own checkpointed state (e.g. one container instance)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    item_id: str
+    state: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    updated_at: str
+
+
+class LockRecord(BaseModel):
+    """Who holds a target, and until when the lease runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str
+    run_id: str
+    owner: str
+    acquired_at: str
+    expires_at: float
+
+
+class RunFilter(BaseModel):
+    """Filters for listing runs; every field optional."""
+
+    operation: str | None = None
+    target: str | None = None
+    status: str | None = None
+    since: str | None = None
+    limit: int = 50

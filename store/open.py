@@ -1,0 +1,23 @@
+"""Where the store lives and how callers open it without knowing the backend."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from store.base import RunStore
+
+DEFAULT_STORE_PATH = Path("~/.local/state/ecsops/ecsops.db")
+STORE_ENV = "ECSOPS_STORE"
+
+
+def resolve_store_path(explicit: str | None) -> Path:
+    """--store wins, then ECSOPS_STORE, then the default under ~/.local/state."""
+    raw = explicit or os.environ.get(STORE_ENV) or str(DEFAULT_STORE_PATH)
+    return Path(raw).expanduser()
+
+
+def open_store(explicit: str | None = None) -> RunStore:
+    from store.sqlite_store import open_sqlite_store
+
+    return open_sqlite_store(resolve_store_path(explicit))
