@@ -25,7 +25,7 @@ from machines.clock import Clock
 from machines.engine import DEFAULT_LEASE_SECONDS, Engine
 from machines.errors import RunFinished, VersionMismatch
 from store.base import RunStore
-from store.errors import LockHeldError
+from store.errors import LockHeldError, StoreError
 from store.models import RunRecord
 
 LEASE_ENV = "ECSOPS_LOCK_LEASE_SECONDS"
@@ -149,7 +149,22 @@ def start_or_replay(
         except LockHeldError as exc:
             sys.stderr.write(locked_message(exc) + "\n")
             return exit_codes.LOCKED
+        except StoreError as exc:
+            return _store_failure(store, run_id, exc)
     return report_run(store, run, output)
+
+
+def _store_failure(store: RunStore, run_id: str, exc: StoreError) -> int:
+    """The store failed under us: say so; exit 2 if nothing was recorded (so nothing was done)."""
+    sys.stderr.write(f"error: {exc}\n")
+    try:
+        recorded = store.find_run(run_id) is not None
+    except StoreError:
+        recorded = True
+    if recorded:
+        sys.stderr.write(f"run {run_id} may be part-way; check `ecsops status {run_id}` and resume it\n")
+        return exit_codes.FAILED
+    return exit_codes.BAD_INPUT
 
 
 def resume(
@@ -171,4 +186,6 @@ def resume(
             return exit_codes.BAD_INPUT
         except RunFinished:
             return report_run(store, store.get_run(run_id), output)
+        except StoreError as exc:
+            return _store_failure(store, run_id, exc)
     return report_run(store, run, output)

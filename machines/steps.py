@@ -9,6 +9,7 @@ from typing import Any
 from machines.crashpoints import crash_point
 from machines.errors import CannotReconcile, StepFailed
 from store.base import RunStore
+from store.models import StepRecord
 
 ErrorClassifier = Callable[[BaseException], dict[str, Any] | None]
 """Maps an exception to a recorded error when the call is known to have been refused, else None
@@ -25,7 +26,9 @@ class Reconciled:
 
 NOT_HAPPENED = Reconciled(happened=False)
 
-Reconciler = Callable[[dict[str, Any]], Reconciled]
+Reconciler = Callable[[StepRecord], Reconciled]
+"""Given the step found in flight (its request and when its intent was committed), ask the world
+whether the call took effect."""
 
 
 def never_definite(_: BaseException) -> dict[str, Any] | None:
@@ -65,7 +68,7 @@ class StepRunner:
         # Found in flight: the process died between intent and outcome. Ask AWS, never repeat blindly.
         if reconcile is None:
             raise CannotReconcile(f"step {name} of run {self._run_id} was in flight and cannot be reconciled")
-        finding = reconcile(recorded.request)
+        finding = reconcile(recorded)
         if finding.happened:
             self._store.record_outcome(self._run_id, name, "reconciled", result=finding.result)
             return finding.result

@@ -32,7 +32,13 @@ from store.models import (
     TransitionRecord,
 )
 
-BUSY_TIMEOUT_SECONDS = 10.0
+BUSY_TIMEOUT_ENV = "ECSOPS_STORE_BUSY_TIMEOUT"
+
+
+def busy_timeout_seconds() -> float:
+    """How long to wait for another process's write lock before giving up (default 10s)."""
+    return float(os.environ.get(BUSY_TIMEOUT_ENV, "10"))
+
 _JSON_RUN_FIELDS = ("params", "data", "ci")
 
 
@@ -66,7 +72,7 @@ class SqliteRunStore(RunStore):
             if "locked" in str(exc) or "busy" in str(exc):
                 raise StoreBusyError(
                     f"store {self.path} stayed locked by another process for over "
-                    f"{BUSY_TIMEOUT_SECONDS:.0f}s; retry when it is free"
+                    f"{busy_timeout_seconds():g}s; retry when it is free"
                 ) from exc
             raise
 
@@ -350,7 +356,7 @@ def open_sqlite_store(path: Path) -> SqliteRunStore:
     _prepare_file(path)
     old_umask = os.umask(0o077)
     try:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        conn = sqlite3.connect(str(path), timeout=busy_timeout_seconds(), isolation_level=None)
         db = Database(conn)
         db.conn.execute("PRAGMA foreign_keys = ON")
         applied = {m.name for m in migrations.applied(db)}
@@ -369,7 +375,7 @@ def open_sqlite_store(path: Path) -> SqliteRunStore:
         if "locked" in message or "busy" in message:
             raise StoreOpenError(
                 f"the store {path} stayed locked by another process for over "
-                f"{BUSY_TIMEOUT_SECONDS:.0f}s; retry when it is free"
+                f"{busy_timeout_seconds():g}s; retry when it is free"
             ) from exc
         raise StoreOpenError(
             f"the store {path} is not a readable ecsops database ({message}); "

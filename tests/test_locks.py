@@ -1,0 +1,50 @@
+"""One running run per target: a second run is refused (exit 5) until abandon or lease expiry."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from cli_helpers import run_ecsops, run_example
+
+
+def _crash_holding_lock(store: Path, ledger: Path, **env: str) -> None:
+    killed = run_example(store, ledger, "fake:widgets", "run-a", ECSOPS_CRASH_AT="enter:waiting", **env)
+    assert killed.returncode == -signal.SIGKILL
+
+
+def test_second_run_on_locked_target_is_refused_naming_the_holder(tmp_path: Path) -> None:
+    store, ledger = tmp_path / "s.db", tmp_path / "ledger.json"
+    _crash_holding_lock(store, ledger)
+
+    second = run_example(store, ledger, "fake:widgets", "run-b")
+    assert second.returncode == 5
+    assert "locked by run run-a" in second.stderr
+    assert run_ecsops(store, "status", "run-b").returncode == 2  # refused before any record was made
+
+    other_target = run_example(store, tmp_path / "other.json", "fake:other", "run-c")
+    assert other_target.returncode == 0
+
+
+def test_abandon_releases_the_lock(tmp_path: Path) -> None:
+    store, ledger = tmp_path / "s.db", tmp_path / "ledger.json"
+    _crash_holding_lock(store, ledger)
+
+    abandoned = run_ecsops(store, "abandon", "run-a", "--reason", "service checked by hand", "--output", "json")
+    assert abandoned.returncode == 1
+    assert abandoned.json()["status"] == "abandoned"
+    assert abandoned.json()["error"] == "service checked by hand"
+
+    assert run_example(store, ledger, "fake:widgets", "run-b").returncode == 0
+    assert run_ecsops(store, "resume", "run-a").returncode == 1  # abandoned stays abandoned
+    assert run_ecsops(store, "abandon", "run-a").returncode == 2
+
+
+def test_expired_lease_lets_another_run_proceed(tmp_path: Path) -> None:
+    store, ledger = tmp_path / "s.db", tmp_path / "ledger.json"
+    _crash_holding_lock(store, ledger, ECSOPS_LOCK_LEASE_SECONDS="0")
+
+    assert run_example(store, ledger, "fake:widgets", "run-b").returncode == 0
+    # The crashed run now finds its target taken over only if the new holder is live; it is done,
+    # so resuming run-a can take the free lock again.
+    assert run_ecsops(store, "resume", "run-a").returncode == 0

@@ -1,0 +1,141 @@
+"""The SQLite store: migrations, reopening, permissions, and clear errors for bad stores."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_ecsops, run_example
+
+from store.errors import ConcurrentUpdateError, StoreOpenError
+from store.migrations import known_migration_names
+from store.models import RunRecord
+from store.sqlite_store import open_sqlite_store
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _run(run_id: str = "r1") -> RunRecord:
+    return RunRecord(
+        run_id=run_id, operation="example", target="t", status="running", state="planned",
+        machine_version="v", ecsops_version="0", started_at="2026-01-01T00:00:00+00:00",
+        updated_at="2026-01-01T00:00:00+00:00",
+    )
+
+
+def test_migrations_create_schema_from_empty(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "dir" / "s.db"
+    store = open_sqlite_store(path)
+    store.close()
+    conn = sqlite3.connect(path)
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"runs", "transitions", "steps", "items", "locks", "_sqlite_migrations"} <= tables
+    applied = {row[0] for row in conn.execute("SELECT name FROM _sqlite_migrations")}
+    assert applied == known_migration_names()
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_store_file_and_directory_are_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "s.db"
+    open_sqlite_store(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_reopening_keeps_records(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = open_sqlite_store(path)
+    store.create_run(_run())
+    store.checkpoint("r1", 0, source="planned", dest="creating", trigger="plan")
+    store.close()
+    reopened = open_sqlite_store(path)
+    assert reopened.get_run("r1").state == "creating"
+    assert [t.dest for t in reopened.transitions("r1")] == ["creating"]
+
+
+def test_checkpoint_refuses_a_stale_version(tmp_path: Path) -> None:
+    store = open_sqlite_store(tmp_path / "s.db")
+    store.create_run(_run())
+    store.checkpoint("r1", 0, source="planned", dest="creating", trigger="plan")
+    with pytest.raises(ConcurrentUpdateError):
+        store.checkpoint("r1", 0, source="planned", dest="creating", trigger="plan")
+    assert len(store.transitions("r1")) == 1
+
+
+def test_recorded_steps_are_never_rewritten(tmp_path: Path) -> None:
+    store = open_sqlite_store(tmp_path / "s.db")
+    store.create_run(_run())
+    store.record_intent("r1", "create", {"a": 1})
+    store.record_outcome("r1", "create", "succeeded", result={"id": "x"})
+    with pytest.raises(ValueError):
+        store.record_intent("r1", "create", {"a": 2})
+    with pytest.raises(ConcurrentUpdateError):
+        store.record_outcome("r1", "create", "failed", error={"code": "X"})
+    step = store.get_step("r1", "create")
+    assert step is not None and step.status == "succeeded" and step.result == {"id": "x"}
+
+
+def test_corrupt_store_gives_clear_error_and_is_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    path.write_bytes(b"this is not sqlite at all" * 100)
+    before = _digest(path)
+    with pytest.raises(StoreOpenError, match="not a readable ecsops database"):
+        open_sqlite_store(path)
+    result = run_ecsops(path, "runs")
+    assert result.returncode == 2
+    assert "not a readable ecsops database" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert _digest(path) == before
+
+
+def test_unwritable_location_gives_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    result = run_ecsops(blocker / "s.db", "runs")
+    assert result.returncode == 2
+    assert "cannot create the store" in result.stderr
+    assert "--store" in result.stderr
+
+
+def test_store_from_newer_ecsops_is_refused_and_not_rewritten(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    open_sqlite_store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('ecsops', 'm999_future', 'x')"
+    )
+    conn.commit()
+    conn.close()
+    before = _digest(path)
+    result = run_ecsops(path, "runs")
+    assert result.returncode == 2
+    assert "newer ecsops" in result.stderr and "m999_future" in result.stderr
+    assert _digest(path) == before
+
+
+def test_store_locked_past_busy_timeout_gives_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    run_example(path, tmp_path / "ledger.json", "fake:widgets", "run-1")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = run_example(path, tmp_path / "ledger.json", "fake:widgets", "run-2", ECSOPS_STORE_BUSY_TIMEOUT="0.2")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode == 2, result.stderr
+    assert "locked by another process" in result.stderr
+
+
+def test_store_path_from_environment_and_flag(tmp_path: Path) -> None:
+    env_store, flag_store = tmp_path / "env.db", tmp_path / "flag.db"
+    run_example(env_store, tmp_path / "ledger.json", "fake:widgets", "run-1")
+    listed = run_ecsops(env_store, "--store", str(flag_store), "runs", "--output", "json")
+    assert listed.returncode == 0
+    assert listed.json() == []
+    assert [d["run_id"] for d in run_ecsops(env_store, "runs", "--output", "json").json()] == ["run-1"]
