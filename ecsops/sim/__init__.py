@@ -1,0 +1,1 @@
+"""Simulated AWS for ecsops: moto's endpoint plus a model of what ECS does over time."""

@@ -1,0 +1,236 @@
+"""SimServer: moto's WSGI app on 127.0.0.1 behind one lock, with request counts, faults, control endpoints."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from ecsops.sim.clock import VirtualClock
+from ecsops.sim.faults import FaultInjector, FaultSpec, StartResponse, fault_response
+from ecsops.sim.requests import identify, is_read, ticks
+from ecsops.sim.scenario import Scenario, load_scenario
+from ecsops.sim.seed import Seeded, seed
+
+CONTROL_PREFIX = "/_ecsops/"
+SETTLE_SECONDS = 3600.0
+
+
+class SimServer:
+    """One simulated AWS account served over HTTP on 127.0.0.1.
+
+    `reset(scenario)` wipes moto, the model, counts and faults, then seeds the scenario: seeding happens an
+    hour of virtual time before `now()` so instances have booted and services are steady. `seeded` holds the
+    created resources (cluster/service/task definition/target group ARNs by name, ASG details).
+    Only one SimServer per process drives the model at a time (moto's backends are process-global).
+    """
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+        if host not in ("127.0.0.1", "localhost"):
+            raise ValueError("the simulator binds to 127.0.0.1 only")
+        self._host = host
+        self._port = port
+        self.lock = threading.RLock()
+        self.clock = VirtualClock()
+        self.faults = FaultInjector()
+        self._counts: Counter[str] = Counter()
+        self.scenario = Scenario()
+        self.seeded = Seeded()
+        self.model: Any = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._clients: dict[str, Any] = {}
+        self._app: Any = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> SimServer:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import make_server
+
+        from ecsops.sim import hooks
+
+        hooks.install()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(self._host, self._port, self._wsgi, threaded=True, request_handler=_quiet_handler())
+        self._port = int(self._server.server_port)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="ecsops-sim", daemon=True)
+        self._thread.start()
+        self.reset(None)
+        return self
+
+    def stop(self) -> None:
+        from ecsops.sim import hooks
+
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        hooks.activate(None)
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    def reset(self, scenario: Scenario | dict[str, Any] | str | None = None) -> Seeded:
+        """Fresh account: wipe every moto backend, the model, counts and faults; seed `scenario`."""
+        from moto.moto_api import state_manager
+        from moto.moto_api._internal.models import moto_api_backend
+
+        from ecsops.sim import hooks
+        from ecsops.sim.model import SimModel
+
+        loaded = load_scenario(scenario)
+        start = time.time()
+        with self.lock:
+            moto_api_backend.reset()
+            state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**9})
+            self.scenario = loaded
+            self.clock.reset(start - SETTLE_SECONDS)
+            self.model = SimModel.build(loaded, self.clock)
+            hooks.activate(self.model)
+            self.faults.reset([], loaded.fault_seed)
+        self.seeded = seed(loaded, self._clients_for(loaded.region))
+        with self.lock:
+            self.model.advance(start - self.clock.now())
+            self.model.ecs.stuck_from = self.clock.now()
+            self._counts.clear()
+            self.faults.reset(loaded.faults, loaded.fault_seed)
+        return self.seeded
+
+    # --- observation and control -------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Requests received per "service:Operation" since the last reset (faulted ones included)."""
+        with self.lock:
+            return dict(self._counts)
+
+    def mutating_calls(self) -> dict[str, int]:
+        return {key: n for key, n in self.counts().items() if not is_read(key.split(":", 1)[1])}
+
+    def reset_counts(self) -> None:
+        with self.lock:
+            self._counts.clear()
+
+    def advance(self, seconds: float) -> float:
+        with self.lock:
+            self.model.advance(seconds)
+            return self.clock.now()
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def add_fault(self, fault: FaultSpec | dict[str, Any]) -> None:
+        with self.lock:
+            self.faults.add(fault if isinstance(fault, FaultSpec) else FaultSpec.model_validate(fault))
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for this simulator (dummy credentials, scenario region)."""
+        import boto3
+
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            region_name=self.scenario.region,
+            endpoint_url=self.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def _clients_for(self, region: str) -> dict[str, Any]:
+        if self._clients.get("_region") != region or self._clients.get("_url") != self.url:
+            import boto3
+            from botocore.config import Config
+
+            session = boto3.session.Session(
+                aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+            )
+            config = Config(retries={"mode": "standard", "max_attempts": 1})
+            self._clients = {
+                name: session.client(name, endpoint_url=self.url, config=config)
+                for name in ("ecs", "ec2", "autoscaling", "elbv2")
+            }
+            self._clients["_region"], self._clients["_url"] = region, self.url
+        return self._clients
+
+    # --- WSGI --------------------------------------------------------------------------------------------
+
+    def _wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(environ, start_response, path[len(CONTROL_PREFIX) :].strip("/"))
+        body = _read_body(environ)
+        environ["wsgi.input"] = io.BytesIO(body)
+        if path.startswith("/moto-api"):
+            with self.lock:
+                return list(self._app(environ, start_response))
+        service, operation = identify(environ, body)
+        with self.lock:
+            self._counts[f"{service}:{operation}"] += 1
+            fault = self.faults.check(service, operation)
+            if fault is not None:
+                return fault_response(fault, service, environ, start_response)
+            if ticks(service, operation):
+                self.model.advance(self.scenario.tick_seconds)
+            response = list(self._app(environ, start_response))
+            if not is_read(operation):
+                self.model.observe()
+            return response
+
+    def _control(self, environ: dict[str, Any], start_response: StartResponse, route: str) -> list[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        payload = _read_body(environ)
+        try:
+            document = json.loads(payload) if payload.strip() else {}
+            if (method, route) == ("GET", "clock"):
+                result: Any = {"now": self.now()}
+            elif (method, route) == ("POST", "clock/advance"):
+                result = {"now": self.advance(float(document.get("seconds", 0)))}
+            elif (method, route) == ("GET", "requests"):
+                result = self.counts()
+            elif (method, route) == ("POST", "reset"):
+                seeded = self.reset(document or None)
+                result = {"now": self.now(), "services": seeded.services, "clusters": seeded.clusters}
+            elif (method, route) == ("POST", "faults"):
+                self.add_fault(document)
+                result = {"faults": len(self.faults.rules)}
+            else:
+                return _json(start_response, "404 Not Found", {"error": f"no control endpoint {method} /{route}"})
+        except (ValueError, TypeError, KeyError) as error:
+            return _json(start_response, "400 Bad Request", {"error": str(error)})
+        return _json(start_response, "200 OK", result)
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    stream = environ.get("wsgi.input")
+    return stream.read(length) if stream is not None and length > 0 else b""
+
+
+def _json(start_response: StartResponse, status: str, document: Any) -> list[bytes]:
+    body = json.dumps(document).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _quiet_handler() -> Any:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class QuietHandler(MotoRequestHandler):
+        def log(self, *args: Any) -> None:
+            pass
+
+    return QuietHandler
