@@ -1,0 +1,137 @@
+"""`runs`, `status`, `resume`, `machines` as a user sees them: JSON field names, filters, errors."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from cli_helpers import cli_env, run_ecsops, run_example
+
+from ecsops.identity import ci_identity
+
+RUN_FIELDS = {"run_id", "operation", "status", "state", "target", "started_at", "updated_at", "transitions"}
+TRANSITION_FIELDS = {"seq", "source", "dest", "trigger", "at"}
+
+
+def test_runs_is_an_empty_array_when_nothing_ran(tmp_path: Path) -> None:
+    result = run_ecsops(tmp_path / "s.db", "runs", "--output", "json")
+    assert result.returncode == 0
+    assert result.json() == []
+    assert run_ecsops(tmp_path / "s.db", "runs").stdout.strip() == "no runs recorded"
+
+
+def test_status_and_runs_documents_carry_the_contract_fields(tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    run_example(store, tmp_path / "a.json", "fake:a", "run-1")
+    run_example(store, tmp_path / "b.json", "fake:b", "run-2", "refuse=1")
+
+    document = run_ecsops(store, "status", "run-1", "--output", "json").json()
+    assert RUN_FIELDS <= set(document)
+    assert document["operation"] == "example" and document["target"] == "fake:a"
+    assert all(TRANSITION_FIELDS <= set(t) for t in document["transitions"])
+    assert document["ecsops_version"] and document["machine_version"]
+    assert "@" in document["started_by"]
+
+    listed = run_ecsops(store, "runs", "--output", "json").json()
+    assert [d["run_id"] for d in listed] == ["run-2", "run-1"]  # newest first
+    assert all(RUN_FIELDS <= set(d) for d in listed)
+
+    failed_only = run_ecsops(store, "runs", "--status", "failed", "--output", "json").json()
+    assert [d["run_id"] for d in failed_only] == ["run-2"]
+    by_target = run_ecsops(store, "runs", "--target", "fake:a", "--output", "json").json()
+    assert [d["run_id"] for d in by_target] == ["run-1"]
+    assert run_ecsops(store, "runs", "--since", "2999-01-01", "--output", "json").json() == []
+    assert run_ecsops(store, "runs", "--since", "yesterday").returncode == 2
+
+    text = run_ecsops(store, "runs").stdout
+    assert "run-1" in text and "run-2" in text and "STATUS" in text
+
+
+def test_status_text_shows_timeline_with_durations(tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    run_example(store, tmp_path / "a.json", "fake:a", "run-1")
+    text = run_ecsops(store, "status", "run-1").stdout
+    assert "status    succeeded" in text
+    for line in ("planned -> creating  (plan)", "creating -> waiting  (created)", "waiting -> done  (ready)"):
+        assert line in text
+    assert "create_widget" in text
+
+
+def test_unknown_run_and_bad_output_exit_2(tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    missing = run_ecsops(store, "status", "nope")
+    assert missing.returncode == 2 and "no run with id 'nope'" in missing.stderr
+    assert run_ecsops(store, "resume", "nope").returncode == 2
+    assert run_ecsops(store, "runs", "--output", "yaml").returncode == 2
+
+
+def test_resume_refuses_another_machine_version_unless_forced(tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    run_example(store, tmp_path / "a.json", "fake:a", "run-1", ECSOPS_CRASH_AT="enter:waiting")
+    conn = sqlite3.connect(store)
+    conn.execute("UPDATE runs SET machine_version = 'an-older-declaration' WHERE run_id = 'run-1'")
+    conn.commit()
+    conn.close()
+
+    refused = run_ecsops(store, "resume", "run-1")
+    assert refused.returncode == 2
+    assert "an-older-declaration" in refused.stderr and "--force" in refused.stderr
+    assert run_ecsops(store, "status", "run-1", "--output", "json").json()["state"] == "waiting"
+
+    forced = run_ecsops(store, "resume", "run-1", "--force")
+    assert forced.returncode == 0
+
+
+def test_sigterm_stops_resumably_with_exit_130(tmp_path: Path) -> None:
+    store, ledger = tmp_path / "s.db", tmp_path / "ledger.json"
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parent / "example_cli.py"), str(ledger), "fake:a", "run-1",
+         "poll_interval=30", "ready_after_polls=1000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(store),
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "widget not ready" in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    stdout, _ = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert '"status": "interrupted"' in stdout
+
+    ledger.write_text(ledger.read_text().replace('"polls": 1', '"polls": 999'))
+    resumed = run_ecsops(store, "resume", "run-1", "--output", "json")
+    assert resumed.returncode == 0
+    assert resumed.json()["status"] == "succeeded"
+
+
+def test_help_does_not_import_boto3_or_moto(tmp_path: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from ecsops.cli import app\n"
+        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'moto'))\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            env=cli_env(tmp_path / "s.db"), timeout=60)
+    assert "Usage" in result.stdout
+    assert "HEAVY []" in result.stdout
+
+
+def test_machines_lists_and_draws(tmp_path: Path) -> None:
+    listed = run_ecsops(tmp_path / "s.db", "machines")
+    assert listed.returncode == 0 and "example" in listed.stdout
+    drawn = run_ecsops(tmp_path / "s.db", "machines", "show", "example")
+    assert drawn.returncode == 0
+    assert "stateDiagram-v2" in drawn.stdout and "planned --> creating: plan" in drawn.stdout
+    assert run_ecsops(tmp_path / "s.db", "machines", "show", "nope").returncode == 2
+
+
+def test_ci_identity_from_common_ci_variables() -> None:
+    github = ci_identity({"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "org/app", "GITHUB_RUN_ID": "42"})
+    assert github == {"system": "github-actions", "GITHUB_REPOSITORY": "org/app", "GITHUB_RUN_ID": "42"}
+    assert ci_identity({"CI": "true"}) == {"system": "unknown-ci"}
+    assert ci_identity({}) == {}

@@ -1,0 +1,124 @@
+"""Engine pieces in-process: machine declarations, step replay rules, version hashing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from machines.definition import InvalidTrigger, MachineDefinition, Transition
+from machines.errors import CannotReconcile, StepFailed
+from machines.steps import NOT_HAPPENED, StepRunner
+from store.models import RunRecord, StepRecord
+from store.sqlite_store import SqliteRunStore, open_sqlite_store
+
+
+def _definition(extra: tuple[Transition, ...] = ()) -> MachineDefinition:
+    return MachineDefinition(
+        name="m", states=("a", "b", "c"), initial="a",
+        transitions=(Transition.of("go", "a", "b"), Transition.of("end", ["a", "b"], "c"), *extra),
+        final_statuses={"c": "succeeded"},
+    )
+
+
+def test_declaration_is_checked() -> None:
+    with pytest.raises(ValueError, match="unknown state"):
+        _definition((Transition.of("x", "a", "nowhere"),))
+    with pytest.raises(ValueError, match="final state c has outgoing"):
+        _definition((Transition.of("again", "c", "a"),))
+    with pytest.raises(ValueError, match="neither final nor left"):
+        MachineDefinition("m", ("a", "b"), "a", (), {"b": "succeeded"})
+
+
+def test_fire_follows_declared_transitions_only() -> None:
+    definition = _definition()
+    assert definition.fire("a", "go") == "b"
+    assert definition.fire("b", "end") == "c"
+    with pytest.raises(InvalidTrigger):
+        definition.fire("b", "go")
+
+
+def test_version_changes_with_the_declaration() -> None:
+    assert _definition().version == _definition().version
+    assert _definition().version != _definition((Transition.of("skip", "a", "c"),)).version
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteRunStore:
+    store = open_sqlite_store(tmp_path / "s.db")
+    store.create_run(RunRecord(
+        run_id="r", operation="m", target="t", status="running", state="a", machine_version="v",
+        ecsops_version="0", started_at="2026-01-01T00:00:00+00:00", updated_at="2026-01-01T00:00:00+00:00",
+    ))
+    return store
+
+
+class Refused(Exception):
+    pass
+
+
+def _classify(exc: BaseException) -> dict[str, Any] | None:
+    return {"type": "Refused", "message": str(exc)} if isinstance(exc, Refused) else None
+
+
+def test_finished_step_is_replayed_without_calling(store: SqliteRunStore) -> None:
+    calls: list[dict[str, Any]] = []
+    runner = StepRunner(store, "r", _classify)
+
+    def call(request: dict[str, Any]) -> dict[str, Any]:
+        calls.append(request)
+        return {"id": len(calls)}
+
+    assert runner.run("s", {"x": 1}, call, reconcile=None) == {"id": 1}
+    assert runner.run("s", {"x": 1}, call, reconcile=None) == {"id": 1}
+    assert len(calls) == 1
+
+
+def test_refused_step_is_recorded_and_replayed_as_failure(store: SqliteRunStore) -> None:
+    runner = StepRunner(store, "r", _classify)
+    calls = 0
+
+    def refuse(request: dict[str, Any]) -> None:
+        nonlocal calls
+        calls += 1
+        raise Refused("no")
+
+    for _ in range(2):
+        with pytest.raises(StepFailed) as failure:
+            runner.run("s", {}, refuse, reconcile=None)
+        assert failure.value.error["type"] == "Refused"
+    assert calls == 1
+
+
+def test_unknown_outcome_stays_in_flight_and_is_reconciled(store: SqliteRunStore) -> None:
+    runner = StepRunner(store, "r", _classify)
+
+    def lost(request: dict[str, Any]) -> None:
+        raise ConnectionResetError("reset by peer")
+
+    with pytest.raises(ConnectionResetError):
+        runner.run("s", {"x": 1}, lost, reconcile=None)
+    step = store.get_step("r", "s")
+    assert step is not None and step.status == "intent"
+
+    with pytest.raises(CannotReconcile):
+        runner.run("s", {"x": 1}, lost, reconcile=None)
+
+    seen: list[StepRecord] = []
+
+    def not_happened(step: StepRecord) -> Any:
+        seen.append(step)
+        return NOT_HAPPENED
+
+    assert runner.run("s", {"x": 1}, lambda request: "done", reconcile=not_happened) == "done"
+    assert seen[0].request == {"x": 1}
+    final = store.get_step("r", "s")
+    assert final is not None and final.status == "succeeded"
+
+
+def test_replay_with_another_request_is_refused(store: SqliteRunStore) -> None:
+    runner = StepRunner(store, "r", _classify)
+    runner.run("s", {"x": 1}, lambda request: 1, reconcile=None)
+    with pytest.raises(CannotReconcile, match="another request"):
+        runner.run("s", {"x": 2}, lambda request: 2, reconcile=None)
