@@ -283,7 +283,8 @@ class EcsModel:
         running = [t for t in tasks if t.deployment_id == primary.id and t.state == "RUNNING" and not t.stopping]
         others = [t for t in tasks if t.deployment_id != primary.id or t.stopping or t.state != "RUNNING"]
         on_draining = [t for t in running if t.container_instance_id in draining]
-        done = len(state.deployments) == 1 and len(running) == desired and not others and not on_draining
+        drained = all(d.id not in with_tasks for d in state.deployments[1:])
+        done = drained and len(running) == desired and not others and not on_draining
         if done and primary.rollout_state == "IN_PROGRESS":
             primary.rollout_state = "COMPLETED"
             primary.rollout_state_reason = f"ECS deployment {primary.id} completed."
@@ -292,6 +293,8 @@ class EcsModel:
             self._event(state, f"(service {state.name}) deployment {primary.id} deployment completed.")
         if done and primary.rollout_state == "COMPLETED" and state.last_completed is None:
             state.last_completed = primary
+        if done:
+            state.deployments = [primary]
         if done and not state.steady:
             self._event(state, f"(service {state.name}) has reached a steady state.")
         state.steady = done

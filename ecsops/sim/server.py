@@ -59,7 +59,9 @@ class SimServer:
         self._app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(self._host, self._port, self._wsgi, threaded=True, request_handler=_quiet_handler())
         self._port = int(self._server.server_port)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="ecsops-sim", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="ecsops-sim", daemon=True
+        )
         self._thread.start()
         self.reset(None)
         return self
