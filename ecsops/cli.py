@@ -9,6 +9,8 @@ import typer
 
 import ecsops
 from ecsops import exit_codes
+from ecsops.cli_deploy import deploy
+from ecsops.cli_replace import register as register_replace_instances
 from ecsops.sim.cli import sim_app
 
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ app = typer.Typer(
 machines_app = typer.Typer(help="The declared state machines, as data and as Mermaid diagrams.")
 app.add_typer(machines_app, name="machines")
 app.add_typer(sim_app, name="sim")
+app.command()(deploy)
 
 OutputOption = Annotated[
     str,
@@ -226,6 +229,9 @@ def machines_show(
     if definition is None:
         fail_usage(f"operation {name} has no item machine")
     typer.echo(definition.mermaid(), nl=False)
+
+
+register_replace_instances(app)
 
 
 def main() -> None:

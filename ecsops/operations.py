@@ -15,7 +15,9 @@ from store.models import ItemRecord, RunRecord
 PLUGINS_ENV = "ECSOPS_OPERATION_PLUGINS"
 
 # name -> "module:attribute" of an OperationSpec; imported only when used, so --help stays light.
-BUILTIN: dict[str, str] = {}
+BUILTIN: dict[str, str] = {
+    "replace-instances": "ecsops.replace_operation:SPEC",
+}
 
 
 def _no_extra_fields(run: RunRecord, items: list[ItemRecord]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from machines.crashpoints import crash_point
 from machines.definition import MachineDefinition
 from machines.errors import Interrupted
 from machines.steps import Reconciler, StepRunner
@@ -161,4 +162,5 @@ class RunContext:
         self._session.run = self._session.store.get_run(self.run_id)
         self._session.renew_lease()
         self._session.reporter.transition(self._session.run, current.state, dest, trigger, item_id)
+        crash_point(f"item-checkpoint:{dest}")
         return dest
