@@ -16,6 +16,7 @@ PLUGINS_ENV = "ECSOPS_OPERATION_PLUGINS"
 
 # name -> "module:attribute" of an OperationSpec; imported only when used, so --help stays light.
 BUILTIN: dict[str, str] = {
+    "deploy": "ecsops.deploy_operation:SPEC",
     "replace-instances": "ecsops.replace_operation:SPEC",
 }
 
