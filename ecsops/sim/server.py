@@ -157,7 +157,7 @@ class SimServer:
             session = boto3.session.Session(
                 aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
             )
-            config = Config(retries={"mode": "standard", "max_attempts": 1})
+            config = Config(retries={"mode": "standard", "total_max_attempts": 1})
             self._clients = {
                 name: session.client(name, endpoint_url=self.url, config=config)
                 for name in ("ecs", "ec2", "autoscaling", "elbv2")
