@@ -77,8 +77,9 @@ def judge(service: Mapping[str, Any], deployment_id: str, rollback_task_definiti
             return verdict(Verdict.ECS_ROLLED_BACK, f"deployment {deployment_id} is gone and the service is back on "
                            f"{short_name(str(rollback_task_definition))} ({primary_id}), as ECS's circuit breaker "
                            "rollback leaves it")
-        return verdict(Verdict.SUPERSEDED, f"deployment {deployment_id} is no longer listed; "
-                       f"{primary_id or 'another deployment'} is PRIMARY")
+        primary_td = short_name(str(primary.get("taskDefinition"))) if primary is not None else "?"
+        return verdict(Verdict.SUPERSEDED, f"deployment {deployment_id} is no longer listed and {primary_id} "
+                       f"({primary_td}) is PRIMARY: someone else deployed; not rolling back over it")
     failed_reason = str(ours.get("rolloutStateReason") or "rolloutState FAILED")
     if ours.get("status") != "PRIMARY":
         if ours.get("rolloutState") == "FAILED" and ecs_rollback:

@@ -1,0 +1,157 @@
+"""How a deploy ends, against the simulator: success, ECS or tool rollback, timeout, rollback failure, superseded."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from cli_helpers import run_ecsops
+from deploy_helpers import demo_with, deploy, revisions, service
+
+from ecsops.sim.scenario import demo_scenario
+from ecsops.sim.server import SimServer
+
+BROKEN = ("--container-image", "app=nginx:broken")
+
+
+def test_good_deploy_waits_for_its_own_deployment(tmp_path: Path, aws_env: SimServer) -> None:
+    result = deploy(tmp_path / "s.db", "--container-image", "app=nginx:1.27", "--desired-count", "3",
+                    "--output", "json")
+    assert result.returncode == 0, result.stderr
+    counts = aws_env.counts()
+    document = result.json()
+    assert document["status"] == "succeeded"
+    assert document["operation"] == "deploy"
+    assert document["target"] == "ecs:demo/web"
+    assert document["previous_task_definition"].endswith("web:1")
+    assert document["new_task_definition"].endswith("web:2")
+    assert [(t["source"], t["dest"]) for t in document["transitions"]] == [
+        ("planned", "snapshotted"), ("snapshotted", "registering"), ("registering", "updating"),
+        ("updating", "waiting"), ("waiting", "succeeded"),
+    ]
+    assert counts["ecs:RegisterTaskDefinition"] == 1
+    assert counts["ecs:UpdateService"] == 1
+    assert counts["ecs:DescribeTaskDefinition"] == 2  # preflight, then the run's own snapshot
+    now = service(aws_env)
+    assert [d["id"] for d in now["deployments"]] == [document["deployment_id"]]
+    assert now["desiredCount"] == 3 and now["runningCount"] == 3
+    # Progress on stderr: deployment counts with time left, and ECS's service events.
+    assert "running 0/3" in result.stderr and "left" in result.stderr
+    assert "event: (service web) has reached a steady state." in result.stderr
+
+
+def test_circuit_breaker_rollback_by_ecs_ends_rolled_back(tmp_path: Path, aws_env: SimServer) -> None:
+    result = deploy(tmp_path / "s.db", *BROKEN, "--output", "json")
+    assert result.returncode == 3, result.stderr
+    document = result.json()
+    assert document["status"] == "rolled_back"
+    assert [t["dest"] for t in document["transitions"]][-2:] == ["ecs_rolling_back", "rolled_back"]
+    assert "circuit breaker" in document["reason"]
+    assert aws_env.counts()["ecs:UpdateService"] == 1  # ECS rolled back; ecsops did not roll back again
+    assert service(aws_env)["taskDefinition"].endswith("web:1")
+
+
+def test_circuit_breaker_without_ecs_rollback_is_rolled_back_by_ecsops(tmp_path: Path, aws_env: SimServer) -> None:
+    aws_env.reset(demo_with(circuit_breaker=True, rollback=False))
+    result = deploy(tmp_path / "s.db", *BROKEN, "--desired-count", "3", "--output", "json")
+    assert result.returncode == 3, result.stderr
+    document = result.json()
+    assert [t["trigger"] for t in document["transitions"]][-2:] == ["deploy_failed", "rollback_done"]
+    assert "failed" in document["reason"] and "rolled back to web:1" in document["reason"]
+    assert aws_env.counts()["ecs:UpdateService"] == 2
+    now = service(aws_env)
+    assert now["taskDefinition"].endswith("web:1")
+    assert now["desiredCount"] == 2  # the recorded desired count, not the one the deploy asked for
+    rollback = next(s for s in document["steps"] if s["name"] == "rollback_update_service")
+    assert rollback["request"]["desiredCount"] == 2 and rollback["request"]["forceNewDeployment"] is True
+
+
+def test_failing_image_without_circuit_breaker_times_out_and_rolls_back(tmp_path: Path, aws_env: SimServer) -> None:
+    aws_env.reset(demo_with(circuit_breaker=False, rollback=False))
+    result = deploy(tmp_path / "s.db", *BROKEN, "--timeout", "3m", "--output", "json")
+    assert result.returncode == 3, result.stderr
+    document = result.json()
+    assert [t["trigger"] for t in document["transitions"]][-2:] == ["timed_out", "rollback_done"]
+    assert "did not finish within 3m00s" in document["reason"]
+    assert service(aws_env)["taskDefinition"].endswith("web:1")
+
+
+def test_no_rollback_leaves_the_failed_deployment(tmp_path: Path, aws_env: SimServer) -> None:
+    aws_env.reset(demo_with(circuit_breaker=False, rollback=False))
+    result = deploy(tmp_path / "s.db", *BROKEN, "--timeout", "2m", "--no-rollback", "--output", "json")
+    assert result.returncode == 1, result.stderr
+    document = result.json()
+    assert document["status"] == "failed"
+    assert "--no-rollback" in document["reason"] and "--taskdef web:1" in document["reason"]
+    assert aws_env.counts()["ecs:UpdateService"] == 1
+    assert service(aws_env)["taskDefinition"].endswith("web:2")
+
+
+def test_rollback_that_cannot_finish_exits_4_and_says_what_to_do(tmp_path: Path, aws_env: SimServer) -> None:
+    aws_env.reset(demo_scenario().model_copy(update={"stuck_services": ["web"]}))
+    result = deploy(tmp_path / "s.db", "--container-image", "app=nginx:1.27", "--timeout", "2m")
+    assert result.returncode == 4, result.stderr
+    assert "rollback_failed" in result.stdout
+    assert "needs a person" in result.stdout and "describe-services --cluster demo --services web" in result.stdout
+    assert aws_env.counts()["ecs:UpdateService"] == 2
+
+
+def test_another_deployment_supersedes_ours_without_rollback(tmp_path: Path, aws_env: SimServer) -> None:
+    store = tmp_path / "s.db"
+    aws_env.reset(demo_with(circuit_breaker=False, rollback=False))
+    killed = deploy(store, *BROKEN, "--run-id", "ours", ECSOPS_CRASH_AT="enter:waiting")
+    assert killed.returncode == -signal.SIGKILL
+    ecs = aws_env.client("ecs")
+    other = ecs.register_task_definition(family="web", containerDefinitions=[
+        {"name": "app", "image": "nginx:1.28", "memory": 128, "essential": True}
+    ])["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster="demo", service="web", taskDefinition=other)
+    resumed = run_ecsops(store, "resume", "ours", "--output", "json")
+    assert resumed.returncode == 6, resumed.stderr
+    document = resumed.json()
+    assert document["status"] == "superseded"
+    assert "someone else deployed" in document["reason"]
+    assert aws_env.counts()["ecs:UpdateService"] == 2  # ours and the other one: no rollback over it
+    assert service(aws_env)["taskDefinition"] == other
+
+
+def test_wait_until_draining_started(tmp_path: Path, aws_env: SimServer) -> None:
+    result = deploy(tmp_path / "s.db", "--container-image", "app=nginx:1.27", "--wait-until", "draining-started",
+                    "--output", "json")
+    assert result.returncode == 0, result.stderr
+    assert result.json()["status"] == "succeeded"
+    assert aws_env.counts()["elbv2:DescribeTargetHealth"] >= 2
+    # Returned as soon as old targets drained: the new deployment is not finished yet.
+    assert len(service(aws_env)["deployments"]) == 2
+
+
+def test_same_run_id_twice_deploys_once(tmp_path: Path, aws_env: SimServer) -> None:
+    store = tmp_path / "s.db"
+    first = deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-42", "--output", "json")
+    second = deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-42", "--output", "json")
+    assert first.returncode == second.returncode == 0, second.stderr
+    assert "already ended (succeeded)" in second.stderr
+    assert aws_env.counts()["ecs:UpdateService"] == 1
+    assert aws_env.counts()["ecs:RegisterTaskDefinition"] == 1
+    assert first.json()["deployment_id"] == second.json()["deployment_id"]
+    assert len(revisions(aws_env)) == 2
+
+
+def test_throttling_and_server_errors_are_retried_not_failed(tmp_path: Path, aws_env: SimServer) -> None:
+    aws_env.add_fault({"service": "ecs", "operation": "DescribeServices", "kind": "throttling", "rate": 0.5,
+                       "count": 12})
+    aws_env.add_fault({"service": "ecs", "operation": "UpdateService", "kind": "throttling", "nth": 1, "count": 2})
+    aws_env.add_fault({"service": "ecs", "operation": "RegisterTaskDefinition", "kind": "http500", "nth": 1})
+    result = deploy(tmp_path / "s.db", "--container-image", "app=nginx:1.27", "--output", "json")
+    assert result.returncode == 0, result.stderr
+    assert len(revisions(aws_env)) == 2
+
+
+def test_second_deploy_on_a_locked_service_exits_5(tmp_path: Path, aws_env: SimServer) -> None:
+    store = tmp_path / "s.db"
+    killed = deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "first", ECSOPS_CRASH_AT="enter:waiting")
+    assert killed.returncode == -signal.SIGKILL
+    # The killed process is gone, but its run still holds the service until resumed or abandoned.
+    second = deploy(store, "--container-image", "app=nginx:1.28", "--run-id", "second")
+    assert second.returncode == 5, second.stderr
+    assert "first" in second.stderr
