@@ -1,0 +1,65 @@
+"""replace-instances when things go wrong: a drain that never ends, and bad input (exit 2, nothing changed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_ecsops
+from replace_helpers import fleet_scenario, replace
+
+from ecsops.sim.server import SimServer
+
+
+def test_drain_that_never_finishes_times_out_and_reattaches(aws_env: SimServer, tmp_path: Path) -> None:
+    seeded = aws_env.reset(fleet_scenario(instances=3, out_of_date=2, stuck=True)).asgs["prod-asg"]
+    first, second = seeded.out_of_date_instances
+
+    result = replace(tmp_path / "ecsops.db", "--timeout", "10m")
+
+    assert result.returncode == 1, result.stderr
+    document = result.json()
+    assert document["status"] == "failed"
+    states = {i["instance_id"]: i["state"] for i in document["instances"]}
+    assert states == {first: "reattached", second: "skipped"}
+    assert first in document["reason"] and "needs a person" in document["reason"]
+    assert "one instance more" in document["reason"]
+    failed = next(i for i in document["instances"] if i["instance_id"] == first)
+    assert "timed out" in failed["failure"] and failed["failed_in"] == "draining"
+    # Put back: ACTIVE in the cluster and a member of the group again; nothing terminated.
+    ecs = aws_env.client("ecs")
+    described = ecs.describe_container_instances(cluster="prod", containerInstances=[failed["container_instance_arn"]])
+    assert described["containerInstances"][0]["status"] == "ACTIVE"
+    group = aws_env.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=["prod-asg"])
+    assert first in {i["InstanceId"] for i in group["AutoScalingGroups"][0]["Instances"]}
+    counts = aws_env.counts()
+    assert counts.get("ec2:TerminateInstances", 0) == 0
+    assert counts["autoscaling:DetachInstances"] == 1
+    assert counts["autoscaling:AttachInstances"] == 1
+
+    text = run_ecsops(tmp_path / "ecsops.db", "status", document["run_id"])
+    assert f"{first}" in text.stdout and "reattached" in text.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--asg", "no-such-asg", "--cluster", "prod"], "no-such-asg"),
+        (["--asg", "prod-asg", "--cluster", "no-such-cluster"], "no-such-cluster"),
+        (["--asg", "prod-asg", "--cluster", "prod", "--batch-size", "0"], "--batch-size"),
+        (["--asg", "prod-asg", "--cluster", "prod", "--timeout", "soon"], "--timeout"),
+        (["--asg", "prod-asg", "--cluster", "prod", "--poll-interval", "-1"], "--poll-interval"),
+    ],
+)
+def test_bad_input_exits_2_without_mutation(
+    aws_env: SimServer, tmp_path: Path, args: list[str], message: str
+) -> None:
+    aws_env.reset(fleet_scenario(instances=2, out_of_date=1))
+
+    result = run_ecsops(tmp_path / "ecsops.db", "replace-instances", *args)
+
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert aws_env.mutating_calls() == {}
+    runs = run_ecsops(tmp_path / "ecsops.db", "runs", "--output", "json")
+    assert runs.json() == []
