@@ -13,10 +13,12 @@ from ecsops.sim.server import SimServer
 WEB = ("--cluster", "demo", "--service", "web")
 
 CASES = [
-    pytest.param([*WEB, "--container-image", "app"], ["--container-image", "expected NAME=IMAGE"], id="image-no-equals"),
+    pytest.param([*WEB, "--container-image", "app"], ["--container-image", "expected NAME=IMAGE"],
+                 id="image-no-equals"),
     pytest.param([*WEB, "--container-image", "app="], ["--container-image", "IMAGE is empty"], id="image-empty"),
     pytest.param([*WEB, "--container-envvar", "app=KEY"], ["--container-envvar", "NAME=KEY=VALUE"], id="envvar-short"),
-    pytest.param([*WEB, "--container-secret", "=KEY=arn"], ["--container-secret", "NAME is empty"], id="secret-no-name"),
+    pytest.param([*WEB, "--container-secret", "=KEY=arn"], ["--container-secret", "NAME is empty"],
+                 id="secret-no-name"),
     pytest.param([*WEB, "--container-logopt", "app=awslogs=x"], ["--container-logopt", "NAME=DRIVER=OPTION=VALUE"],
                  id="logopt-short"),
     pytest.param([*WEB, "--container-image", "nope=nginx:1"], ["--container-image", "'nope'", "containers: app"],

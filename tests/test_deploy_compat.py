@@ -1,0 +1,69 @@
+"""`update-aws-ecs-service` accepts go-awsecs's single-dash flags and runs the same deploy machine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cli_helpers import Result, cli_env, run_ecsops
+from deploy_helpers import container, named, service, task_definition
+
+from ecsops.compat_update_service import CompatUsageError, translate
+from ecsops.sim.server import SimServer
+
+LAUNCH = "import sys; from ecsops.compat_update_service import main; main()"
+
+
+def run_compat(store: Path, *args: str) -> Result:
+    completed = subprocess.run(
+        [sys.executable, "-c", LAUNCH, *args], capture_output=True, text=True, env=cli_env(store), timeout=60
+    )
+    return Result(completed.returncode, completed.stdout, completed.stderr)
+
+
+def test_translate_single_dash_forms() -> None:
+    assert translate(["-cluster", "demo", "-service=web", "--container-image", "app=a=b", "-desired-count", "-1",
+                      "-timeout", "5m", "--run-id", "x"]) == [
+        "--cluster", "demo", "--service", "web", "--container-image", "app=a=b", "--timeout", "5m", "--run-id", "x",
+    ]
+    assert translate(["-desired-count=3"]) == ["--desired-count", "3"]
+    with pytest.raises(CompatUsageError, match="not defined: -bogus"):
+        translate(["-bogus", "1"])
+    with pytest.raises(CompatUsageError, match="needs an argument"):
+        translate(["-cluster"])
+
+
+def test_compat_command_deploys_with_the_original_flags(tmp_path: Path, aws_env: SimServer) -> None:
+    store = tmp_path / "s.db"
+    result = run_compat(
+        store,
+        "-cluster", "demo", "-service", "web",
+        "-container-image", "app=nginx:1.27",
+        "-container-envvar", "app=GREETING=hi",
+        "-container-secret", "app=DB=arn:aws:ssm:us-east-1:123456789012:parameter/db",
+        "-container-logopt", "app=awslogs=awslogs-stream-prefix=compat",
+        "-container-logsecret", "app=awslogs=key=arn:aws:ssm:us-east-1:123456789012:parameter/key",
+        "-task-role", "arn:aws:iam::123456789012:role/web",
+        "-desired-count", "3", "-timeout", "10m", "-region", "us-east-1",
+        "--poll-interval", "0",
+    )
+    assert result.returncode == 0, result.stderr
+    app = container(task_definition(aws_env, "web:2"), "app")
+    assert app["image"] == "nginx:1.27"
+    assert named(app["environment"], "value") == {"GREETING": "hi"}
+    assert app["logConfiguration"]["options"]["awslogs-stream-prefix"] == "compat"
+    assert service(aws_env)["desiredCount"] == 3
+    runs = run_ecsops(store, "runs", "--output", "json").json()
+    assert [(r["operation"], r["status"]) for r in runs] == [("deploy", "succeeded")]
+
+
+def test_compat_command_rejects_unknown_flags_with_exit_2(tmp_path: Path, aws_env: SimServer) -> None:
+    result = run_compat(tmp_path / "s.db", "-cluster", "demo", "-service", "web", "-image", "x")
+    assert result.returncode == 2
+    assert "flag provided but not defined: -image" in result.stderr
+    bad = run_compat(tmp_path / "s.db", "-cluster", "demo", "-service", "web", "-container-image", "nope=x")
+    assert bad.returncode == 2
+    assert "containers: app" in bad.stderr
+    assert aws_env.mutating_calls() == {}
