@@ -1,0 +1,42 @@
+"""enforce-aws-ecs-asg-launchconfig: go-awsecs's single-dash flags run the replace-instances machine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from cli_helpers import cli_env, run_ecsops
+from replace_helpers import fleet_scenario
+
+from ecsops.sim.server import SimServer
+
+
+def _compat(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ecsops.compat_enforce_launchconfig", *args],
+        capture_output=True, text=True, env=cli_env(store), timeout=60,
+    )
+
+
+def test_original_flags_replace_the_out_of_date_instance(aws_env: SimServer, tmp_path: Path) -> None:
+    seeded = aws_env.reset(fleet_scenario(instances=2, out_of_date=1)).asgs["prod-asg"]
+    store = tmp_path / "ecsops.db"
+
+    result = _compat(store, "-asg", "prod-asg", "-cluster=prod", "-region", "us-east-1")
+
+    assert result.returncode == 0, result.stderr
+    runs = run_ecsops(store, "runs", "--output", "json").json()
+    assert [(r["operation"], r["status"]) for r in runs] == [("replace-instances", "succeeded")]
+    assert runs[0]["params"]["timeout"] == 900
+    assert [(i["instance_id"], i["state"]) for i in runs[0]["instances"]] == [
+        (seeded.out_of_date_instances[0], "terminated")
+    ]
+
+
+def test_missing_asg_is_bad_usage(aws_env: SimServer, tmp_path: Path) -> None:
+    result = _compat(tmp_path / "ecsops.db", "-cluster", "prod")
+
+    assert result.returncode == 2
+    assert "--asg and --cluster are required" in result.stderr
+    assert aws_env.mutating_calls() == {}
