@@ -53,15 +53,26 @@ def short_name(task_definition_arn: str) -> str:
 class EcsGateway:
     """The ECS calls a deploy makes. The boto3 client is made on first use, so building one is free."""
 
-    def __init__(self, client_factory: Callable[[], Any]) -> None:
+    def __init__(
+        self, client_factory: Callable[[], Any], mutation_client_factory: Callable[[], Any] | None = None
+    ) -> None:
         self._client_factory = client_factory
+        self._mutation_client_factory = mutation_client_factory or client_factory
         self._client: Any = None
+        self._mutation_client: Any = None
 
     @property
     def client(self) -> Any:
         if self._client is None:
             self._client = self._client_factory()
         return self._client
+
+    @property
+    def mutation_client(self) -> Any:
+        """The client for calls that must not be retried blindly (see ecsops.aws_clients.make_client)."""
+        if self._mutation_client is None:
+            self._mutation_client = self._mutation_client_factory()
+        return self._mutation_client
 
     # ---- reads ----------------------------------------------------------------------------------
     def describe_services(self, cluster: str, services: Sequence[str]) -> tuple[list[dict[str, Any]], list[Any]]:
@@ -125,7 +136,7 @@ class EcsGateway:
     # ---- changes --------------------------------------------------------------------------------
     def register_task_definition(self, request: dict[str, Any]) -> dict[str, Any]:
         """RegisterTaskDefinition with the request as built by ecsops.taskdef_edit; returns taskDefinition."""
-        response = self.client.register_task_definition(**request)
+        response = self.mutation_client.register_task_definition(**request)
         return dict(response["taskDefinition"])
 
     def update_service(
@@ -145,5 +156,5 @@ class EcsGateway:
         }
         if desired_count is not None:
             request["desiredCount"] = desired_count
-        response = self.client.update_service(**request)
+        response = self.mutation_client.update_service(**request)
         return dict(response["service"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ecsops.aws_clients import is_transient
+from ecsops.aws_clients import is_throttling, is_transient
 from ecsops.aws_ecs import EcsGateway, EcsNotFound, TaskDefinitionNotFound, revision_of, short_name
 from ecsops.aws_elbv2 import Elbv2Gateway
 from ecsops.deploy_edits import EditError
@@ -17,13 +17,15 @@ from ecsops.taskdef_edit import apply_edits, has_changes, register_request_from
 from machines.context import RunContext
 from machines.errors import StepFailed
 from machines.steps import NOT_HAPPENED, Reconciled
-from store.models import StepRecord
 
 RUN_ID_TAG = "ecsops:run-id"
 RECONCILE_REVISIONS = 10  # newest revisions of the family searched for our run-id tag
 ADAPTIVE_FIRST_INTERVAL = 2.0
 ADAPTIVE_MAX_INTERVAL = 15.0
 PROGRESS_HEARTBEAT_SECONDS = 60.0
+MUTATION_ATTEMPTS = 8
+MUTATION_FIRST_BACKOFF = 1.0
+MUTATION_MAX_BACKOFF = 20.0
 
 Handler = Callable[[RunContext], str]
 
@@ -131,11 +133,11 @@ class DeployHandlers:
     def registering(self, ctx: RunContext) -> str:
         request = ctx.data["register_request"]
 
-        def reconcile(step: StepRecord) -> Reconciled:
-            return self._find_registered(step, ctx.run_id)
+        def find(request: dict[str, Any]) -> Reconciled:
+            return self._find_registered(request, ctx.run_id)
 
         try:
-            result = ctx.step("register_task_definition", request, self._register, reconcile=reconcile)
+            result = self._step(ctx, "register_task_definition", request, self._register, find)
         except StepFailed as exc:
             ctx.record(reason=f"RegisterTaskDefinition refused ({exc.code}: {exc.error.get('message')}); "
                        "the service was not changed")
@@ -148,10 +150,10 @@ class DeployHandlers:
         registered = self.ecs.register_task_definition(request)
         return {"taskDefinitionArn": registered["taskDefinitionArn"], "revision": registered["revision"]}
 
-    def _find_registered(self, step: StepRecord, run_id: str) -> Reconciled:
+    def _find_registered(self, request: dict[str, Any], run_id: str) -> Reconciled:
         """Did RegisterTaskDefinition happen? Look for a recent revision tagged with our run id."""
         wanted = {"key": RUN_ID_TAG, "value": run_id}
-        for arn in self.ecs.list_task_definitions(step.request["family"], newest=RECONCILE_REVISIONS):
+        for arn in self.ecs.list_task_definitions(request["family"], newest=RECONCILE_REVISIONS):
             _, tags = self.ecs.describe_task_definition(arn)
             if any(tag.get("key") == wanted["key"] and tag.get("value") == wanted["value"] for tag in tags):
                 return Reconciled(happened=True, result={"taskDefinitionArn": arn, "revision": revision_of(arn)})
@@ -163,8 +165,8 @@ class DeployHandlers:
         request = self._update_request(ctx.data["new_task_definition"], p.desired_count)
         known = {d["id"] for d in ctx.data["rollback_target"]["deployments"]}
         try:
-            result = ctx.step(
-                "update_service", request, self._update, reconcile=lambda step: self._find_deployment(step, known)
+            result = self._step(
+                ctx, "update_service", request, self._update, lambda request: self._find_deployment(request, known)
             )
         except StepFailed as exc:
             ctx.record(reason=f"UpdateService refused ({exc.code}: {exc.error.get('message')}); "
@@ -194,14 +196,14 @@ class DeployHandlers:
         primary = _primary(service)
         return {"deployment_id": primary.get("id"), "task_definition": primary.get("taskDefinition")}
 
-    def _find_deployment(self, step: StepRecord, known: set[str]) -> Reconciled:
+    def _find_deployment(self, request: dict[str, Any], known: set[str]) -> Reconciled:
         """Did UpdateService happen? A deployment on the requested task definition that was not listed
         before the call is ours (clocks of this host and of AWS are not compared)."""
-        service = self.ecs.describe_service(step.request["cluster"], step.request["service"])
+        service = self.ecs.describe_service(request["cluster"], request["service"])
         candidates = [
             d
             for d in service.get("deployments", [])
-            if d.get("taskDefinition") == step.request["taskDefinition"] and d.get("id") not in known
+            if d.get("taskDefinition") == request["taskDefinition"] and d.get("id") not in known
         ]
         if not candidates:
             return NOT_HAPPENED
@@ -259,11 +261,12 @@ class DeployHandlers:
         known = set(ctx.data["rollback_known_deployments"])
         request = self._update_request(rollback_target["task_definition"], rollback_target["desired_count"])
         try:
-            result = ctx.step(
+            result = self._step(
+                ctx,
                 "rollback_update_service",
                 request,
                 self._update,
-                reconcile=lambda step: self._find_deployment(step, known),
+                lambda request: self._find_deployment(request, known),
             )
         except StepFailed as exc:
             ctx.record(reason=self._rollback_failed_reason(
@@ -308,6 +311,37 @@ class DeployHandlers:
             "(image, capacity, health checks), then deploy a known-good task definition with "
             f"ecsops deploy --cluster {p.cluster} --service {p.service} --taskdef FAMILY:REV"
         )
+
+    # ---- durable, non-idempotent calls -------------------------------------------------------------
+    def _step(
+        self,
+        ctx: RunContext,
+        name: str,
+        request: dict[str, Any],
+        call: Callable[[dict[str, Any]], dict[str, Any]],
+        find: Callable[[dict[str, Any]], Reconciled],
+    ) -> Any:
+        """ctx.step for a call AWS gives no idempotency token: throttling is retried; after an unknown
+        outcome (5xx, dropped connection) AWS is asked whether the call happened before it is sent again."""
+
+        def call_once_in_effect(request: dict[str, Any]) -> Any:
+            delay = MUTATION_FIRST_BACKOFF
+            for attempt in range(1, MUTATION_ATTEMPTS + 1):
+                try:
+                    return call(request)
+                except Exception as exc:
+                    if attempt == MUTATION_ATTEMPTS or not is_transient(exc):
+                        raise
+                    ctx.progress(f"{name}: {type(exc).__name__}: {exc}; trying again in {format_duration(delay)}")
+                    ctx.sleep(delay)
+                    delay = min(delay * 2, MUTATION_MAX_BACKOFF)
+                    if not is_throttling(exc):
+                        finding = find(request)
+                        if finding.happened:
+                            return finding.result
+            raise AssertionError("unreachable")
+
+        return ctx.step(name, request, call_once_in_effect, reconcile=lambda step: find(step.request))
 
     # ---- polling ---------------------------------------------------------------------------------
     def _follow(

@@ -19,7 +19,10 @@ def build(params: dict[str, Any]) -> Operation:
     from ecsops.deploy_params import DeployParams
 
     deploy = DeployParams.model_validate(params)
-    ecs = EcsGateway(lambda: make_client("ecs", deploy.profile, deploy.region))
+    ecs = EcsGateway(
+        lambda: make_client("ecs", deploy.profile, deploy.region),
+        lambda: make_client("ecs", deploy.profile, deploy.region, retry=False),
+    )
     elbv2 = Elbv2Gateway(lambda: make_client("elbv2", deploy.profile, deploy.region))
     return Operation(DEPLOY, DeployHandlers(deploy, ecs, elbv2).mapping())
 

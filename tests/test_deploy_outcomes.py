@@ -140,11 +140,19 @@ def test_same_run_id_twice_deploys_once(tmp_path: Path, aws_env: SimServer) -> N
 def test_throttling_and_server_errors_are_retried_not_failed(tmp_path: Path, aws_env: SimServer) -> None:
     aws_env.add_fault({"service": "ecs", "operation": "DescribeServices", "kind": "throttling", "rate": 0.5,
                        "count": 12})
+    aws_env.add_fault({"service": "ecs", "operation": "UpdateService", "kind": "reset", "nth": 1})
     aws_env.add_fault({"service": "ecs", "operation": "UpdateService", "kind": "throttling", "nth": 1, "count": 2})
     aws_env.add_fault({"service": "ecs", "operation": "RegisterTaskDefinition", "kind": "http500", "nth": 1})
     result = deploy(tmp_path / "s.db", "--container-image", "app=nginx:1.27", "--output", "json")
     assert result.returncode == 0, result.stderr
+    counts = aws_env.counts()
+    # Non-idempotent calls are not retried blindly: after the 500 and the reset ecsops asked AWS first.
+    assert counts["ecs:RegisterTaskDefinition"] == 2
+    assert counts["ecs:UpdateService"] == 4
+    assert counts["ecs:ListTaskDefinitions"] == 1
     assert len(revisions(aws_env)) == 2
+    assert [d["id"] for d in service(aws_env)["deployments"]] == [result.json()["deployment_id"]]
+    assert "trying again" in result.stderr
 
 
 def test_second_deploy_on_a_locked_service_exits_5(tmp_path: Path, aws_env: SimServer) -> None:
