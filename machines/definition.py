@@ -132,7 +132,7 @@ class MachineDefinition:
         lines = [line.rstrip() for line in str(machine.get_graph().draw(None)).splitlines()]
         # Drop the styling that marks the *current* state: the picture is of the declaration.
         kept = [line for line in lines if not line.strip().startswith(("classDef", "Class "))]
-        for final in self.final_states:
+        for final in self.final_statuses:  # declaration order: the picture must be deterministic
             kept.append(f"  {final} --> [*]")
         return "\n".join(kept).strip() + "\n"
 

@@ -158,6 +158,12 @@ class Engine:
     # ---- internals ----------------------------------------------------------------------------
     def _take_lock(self, target: str, run_id: str) -> None:
         lock = self.store.get_lock(target)
+        if lock is not None and lock.run_id != run_id:
+            holder = self.store.find_run(lock.run_id)
+            if holder is None or holder.finished:
+                # The holder reached its final checkpoint but died before releasing: a stale lock.
+                self.store.release_lock(target, lock.run_id)
+                lock = None
         take_over = lock is not None and lock.run_id == run_id and owner_is_dead(lock.owner)
         self.store.acquire_lock(
             target, run_id, self.owner, self.lease_seconds, time.time(), take_over_owner=take_over

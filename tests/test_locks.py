@@ -48,3 +48,12 @@ def test_expired_lease_lets_another_run_proceed(tmp_path: Path) -> None:
     # The crashed run now finds its target taken over only if the new holder is live; it is done,
     # so resuming run-a can take the free lock again.
     assert run_ecsops(store, "resume", "run-a").returncode == 0
+
+
+def test_lock_left_by_a_run_killed_after_its_final_checkpoint_is_not_held_against_others(tmp_path: Path) -> None:
+    store, ledger = tmp_path / "s.db", tmp_path / "ledger.json"
+    killed = run_example(store, ledger, "fake:widgets", "run-a", ECSOPS_CRASH_AT="checkpoint:done")
+    assert killed.returncode == -signal.SIGKILL
+    assert run_ecsops(store, "status", "run-a", "--output", "json").json()["status"] == "succeeded"
+
+    assert run_example(store, ledger, "fake:widgets", "run-b").returncode == 0
