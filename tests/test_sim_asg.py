@@ -145,3 +145,51 @@ def _group_named(autoscaling: Any, name: str) -> dict[str, Any]:
         0
     ]
     return group
+
+
+def test_attach_past_max_size_is_a_validation_error_like_aws(sim: SimServer) -> None:
+    """AWS answers HTTP 400 ValidationError (not moto's ResourceContention 500) and attaches nothing."""
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    seeded = sim.reset(_scenario("launch_template")).asgs["pool"]
+    autoscaling = sim.client("autoscaling")
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName="pool", MaxSize=3)
+    victim = seeded.out_of_date_instances[0]
+    autoscaling.detach_instances(
+        AutoScalingGroupName="pool", InstanceIds=[victim], ShouldDecrementDesiredCapacity=False
+    )
+    sim.reset_counts()
+    retrying = _client_with(sim, Config(retries={"mode": "standard", "max_attempts": 5}))
+
+    with pytest.raises(ClientError) as refused:
+        retrying.attach_instances(AutoScalingGroupName="pool", InstanceIds=[victim])
+
+    response = refused.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert response["Error"]["Code"] == "ValidationError"
+    assert response["Error"]["Message"] == (
+        "AutoScalingGroup pool has min-size=0, max-size=3, and desired-size=3. "
+        "To attach 1 instance, please update the AutoScalingGroup sizes appropriately."
+    )
+    assert sim.counts()["autoscaling:AttachInstances"] == 1, "a definite refusal is not retried by botocore"
+    group = _group(autoscaling)
+    assert victim not in {i["InstanceId"] for i in group["Instances"]}
+    assert group["DesiredCapacity"] == 3
+
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName="pool", MaxSize=4)
+    autoscaling.attach_instances(AutoScalingGroupName="pool", InstanceIds=[victim])
+    assert _group(autoscaling)["DesiredCapacity"] == 4
+
+
+def _client_with(sim: SimServer, config: Any) -> Any:
+    import boto3
+
+    return boto3.client(
+        "autoscaling",
+        region_name=sim.scenario.region,
+        endpoint_url=sim.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=config,
+    )

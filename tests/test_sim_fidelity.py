@@ -69,6 +69,7 @@ def test_hooked_internals_exist_with_expected_signatures() -> None:
         "status",
     ]
     assert "autoscaling_group" in inspect.signature(originals["instance_state_init"]).parameters
+    assert list(inspect.signature(originals["attach_instances"]).parameters) == ["self", "group_name", "instance_ids"]
     assert hasattr(FakeAutoScalingGroup, "replace_autoscaling_group_instances")
     assert EC2ContainerServiceBackend.list_tasks is hooks._list_tasks
     assert ELBv2Backend.describe_target_health is hooks._describe_target_health

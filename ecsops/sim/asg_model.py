@@ -35,6 +35,23 @@ def record_launch_settings(instance: Any, group: Any) -> None:
     )
 
 
+def attach_refusal(group: Any, attaching: int) -> str | None:
+    """AWS's ValidationError message when AttachInstances would take desired capacity past MaxSize, else None.
+
+    AWS compares desired capacity plus the instances attached with MaxSize and answers HTTP 400; moto compares
+    the instance count and answers ResourceContention (HTTP 500), which clients retry as if it were transient.
+    """
+    desired, max_size = int(group.desired_capacity or 0), int(group.max_size or 0)
+    if desired + attaching <= max_size:
+        return None
+    noun = "instance" if attaching == 1 else "instances"
+    return (
+        f"AutoScalingGroup {group.name} has min-size={group.min_size}, max-size={max_size}, and "
+        f"desired-size={desired}. To attach {attaching} {noun}, please update the AutoScalingGroup sizes "
+        "appropriately."
+    )
+
+
 def recorded_launch_template(instance: Any) -> dict[str, Any] | None:
     record = getattr(instance, LAUNCH_RECORD, None)
     return None if record is None else record["template"]

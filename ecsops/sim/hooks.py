@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.autoscaling.models import InstanceState
+from moto.autoscaling.exceptions import ValidationError
+from moto.autoscaling.models import AutoScalingBackend, InstanceState
 from moto.ecs.models import EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import ELBv2Backend
 
-from ecsops.sim.asg_model import record_launch_settings, recorded_launch_configuration, recorded_launch_template
+from ecsops.sim.asg_model import (
+    attach_refusal,
+    record_launch_settings,
+    recorded_launch_configuration,
+    recorded_launch_template,
+)
 from ecsops.sim.model import SimModel
 
 _active: SimModel | None = None
@@ -18,7 +24,8 @@ _originals: dict[str, Any] = {}
 
 
 def activate(model: SimModel | None) -> None:
-    """Route hooked calls to `model` (None: behave like plain moto, except launch-settings recording)."""
+    """Route hooked calls to `model` (None: behave like plain moto, except the Auto Scaling fidelity fixes:
+    launch settings recorded at launch, AttachInstances past MaxSize refused as AWS does)."""
     global _active
     _active = model
 
@@ -42,6 +49,7 @@ def install() -> None:
     _originals["deregister_container_instance"] = EC2ContainerServiceBackend.deregister_container_instance
     _originals["instance_state_init"] = InstanceState.__init__
     _originals["describe_target_health"] = ELBv2Backend.describe_target_health
+    _originals["attach_instances"] = AutoScalingBackend.attach_instances
     patches: list[tuple[type, str, Any]] = [
         (EC2ContainerServiceResponse, "create_service", _create_service),
         (EC2ContainerServiceResponse, "update_service", _update_service),
@@ -52,6 +60,7 @@ def install() -> None:
         (InstanceState, "launch_template", property(_launch_template)),
         (InstanceState, "launch_configuration_name", property(_launch_configuration_name)),
         (ELBv2Backend, "describe_target_health", _describe_target_health),
+        (AutoScalingBackend, "attach_instances", _attach_instances),
     ]
     for owner, name, replacement in patches:
         setattr(owner, name, replacement)
@@ -125,6 +134,14 @@ def _launch_template(self: Any) -> dict[str, Any] | None:
 
 def _launch_configuration_name(self: Any) -> str | None:
     return recorded_launch_configuration(self.instance)
+
+
+def _attach_instances(self: Any, group_name: str, instance_ids: list[str]) -> None:
+    group = self.autoscaling_groups.get(group_name)
+    refusal = attach_refusal(group, len(instance_ids)) if group is not None else None
+    if refusal is not None:
+        raise ValidationError(refusal)
+    _originals["attach_instances"](self, group_name, instance_ids)
 
 
 def _describe_target_health(self: Any, target_group_arn: str, targets: list[dict[str, Any]]) -> list[Any]:
