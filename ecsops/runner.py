@@ -80,9 +80,10 @@ def report_run(store: RunStore, run: RunRecord, output: str) -> int:
         sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
     else:
         sys.stdout.write(render_status(document) + "\n")
-        hint = _hint(run)
-        if hint:
-            sys.stderr.write(hint + "\n")
+    # What to do next is for a person, whatever the output format (a CI log shows stderr).
+    hint = _hint(run)
+    if hint:
+        sys.stderr.write(hint + "\n")
     return exit_codes.exit_code_for(run)
 
 

@@ -1,0 +1,103 @@
+"""Ctrl-C / SIGTERM during a deploy's wait, and two processes on one --run-id: the CI-cancel cases."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from cli_helpers import cli_env, run_ecsops
+from deploy_helpers import TARGET, deploy, service
+
+from ecsops.sim.scenario import demo_scenario
+from ecsops.sim.server import SimServer
+from store.open import open_store
+
+
+def frozen_demo() -> object:
+    """The demo where a poll does not move virtual time: with --poll-interval 0 a wait never ends by itself."""
+    return demo_scenario().model_copy(update={"tick_seconds": 0.0})
+
+
+def start_deploy(store: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ecsops", "deploy", *TARGET, "--poll-interval", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(store),
+    )
+
+
+def read_until(process: subprocess.Popen[str], fragment: str) -> str:
+    """stderr lines up to and including the first one containing fragment (the process must print it)."""
+    assert process.stderr is not None
+    seen = ""
+    while fragment not in seen:
+        line = process.stderr.readline()
+        assert line, f"process ended before printing {fragment!r}: {seen}"
+        seen += line
+    return seen
+
+
+def deadlines(store: Path, run_id: str) -> dict[str, float]:
+    found: dict[str, float] = open_store(str(store)).get_run(run_id).data["deadlines"]
+    return found
+
+
+def test_sigterm_during_the_wait_is_resumable_with_the_same_deployment_and_deadline(
+    tmp_path: Path, aws_env: SimServer
+) -> None:
+    store = tmp_path / "s.db"
+    aws_env.reset(frozen_demo())
+    process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-1", "--output", "json")
+    read_until(process, "updating -> waiting")
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "ecsops resume ci-1" in stderr
+    interrupted = open_store(str(store)).get_run("ci-1")
+    assert (interrupted.status, interrupted.state, interrupted.error) == ("interrupted", "waiting", None)
+    deadline = deadlines(store, "ci-1")["deploy"]
+
+    aws_env.advance(600)  # the deployment finishes while nobody watches
+    resumed = run_ecsops(store, "resume", "ci-1", "--output", "json")
+    assert resumed.returncode == 0, resumed.stderr
+    document = resumed.json()
+    assert document["status"] == "succeeded"
+    assert aws_env.counts()["ecs:UpdateService"] == 1
+    assert aws_env.counts()["ecs:RegisterTaskDefinition"] == 1
+    assert [d["id"] for d in service(aws_env)["deployments"]] == [document["deployment_id"]]
+    assert deadlines(store, "ci-1")["deploy"] == deadline
+
+
+def test_a_resumed_wait_keeps_the_original_deadline(tmp_path: Path, aws_env: SimServer) -> None:
+    store = tmp_path / "s.db"
+    aws_env.reset(frozen_demo().model_copy(update={"stuck_services": ["web"]}))  # type: ignore[attr-defined]
+    process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-2", "--timeout", "10m",
+                           "--no-rollback")
+    read_until(process, "updating -> waiting")
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+
+    aws_env.advance(11 * 60)  # past the deadline fixed by the first process
+    resumed = run_ecsops(store, "resume", "ci-2", "--output", "json")
+    assert resumed.returncode == 1, resumed.stderr
+    assert "did not finish within 10m" in resumed.json()["reason"]
+
+
+def test_same_run_id_from_a_second_process_while_the_first_runs_exits_5(tmp_path: Path, aws_env: SimServer) -> None:
+    store = tmp_path / "s.db"
+    aws_env.reset(frozen_demo())
+    first = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-3")
+    try:
+        read_until(first, "updating -> waiting")
+        second = deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-3", "--output", "json")
+        assert second.returncode == 5, second.stderr
+        assert "ci-3" in second.stderr and "another process" in second.stderr
+        assert second.stdout == ""
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    assert first.returncode == 130
+    assert aws_env.counts()["ecs:UpdateService"] == 1
