@@ -206,7 +206,9 @@ class ReplaceHandlers:
         except (StepFailed, InstanceFailed) as exc:
             reason = f"{item.state}: {exc}"
             if item.state == "reattaching":
-                ctx.fire_item(item_id, "reattach_refused", {"reattach_error": str(exc)})
+                refused = exc.step if isinstance(exc, StepFailed) else None
+                ctx.progress(f"{item_id}: putting it back failed: {exc}")
+                ctx.fire_item(item_id, "reattach_refused", {"reattach_error": str(exc), "refused_step": refused})
                 return "reattach_refused"
             ctx.progress(f"{item_id}: failed while {reason}; putting it back")
             detached = item.state != "detaching" or not isinstance(exc, StepFailed)
@@ -363,8 +365,28 @@ def _needs_a_person(item: ItemRecord, asg: str) -> str:
         )
         return f"{item.item_id}: {failure}; {extra}"
     if item.state == "reattach_failed":
-        return (
-            f"{item.item_id}: {failure}; re-attaching failed ({item.data.get('reattach_error')}): it is "
-            f"detached from {asg}, ACTIVE in the cluster, and must be re-attached or terminated by hand"
-        )
+        return _reattach_failed(item, asg)
     return f"{item.item_id}: {failure or 'not started'} (still in {asg}, untouched)"
+
+
+def _reattach_failed(item: ItemRecord, asg: str) -> str:
+    """Where an instance that could not be put back is left, and how a person finishes the job."""
+    instance_id = item.item_id
+    activate_refused = str(item.data.get("refused_step") or "").startswith("activate:")
+    container = (
+        "still DRAINING in the cluster (setting it ACTIVE again was refused)"
+        if item.data.get("was_draining") and activate_refused
+        else "ACTIVE in the cluster again (it may be given tasks)"
+    )
+    membership = (
+        f"detached from {asg}, which kept its replacement"
+        if item.data.get("was_detached")
+        else f"still in {asg}"
+    )
+    return (
+        f"{instance_id}: {item.data.get('failure', '')}; putting it back failed "
+        f"({item.data.get('reattach_error')}). It is {container} and {membership}; it is not terminated. "
+        f"A person must either attach it again once {asg} has room (raise its MaxSize, then "
+        f"`aws autoscaling attach-instances --auto-scaling-group-name {asg} --instance-ids {instance_id}`), "
+        "or set its container instance DRAINING and terminate it once it runs no tasks"
+    )

@@ -19,6 +19,7 @@ def fleet_scenario(
     launch: str = "launch_template",
     service_tasks: int = 2,
     stuck: bool = False,
+    max_size: int | None = None,
 ) -> Scenario:
     """Cluster `prod`, ASG `prod-asg` with `instances` instances (`out_of_date` of them old), service `api`."""
     return Scenario(
@@ -33,7 +34,7 @@ def fleet_scenario(
                 cluster="prod",
                 launch=launch,  # type: ignore[arg-type]
                 desired_capacity=instances,
-                max_size=instances * 3,
+                max_size=instances * 3 if max_size is None else max_size,
                 out_of_date=out_of_date,
             )
         ],

@@ -41,6 +41,44 @@ def test_drain_that_never_finishes_times_out_and_reattaches(aws_env: SimServer, 
     assert f"{first}" in text.stdout and "reattached" in text.stdout
 
 
+def test_reattach_refused_at_max_size_fails_naming_the_instance(aws_env: SimServer, tmp_path: Path) -> None:
+    # The group is at MaxSize once its replacement is up, so AWS refuses to take the old instance back.
+    seeded = aws_env.reset(fleet_scenario(instances=3, out_of_date=2, stuck=True, max_size=3)).asgs["prod-asg"]
+    first, second = seeded.out_of_date_instances
+
+    result = replace(tmp_path / "ecsops.db", "--timeout", "10m")
+
+    assert result.returncode == 1, result.stderr
+    document = result.json()
+    assert document["status"] == "failed"
+    assert {i["instance_id"]: i["state"] for i in document["instances"]} == {
+        first: "reattach_failed",
+        second: "skipped",
+    }
+    failed = next(i for i in document["instances"] if i["instance_id"] == first)
+    assert "ValidationError" in failed["reattach_error"] and "max-size=3" in failed["reattach_error"]
+    reason = document["reason"]
+    assert first in reason and "needs a person" in reason
+    assert "ACTIVE in the cluster again" in reason and "detached from prod-asg" in reason
+    assert "not terminated" in reason and "MaxSize" in reason and "attach-instances" in reason
+    # Where the reason says it is: ACTIVE in the cluster, out of the group, still running.
+    described = aws_env.client("ecs").describe_container_instances(
+        cluster="prod", containerInstances=[failed["container_instance_arn"]]
+    )
+    assert described["containerInstances"][0]["status"] == "ACTIVE"
+    group = aws_env.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=["prod-asg"])
+    assert first not in {i["InstanceId"] for i in group["AutoScalingGroups"][0]["Instances"]}
+    reservations = aws_env.client("ec2").describe_instances(InstanceIds=[first])["Reservations"]
+    assert reservations[0]["Instances"][0]["State"]["Name"] == "running"
+    counts = aws_env.counts()
+    assert counts.get("ec2:TerminateInstances", 0) == 0
+    assert counts["autoscaling:AttachInstances"] == 1, "a definite refusal is not repeated"
+    assert counts["autoscaling:DetachInstances"] == 1
+
+    text = run_ecsops(tmp_path / "ecsops.db", "status", document["run_id"]).stdout
+    assert "reattach_failed" in text and first in text
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
