@@ -62,3 +62,27 @@ def test_without_capacity_draining_waits_for_min_healthy(sim: SimServer) -> None
     assert service["runningCount"] == 2, "nowhere to place replacements: min healthy keeps the old tasks"
     assert sum(i["runningTasksCount"] for i in _instances(ecs)) == 2
     assert any("was unable to place a task" in e["message"] for e in service["events"])
+
+
+def test_one_off_task_survives_the_drain_and_exits_by_itself(sim: SimServer) -> None:
+    """ECS drains service tasks only; a standalone task keeps its instance busy until it exits."""
+    ecs = sim.client("ecs")
+    instance = _instances(ecs)[0]
+    arn = instance["containerInstanceArn"]
+    ecs.update_container_instances_state(cluster="demo", containerInstances=[arn], status="DRAINING")
+    task_arn = sim.start_one_off_task("demo", arn, "web", run_seconds=300)
+
+    def tasks_on_instance() -> int:
+        current = next(i for i in _instances(ecs) if i["containerInstanceArn"] == arn)
+        return int(current["runningTasksCount"]) + int(current["pendingTasksCount"])
+
+    assert tasks_on_instance() == 1
+    sim.advance(200)
+    assert tasks_on_instance() == 1, "draining does not stop a standalone task"
+    (task,) = ecs.describe_tasks(cluster="demo", tasks=[task_arn])["tasks"]
+    assert task["lastStatus"] == "RUNNING" and task["group"] == "family:web"
+    assert task_arn not in ecs.list_tasks(cluster="demo", serviceName="web")["taskArns"]
+    sim.advance(200)
+    assert tasks_on_instance() == 0
+    (task,) = ecs.describe_tasks(cluster="demo", tasks=[task_arn])["tasks"]
+    assert task["lastStatus"] == "STOPPED" and task["stopCode"] == "EssentialContainerExited"

@@ -1,4 +1,4 @@
-"""ECS task lifecycle: placing service tasks on container instances and moving them through their states."""
+"""ECS task lifecycle: placing service and one-off tasks on container instances and moving them through states."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ class ModelTask:
     due: float = INF
     stopping: bool = False
     stop_seconds: float = 0.0
+    # A one-off task's essential container exits this long after it starts running; service tasks run on.
+    run_seconds: float | None = None
 
     @property
     def arn(self) -> str:
@@ -122,14 +124,7 @@ class TaskRunner:
             networking_configuration=service.network_configuration if awsvpc else None,
             platform_version=service.platform_version,
         )
-        now = self.clock.as_datetime()
-        task.status = "PENDING"
-        task.desired_status = "RUNNING"
-        task.created_at = now
-        task.started_at = None
-        task.stopped_at = None
-        task.stop_code = None
-        task.health_status = "UNKNOWN"
+        _pending(task, self.clock.as_datetime())
         backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
         model_task = ModelTask(
             task=task,
@@ -143,6 +138,42 @@ class TaskRunner:
         )
         model_task.targets = self._targets(service, task_definition, model_task, container_instance, placement, awsvpc)
         self.tasks[model_task.arn] = model_task
+        return model_task
+
+    def start_one_off(self, cluster: str, container_instance_arn: str, family: str, run_seconds: float) -> ModelTask:
+        """StartTask of `family` on one container instance; it exits by itself after `run_seconds` of running.
+
+        Not a service task: no scheduler replaces or stops it, and draining its instance does not stop it (ECS
+        leaves standalone tasks alone when an instance drains).
+        """
+        backend = self.backend()
+        task_definition = backend.describe_task_definition(family)
+        container_instance = backend.container_instances[cluster][container_instance_arn.rsplit("/", 1)[-1]]
+        task: Any = Task(
+            backend.clusters[cluster],
+            task_definition,
+            container_instance.container_instance_arn,
+            dict(NO_RESOURCES),
+            backend=backend,
+            group=f"family:{task_definition.family}",
+            launch_type="EC2",
+            started_by="ecsops-sim",
+        )
+        _pending(task, self.clock.as_datetime())
+        backend.tasks.setdefault(cluster, {})[task.task_arn] = task
+        model_task = ModelTask(
+            task=task,
+            cluster=cluster,
+            service_key="",
+            deployment_id="",
+            container_instance_id=container_instance.id,
+            failing=False,
+            stuck=False,
+            due=self.clock.now() + self.timing.start_seconds,
+            run_seconds=run_seconds,
+        )
+        self.tasks[model_task.arn] = model_task
+        self.recount()
         return model_task
 
     def _targets(
@@ -185,7 +216,9 @@ class TaskRunner:
                     self._fail(model_task)
                     failed.append(model_task)
                 else:
-                    self._set_state(model_task, "RUNNING", INF)
+                    self._set_state(
+                        model_task, "RUNNING", INF if model_task.run_seconds is None else now + model_task.run_seconds
+                    )
                     model_task.task.started_at = self.clock.as_datetime()
                     model_task.task.health_status = "HEALTHY"
                     for container in model_task.task.containers:
@@ -193,6 +226,8 @@ class TaskRunner:
                     for ref in model_task.targets:
                         self.elb.register(ref)
                     started.append(model_task)
+            elif model_task.state == "RUNNING":
+                self.stop(model_task, "Essential container in task exited", "EssentialContainerExited")
             elif model_task.state == "DEACTIVATING":
                 self._set_state(model_task, "STOPPING", now + model_task.stop_seconds)
             elif model_task.state == "STOPPING":
@@ -289,3 +324,14 @@ class TaskRunner:
                 r, p = per_instance.get(container_instance_id, (0, 0))
                 container_instance.running_tasks_count = r
                 container_instance.pending_tasks_count = p
+
+
+def _pending(task: Any, now: Any) -> None:
+    """A task ECS just accepted: PENDING, wanted RUNNING, no start or stop yet."""
+    task.status = "PENDING"
+    task.desired_status = "RUNNING"
+    task.created_at = now
+    task.started_at = None
+    task.stopped_at = None
+    task.stop_code = None
+    task.health_status = "UNKNOWN"

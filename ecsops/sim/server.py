@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from ecsops.sim.clock import VirtualClock
@@ -45,6 +46,7 @@ class SimServer:
         self._thread: threading.Thread | None = None
         self._clients: dict[str, Any] = {}
         self._app: Any = None
+        self._request_hooks: list[Callable[[str, str], None]] = []
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
@@ -103,6 +105,7 @@ class SimServer:
             self.model = SimModel.build(loaded, self.clock)
             hooks.activate(self.model)
             self.faults.reset([], loaded.fault_seed)
+            self._request_hooks.clear()
         self.seeded = seed(loaded, self._clients_for(loaded.region))
         with self.lock:
             self.model.advance(start - self.clock.now())
@@ -136,6 +139,18 @@ class SimServer:
     def add_fault(self, fault: FaultSpec | dict[str, Any]) -> None:
         with self.lock:
             self.faults.add(fault if isinstance(fault, FaultSpec) else FaultSpec.model_validate(fault))
+
+    def on_request(self, hook: Callable[[str, str], None]) -> None:
+        """Call hook(service, operation) as each AWS request is about to be served (after its clock tick, under
+        the lock): another actor's move between two calls of the client under test. Cleared by reset."""
+        with self.lock:
+            self._request_hooks.append(hook)
+
+    def start_one_off_task(self, cluster: str, container_instance_arn: str, family: str, run_seconds: float) -> str:
+        """StartTask on one container instance (ACTIVE or DRAINING); the task exits after run_seconds running."""
+        with self.lock:
+            task = self.model.ecs.runner.start_one_off(cluster, container_instance_arn, family, run_seconds)
+            return str(task.arn)
 
     def client(self, service: str) -> Any:
         """A boto3 client for this simulator (dummy credentials, scenario region)."""
@@ -184,6 +199,8 @@ class SimServer:
                 return fault_response(fault, service, environ, start_response)
             if ticks(service, operation):
                 self.model.advance(self.scenario.tick_seconds)
+            for hook in list(self._request_hooks):
+                hook(service, operation)
             response = list(self._app(environ, start_response))
             if not is_read(operation):
                 self.model.observe()
