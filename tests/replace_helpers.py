@@ -53,6 +53,15 @@ def mutations(sim: SimServer) -> dict[str, int]:
     return sim.mutating_calls()
 
 
+def container_instance_in_sim(sim: SimServer, cluster: str, ec2_instance_id: str) -> Any:
+    """The moto container instance of an EC2 instance, read inside the simulator (safe from a request hook)."""
+    from moto.ecs.models import ecs_backends
+
+    scenario = sim.scenario
+    instances = ecs_backends[scenario.account][scenario.region].container_instances.get(cluster, {})
+    return next((ci for ci in instances.values() if ci.ec2_instance_id == ec2_instance_id), None)
+
+
 @dataclass
 class CapacityWatch:
     """Samples the cluster inside the simulator after every model step (every event, every API call)."""

@@ -1,12 +1,14 @@
-"""replace-instances when things go wrong: a drain that never ends, and bad input (exit 2, nothing changed)."""
+"""replace-instances when things go wrong: a drain that never ends, a refused re-attach, a task that appears
+right before termination, and bad input (exit 2, nothing changed)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_helpers import run_ecsops
-from replace_helpers import fleet_scenario, replace
+from replace_helpers import container_instance_in_sim, fleet_scenario, replace
 
 from ecsops.sim.server import SimServer
 
@@ -77,6 +79,62 @@ def test_reattach_refused_at_max_size_fails_naming_the_instance(aws_env: SimServ
 
     text = run_ecsops(tmp_path / "ecsops.db", "status", document["run_id"]).stdout
     assert "reattach_failed" in text and first in text
+
+
+def test_task_placed_right_before_termination_sends_it_back_to_draining(aws_env: SimServer, tmp_path: Path) -> None:
+    seeded = aws_env.reset(fleet_scenario(instances=2, out_of_date=1)).asgs["prod-asg"]
+    (victim,) = seeded.out_of_date_instances
+    seen: dict[str, Any] = {"previous": None, "placed_at": None, "terminations": []}
+
+    def someone_starts_a_job(service: str, operation: str) -> None:
+        """Between the poll that found the instance drained (it ends with DescribeServices) and the fresh look
+        right before TerminateInstances, a person starts a five-minute job on it."""
+        call = f"{service}:{operation}"
+        container_instance = container_instance_in_sim(aws_env, "prod", victim)
+        tasks = container_instance.running_tasks_count + container_instance.pending_tasks_count
+        if (
+            call == "ecs:DescribeContainerInstances"
+            and seen["previous"] == "ecs:DescribeServices"
+            and seen["placed_at"] is None
+            and container_instance.status == "DRAINING"
+            and tasks == 0
+        ):
+            aws_env.start_one_off_task("prod", container_instance.container_instance_arn, "api", run_seconds=300)
+            seen["placed_at"] = aws_env.now()
+        if call == "ec2:TerminateInstances":
+            seen["terminations"].append((aws_env.now(), tasks))
+        seen["previous"] = call
+
+    aws_env.on_request(someone_starts_a_job)
+
+    result = replace(tmp_path / "ecsops.db")
+
+    assert result.returncode == 0, result.stderr
+    assert seen["placed_at"] is not None, "the job was started right before the termination"
+    document = result.json()
+    assert document["status"] == "succeeded"
+    assert [i["state"] for i in document["instances"]] == ["terminated"]
+    path = [(t["source"], t["dest"], t["trigger"]) for t in document["transitions"] if t["item"] == victim]
+    assert path == [
+        ("pending", "detaching", "start"),
+        ("detaching", "waiting_replacement", "detached"),
+        ("waiting_replacement", "draining", "replacement_active"),
+        ("draining", "drained", "drained"),
+        ("drained", "terminating", "terminate"),
+        ("terminating", "draining", "tasks_found"),
+        ("draining", "drained", "drained"),
+        ("drained", "terminating", "terminate"),
+        ("terminating", "terminated", "terminated"),
+    ]
+    assert "tasks appeared before termination" in result.stderr
+    # Terminated once, with no task on it: after the job exited by itself, five virtual minutes later.
+    ((terminated_at, tasks_then),) = seen["terminations"]
+    assert tasks_then == 0
+    assert terminated_at >= seen["placed_at"] + 300
+    counts = aws_env.counts()
+    assert counts["ec2:TerminateInstances"] == 1
+    assert counts["ecs:UpdateContainerInstancesState"] == 1, "still DRAINING: not drained again"
+    assert "autoscaling:AttachInstances" not in counts
 
 
 @pytest.mark.parametrize(
