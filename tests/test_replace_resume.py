@@ -87,3 +87,24 @@ def test_killed_reattach_resumes_without_repeating_it(aws_env: SimServer, tmp_pa
     assert counts["autoscaling:AttachInstances"] == 1
     assert counts["ecs:UpdateContainerInstancesState"] == 2  # DRAINING, then ACTIVE again
     assert "ec2:TerminateInstances" not in counts
+
+
+@pytest.mark.parametrize("crash_at", ["intent:reattach:FIRST", "item-checkpoint:reattach_failed"])
+def test_killed_refused_reattach_resumes_to_failed_without_asking_again(
+    aws_env: SimServer, tmp_path: Path, crash_at: str
+) -> None:
+    # At MaxSize once the replacement is up: AWS refuses the re-attach with a ValidationError.
+    seeded = aws_env.reset(fleet_scenario(instances=3, out_of_date=2, stuck=True, max_size=3)).asgs["prod-asg"]
+    first, second = seeded.out_of_date_instances
+
+    _, after = _kill_then_resume(aws_env, tmp_path, crash_at, "--timeout", "3m")
+
+    assert after["returncode"] == 1, after["stderr"]
+    assert after["status"] == "failed"
+    assert {i["instance_id"]: i["state"] for i in after["instances"]} == {first: "reattach_failed", second: "skipped"}
+    assert first in after["reason"] and "attach-instances" in after["reason"]
+    assert after["in_flight"] == []
+    counts = aws_env.counts()
+    assert counts["autoscaling:AttachInstances"] == 1, "the refused AttachInstances is asked once, not again"
+    assert counts["autoscaling:DetachInstances"] == 1
+    assert "ec2:TerminateInstances" not in counts
