@@ -51,7 +51,7 @@ def render_status(document: dict[str, Any]) -> str:
     if document.get("instances"):
         lines.append("instances")
         for instance in document["instances"]:
-            lines.append(f"  {instance['instance_id']:<22} {instance['state']}")
+            lines.extend(_instance_lines(instance))
     if document["steps"]:
         lines.append("steps")
         for step in document["steps"]:
@@ -64,6 +64,18 @@ def render_status(document: dict[str, Any]) -> str:
             "in flight " + ", ".join(document["in_flight"]) + "  (will be reconciled against AWS on resume)"
         )
     return "\n".join(lines)
+
+
+# An instance's optional notes, printed under it when the run document has them.
+INSTANCE_NOTES = (("reason", "out of date"), ("failure", "failed"), ("reattach_error", "putting back failed"))
+
+
+def _instance_lines(instance: dict[str, Any]) -> list[str]:
+    head = f"  {instance['instance_id']:<22} {instance['state']}"
+    if instance.get("replacement"):
+        head = f"{head:<45} replacement {instance['replacement']}"
+    notes = [f"  {'':<22} {label}: {instance[key]}" for key, label in INSTANCE_NOTES if instance.get(key)]
+    return [head, *notes]
 
 
 def render_runs(documents: list[dict[str, Any]]) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from cli_helpers import cli_env, run_ecsops, run_example
 
 from ecsops.identity import ci_identity
+from ecsops.render import render_status
 
 RUN_FIELDS = {"run_id", "operation", "status", "state", "target", "started_at", "updated_at", "transitions"}
 TRANSITION_FIELDS = {"seq", "source", "dest", "trigger", "at"}
@@ -135,3 +136,38 @@ def test_ci_identity_from_common_ci_variables() -> None:
     assert github == {"system": "github-actions", "GITHUB_REPOSITORY": "org/app", "GITHUB_RUN_ID": "42"}
     assert ci_identity({"CI": "true"}) == {"system": "unknown-ci"}
     assert ci_identity({}) == {}
+
+
+def _document(**fields: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "run_id": "run-1", "operation": "replace-instances", "target": "asg:prod-asg", "status": "failed",
+        "state": "failed", "started_at": "2026-01-01T00:00:00+00:00", "started_by": "me@host",
+        "ecsops_version": "0", "machine_version": "m", "transitions": [], "steps": [], "in_flight": [],
+    }
+    return base | fields
+
+
+def test_status_text_shows_each_instance_replacement_and_notes() -> None:
+    text = render_status(_document(instances=[
+        {"instance_id": "i-old1", "state": "terminated", "replacement": "i-new1",
+         "reason": "launch template lt-1 version 1", "failure": None, "reattach_error": None},
+        {"instance_id": "i-old2", "state": "reattach_failed", "replacement": "i-new2",
+         "reason": "launch template lt-1 version 1", "failure": "draining: timed out after 10m00s",
+         "reattach_error": "step reattach:i-old2 failed: ValidationError: max-size=3"},
+        {"instance_id": "i-old3", "state": "pending"},
+    ]))
+    lines = text.splitlines()
+    instances = lines[lines.index("instances") + 1 :]
+    assert instances[0].split() == ["i-old1", "terminated", "replacement", "i-new1"]
+    assert instances[1].strip() == "out of date: launch template lt-1 version 1"
+    assert instances[2].split() == ["i-old2", "reattach_failed", "replacement", "i-new2"]
+    assert instances[4].strip() == "failed: draining: timed out after 10m00s"
+    assert instances[5].strip() == "putting back failed: step reattach:i-old2 failed: ValidationError: max-size=3"
+    assert instances[6].split() == ["i-old3", "pending"]
+    assert len(instances) == 7, "fields that are missing or empty print nothing"
+
+
+def test_status_text_of_a_run_without_instances_has_no_instances_section() -> None:
+    text = render_status(_document(operation="deploy", deployment_id="ecs-svc/1"))
+    assert "instances" not in text
+    assert "deployment id" in text

@@ -78,7 +78,10 @@ def test_reattach_refused_at_max_size_fails_naming_the_instance(aws_env: SimServ
     assert counts["autoscaling:DetachInstances"] == 1
 
     text = run_ecsops(tmp_path / "ecsops.db", "status", document["run_id"]).stdout
-    assert "reattach_failed" in text and first in text
+    line = next(line for line in text.splitlines() if line.strip().startswith(first))
+    assert line.split() == [first, "reattach_failed", "replacement", failed["replacement"]]
+    assert f"failed: {failed['failure']}" in text
+    assert f"putting back failed: {failed['reattach_error']}" in text
 
 
 def test_task_placed_right_before_termination_sends_it_back_to_draining(aws_env: SimServer, tmp_path: Path) -> None:
