@@ -50,6 +50,27 @@ def _primary(service: Mapping[str, Any]) -> Mapping[str, Any]:
     return next((d for d in deployments if d.get("status") == "PRIMARY"), deployments[0] if deployments else {})
 
 
+def someone_elses_primary(
+    service: Mapping[str, Any], trusted: str | None, known: set[str], requested_task_definition: str
+) -> Mapping[str, Any] | None:
+    """The service's PRIMARY deployment if another deploy made it, before we send UpdateService.
+
+    Not someone else's: `trusted` (the PRIMARY we expect), or a deployment on the task definition we
+    request that was not among `known` (listed before our call): our own call, made before a crash.
+    """
+    primary = _primary(service)
+    if not primary or primary.get("id") == trusted:
+        return None
+    if primary.get("id") not in known and primary.get("taskDefinition") == requested_task_definition:
+        return None
+    return primary
+
+
+def _taken_over_reason(primary: Mapping[str, Any], what: str) -> str:
+    return (f"deployment {primary.get('id')} ({short_name(str(primary.get('taskDefinition')))}) became PRIMARY "
+            f"before {what}: someone else deployed; not deploying over it")
+
+
 class DeployHandlers:
     """One instance per process driving a deploy run; remembers only progress (seen events) in memory."""
 
@@ -163,7 +184,18 @@ class DeployHandlers:
     def updating(self, ctx: RunContext) -> str:
         p = self.params
         request = self._update_request(ctx.data["new_task_definition"], p.desired_count)
-        known = {d["id"] for d in ctx.data["rollback_target"]["deployments"]}
+        snapshot = ctx.data["rollback_target"]["deployments"]
+        known = {d["id"] for d in snapshot}
+        trusted = next((d["id"] for d in snapshot if d.get("status") == "PRIMARY"), None)
+        try:
+            service = self.ecs.describe_service(p.cluster, p.service)
+        except EcsNotFound as exc:
+            ctx.record(reason=f"the service was not changed: {exc.message}")
+            return "fail"
+        other = someone_elses_primary(service, trusted, known, request["taskDefinition"])
+        if other is not None:
+            ctx.record(reason=_taken_over_reason(other, "our update; the service was not changed by this run"))
+            return "superseded"
         try:
             result = self._step(
                 ctx, "update_service", request, self._update, lambda request: self._find_deployment(request, known)
@@ -251,15 +283,20 @@ class DeployHandlers:
         rollback_target = ctx.data["rollback_target"]
         cause = ctx.data.get("failure", "the deploy failed")
         previous = short_name(rollback_target["task_definition"])
+        try:
+            service = self.ecs.describe_service(p.cluster, p.service)
+        except EcsNotFound as exc:
+            ctx.record(reason=f"{cause}; cannot roll back: {exc.message}")
+            return "rollback_failed"
         if "rollback_known_deployments" not in ctx.data:
-            try:
-                service = self.ecs.describe_service(p.cluster, p.service)
-            except EcsNotFound as exc:
-                ctx.record(reason=f"{cause}; cannot roll back: {exc.message}")
-                return "rollback_failed"
             ctx.record(rollback_known_deployments=[d.get("id") for d in service.get("deployments", [])])
         known = set(ctx.data["rollback_known_deployments"])
         request = self._update_request(rollback_target["task_definition"], rollback_target["desired_count"])
+        # Checked on every entry: a resumed run must not roll back over a deploy made while it was down.
+        other = someone_elses_primary(service, ctx.data["deployment_id"], known, request["taskDefinition"])
+        if other is not None:
+            ctx.record(reason=f"{cause}; {_taken_over_reason(other, 'our rollback')}")
+            return "superseded"
         try:
             result = self._step(
                 ctx,

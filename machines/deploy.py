@@ -34,7 +34,7 @@ DEPLOY = MachineDefinition(
         Transition.of("gave_up", "waiting", "failed"),
         Transition.of("rollback_done", ("rolling_back", "ecs_rolling_back"), "rolled_back"),
         Transition.of("rollback_failed", ("rolling_back", "ecs_rolling_back"), "rollback_failed"),
-        Transition.of("superseded", ("waiting", "rolling_back", "ecs_rolling_back"), "superseded"),
+        Transition.of("superseded", ("updating", "waiting", "rolling_back", "ecs_rolling_back"), "superseded"),
         Transition.of("fail", ("planned", "snapshotted", "registering", "updating"), "failed"),
     ),
     final_statuses={

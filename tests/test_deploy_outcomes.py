@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+import pytest
 from cli_helpers import run_ecsops
 from deploy_helpers import demo_with, deploy, revisions, service
 
@@ -163,3 +164,96 @@ def test_second_deploy_on_a_locked_service_exits_5(tmp_path: Path, aws_env: SimS
     second = deploy(store, "--container-image", "app=nginx:1.28", "--run-id", "second")
     assert second.returncode == 5, second.stderr
     assert "first" in second.stderr
+
+
+def _deploy_elsewhere(sim: SimServer, image: str = "nginx:1.28") -> str:
+    """Someone else's deploy of the service: a new revision and an UpdateService outside ecsops."""
+    ecs = sim.client("ecs")
+    other: str = ecs.register_task_definition(family="web", containerDefinitions=[
+        {"name": "app", "image": image, "memory": 128, "essential": True}
+    ])["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster="demo", service="web", taskDefinition=other)
+    return other
+
+
+@pytest.mark.parametrize("crash_at", ["enter:rolling_back", "call:rollback_update_service"])
+def test_someone_else_deploying_during_our_rollback_supersedes_it(
+    tmp_path: Path, aws_env: SimServer, crash_at: str
+) -> None:
+    store = tmp_path / "s.db"
+    aws_env.reset(demo_with(circuit_breaker=True, rollback=False))
+    killed = deploy(store, *BROKEN, "--run-id", "ours", ECSOPS_CRASH_AT=crash_at)
+    assert killed.returncode == -signal.SIGKILL
+    before = aws_env.counts()["ecs:UpdateService"]
+    other = _deploy_elsewhere(aws_env)
+    resumed = run_ecsops(store, "resume", "ours", "--output", "json")
+    assert resumed.returncode == 6, resumed.stderr
+    document = resumed.json()
+    assert document["status"] == "superseded"
+    assert "someone else deployed" in document["reason"]
+    assert aws_env.counts()["ecs:UpdateService"] == before + 1  # only the other deploy: no rollback over it
+    assert service(aws_env)["taskDefinition"] == other
+
+
+def test_no_rollback_with_circuit_breaker_fails_fast_without_rolling_back(tmp_path: Path, aws_env: SimServer) -> None:
+    aws_env.reset(demo_with(circuit_breaker=True, rollback=False))
+    result = deploy(tmp_path / "s.db", *BROKEN, "--no-rollback", "--output", "json")
+    assert result.returncode == 1, result.stderr
+    document = result.json()
+    assert document["status"] == "failed"
+    assert [t["trigger"] for t in document["transitions"]][-1] == "gave_up"
+    assert "failed" in document["reason"] and "--no-rollback" in document["reason"]
+    assert document["deployment_id"] and document["new_task_definition"].endswith("web:2")
+    assert aws_env.counts()["ecs:UpdateService"] == 1
+
+
+def test_rollback_timeout_says_what_state_the_service_is_in(tmp_path: Path, aws_env: SimServer) -> None:
+    aws_env.reset(demo_scenario().model_copy(update={"stuck_services": ["web"]}))
+    result = deploy(tmp_path / "s.db", "--container-image", "app=nginx:1.27", "--timeout", "2m", "--output", "json")
+    assert result.returncode == 4, result.stderr
+    document = result.json()
+    assert document["status"] == "rollback_failed"
+    reason = document["reason"]
+    assert f"rollback deployment {document['rollback_deployment_id']} did not finish within 2m00s" in reason
+    assert "deployments now:" in reason and "web:1" in reason and "web:2" in reason
+    assert "--taskdef FAMILY:REV" in reason
+    assert "the rollback failed" in result.stderr
+
+
+def test_abandoning_the_crashed_holder_lets_the_next_deploy_proceed(tmp_path: Path, aws_env: SimServer) -> None:
+    store = tmp_path / "s.db"
+    killed = deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "first", ECSOPS_CRASH_AT="enter:waiting")
+    assert killed.returncode == -signal.SIGKILL
+    refused = deploy(store, "--container-image", "app=nginx:1.28", "--run-id", "second", "--output", "json")
+    assert refused.returncode == 5
+    assert "locked by run first" in refused.stderr and "ecsops abandon first" in refused.stderr
+    assert refused.stdout == ""
+    assert run_ecsops(store, "abandon", "first").returncode == 0
+    second = deploy(store, "--container-image", "app=nginx:1.28", "--run-id", "second", "--output", "json")
+    assert second.returncode == 0, second.stderr
+    assert second.json()["previous_task_definition"].endswith("web:2")  # the abandoned run's deploy was live
+
+
+def test_run_id_of_another_service_is_refused(tmp_path: Path, aws_env: SimServer) -> None:
+    store = tmp_path / "s.db"
+    assert deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-9").returncode == 0
+    reused = run_ecsops(store, "deploy", "--cluster", "demo", "--service", "api", "--run-id", "ci-9",
+                        "--poll-interval", "0", "--output", "json")
+    assert reused.returncode == 2
+    assert "ci-9 belongs to deploy on ecs:demo/web" in reused.stderr
+    assert reused.stdout == ""
+    assert aws_env.counts()["ecs:UpdateService"] == 1
+
+
+def test_someone_else_deploying_before_our_update_supersedes_it(tmp_path: Path, aws_env: SimServer) -> None:
+    store = tmp_path / "s.db"
+    killed = deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ours", ECSOPS_CRASH_AT="enter:updating")
+    assert killed.returncode == -signal.SIGKILL
+    other = _deploy_elsewhere(aws_env)
+    resumed = run_ecsops(store, "resume", "ours", "--output", "json")
+    assert resumed.returncode == 6, resumed.stderr
+    document = resumed.json()
+    assert [t["dest"] for t in document["transitions"]][-2:] == ["updating", "superseded"]
+    assert "someone else deployed" in document["reason"]
+    assert aws_env.counts()["ecs:UpdateService"] == 1  # only the other deploy
+    assert service(aws_env)["taskDefinition"] == other

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -49,11 +50,12 @@ def test_sigterm_during_the_wait_is_resumable_with_the_same_deployment_and_deadl
     store = tmp_path / "s.db"
     aws_env.reset(frozen_demo())
     process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-1", "--output", "json")
-    read_until(process, "updating -> waiting")
+    read_until(process, " left")  # the wait has fixed its deadline and polled
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
+    assert json.loads(stdout)["status"] == "interrupted"
     assert "ecsops resume ci-1" in stderr
     interrupted = open_store(str(store)).get_run("ci-1")
     assert (interrupted.status, interrupted.state, interrupted.error) == ("interrupted", "waiting", None)
@@ -75,7 +77,7 @@ def test_a_resumed_wait_keeps_the_original_deadline(tmp_path: Path, aws_env: Sim
     aws_env.reset(frozen_demo().model_copy(update={"stuck_services": ["web"]}))  # type: ignore[attr-defined]
     process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-2", "--timeout", "10m",
                            "--no-rollback")
-    read_until(process, "updating -> waiting")
+    read_until(process, " left")  # the wait has fixed its deadline and polled
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
@@ -91,7 +93,7 @@ def test_same_run_id_from_a_second_process_while_the_first_runs_exits_5(tmp_path
     aws_env.reset(frozen_demo())
     first = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-3")
     try:
-        read_until(first, "updating -> waiting")
+        read_until(first, " left")
         second = deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-3", "--output", "json")
         assert second.returncode == 5, second.stderr
         assert "ci-3" in second.stderr and "another process" in second.stderr
