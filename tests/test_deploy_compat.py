@@ -67,3 +67,24 @@ def test_compat_command_rejects_unknown_flags_with_exit_2(tmp_path: Path, aws_en
     assert bad.returncode == 2
     assert "containers: app" in bad.stderr
     assert aws_env.mutating_calls() == {}
+
+
+def test_compat_knock_out_and_unchanged_desired_count(tmp_path: Path, aws_env: SimServer) -> None:
+    store = tmp_path / "s.db"
+    result = run_compat(
+        store, "-cluster", "demo", "-service", "web", "-container-envvar", "app=GREETING=",
+        "-desired-count", "-1", "-timeout", "1m30s", "--poll-interval", "0", "--output", "json",
+    )
+    assert result.returncode == 0, result.stderr
+    document = result.json()
+    assert document["params"]["desired_count"] is None and document["params"]["timeout_seconds"] == 90
+    app = container(task_definition(aws_env, document["new_task_definition"]), "app")
+    assert named(app.get("environment"), "value") == {}
+    assert service(aws_env)["desiredCount"] == 2
+
+
+def test_compat_failing_image_exits_with_the_deploy_codes(tmp_path: Path, aws_env: SimServer) -> None:
+    result = run_compat(tmp_path / "s.db", "-cluster=demo", "-service=web", "-container-image=app=nginx:broken",
+                        "--poll-interval", "0")
+    assert result.returncode == 3, result.stderr
+    assert aws_env.counts()["ecs:UpdateService"] == 1

@@ -146,3 +146,38 @@ def run_ids(store: Path) -> list[str]:
 
     runs = run_ecsops(store, "runs", "--operation", "deploy", "--output", "json")
     return [run["run_id"] for run in runs.json()]
+
+
+def test_desired_count_only_registers_nothing_and_waits_for_the_new_count(tmp_path: Path, aws_env: SimServer) -> None:
+    result = deploy(tmp_path / "s.db", "--desired-count", "4", "--output", "json")
+    assert result.returncode == 0, result.stderr
+    document = result.json()
+    assert "ecs:RegisterTaskDefinition" not in aws_env.counts()
+    assert document["registered_revision"] is False and document["desired_count"] == 4
+    assert document["new_task_definition"] == document["previous_task_definition"]
+    now = service(aws_env)
+    assert [d["id"] for d in now["deployments"]] == [document["deployment_id"]]
+    assert now["desiredCount"] == 4 and now["runningCount"] == 4
+
+
+def test_older_revision_by_arn_with_a_desired_count(tmp_path: Path, aws_env: SimServer) -> None:
+    store = tmp_path / "s.db"
+    assert deploy(store, "--container-image", "app=nginx:1.27").returncode == 0
+    first = task_definition(aws_env, "web:1")["taskDefinition"]["taskDefinitionArn"]
+    aws_env.reset_counts()
+    result = deploy(store, "--taskdef", first, "--desired-count", "3", "--output", "json")
+    assert result.returncode == 0, result.stderr
+    document = result.json()
+    assert "ecs:RegisterTaskDefinition" not in aws_env.counts()
+    assert document["previous_task_definition"].endswith("web:2")
+    assert document["new_task_definition"] == first
+    now = service(aws_env)
+    assert now["taskDefinition"] == first and now["desiredCount"] == 3 and now["runningCount"] == 3
+
+
+def test_taskdef_family_that_does_not_exist_exits_2_without_changes(tmp_path: Path, aws_env: SimServer) -> None:
+    result = deploy(tmp_path / "s.db", "--taskdef", "nope", "--container-image", "app=nginx:1.27", "--output", "json")
+    assert result.returncode == 2
+    assert "task definition 'nope' not found" in result.stderr
+    assert result.stdout == ""
+    assert aws_env.mutating_calls() == {}
