@@ -65,11 +65,14 @@ def judge(service: Mapping[str, Any], deployment_id: str, rollback_task_definiti
     def verdict(kind: Verdict, reason: str = "") -> Watch:
         return Watch(kind, reason, summary, primary_id)
 
+    # Only a service whose circuit breaker rolls back can be rolled back by ECS; otherwise a new PRIMARY on
+    # the previous task definition is a person or another pipeline reverting: someone else's deploy.
     ecs_rollback = (
         primary is not None
         and primary.get("id") != deployment_id
         and rollback_task_definition is not None
         and primary.get("taskDefinition") == rollback_task_definition
+        and circuit_breaker_rolls_back(service)
     )
     if ours is None:
         if ecs_rollback:

@@ -55,3 +55,12 @@ def test_someone_elses_deployment_supersedes_ours() -> None:
 def test_a_rollback_is_judged_without_looking_for_an_ecs_rollback() -> None:
     gone = service(deployment("d3", "PRIMARY", OLD))
     assert judge(gone, "d4", None).verdict is Verdict.SUPERSEDED
+
+
+def test_a_revert_by_someone_else_without_ecs_rollback_configured_supersedes_ours() -> None:
+    reverted = service(deployment("d3", "PRIMARY", OLD, 2, rollout="COMPLETED"), rollback=False)
+    watch = judge(reverted, "d2", OLD)
+    assert watch.verdict is Verdict.SUPERSEDED and "someone else deployed" in watch.reason
+    failed_then_reverted = service(deployment("d3", "PRIMARY", OLD), deployment("d2", "ACTIVE", NEW, rollout="FAILED"),
+                                   rollback=False)
+    assert judge(failed_then_reverted, "d2", OLD).verdict is Verdict.SUPERSEDED
