@@ -257,3 +257,20 @@ def test_someone_else_deploying_before_our_update_supersedes_it(tmp_path: Path, 
     assert "someone else deployed" in document["reason"]
     assert aws_env.counts()["ecs:UpdateService"] == 1  # only the other deploy
     assert service(aws_env)["taskDefinition"] == other
+
+
+def test_a_500_after_the_change_took_effect_is_reconciled_not_repeated(tmp_path: Path, aws_env: SimServer) -> None:
+    aws_env.reset(demo_with(circuit_breaker=True, rollback=False))
+    for operation in ("RegisterTaskDefinition", "UpdateService"):
+        aws_env.add_fault({"service": "ecs", "operation": operation, "kind": "http500_after", "nth": 1})
+    aws_env.add_fault({"service": "ecs", "operation": "UpdateService", "kind": "http500_after", "nth": 2})
+    result = deploy(tmp_path / "s.db", *BROKEN, "--output", "json")
+    assert result.returncode == 3, result.stderr
+    counts = aws_env.counts()
+    assert counts["ecs:RegisterTaskDefinition"] == 1  # found by its run-id tag after the 500
+    assert counts["ecs:UpdateService"] == 2  # the deploy and the rollback, each once despite its 500
+    assert len(revisions(aws_env)) == 2
+    document = result.json()
+    assert document["deployment_id"] != document["rollback_deployment_id"]
+    assert [d["id"] for d in service(aws_env)["deployments"]] == [document["rollback_deployment_id"]]
+    assert "ServerException" in result.stderr

@@ -13,7 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-FaultKind = Literal["throttling", "http500", "http503", "reset"]
+FaultKind = Literal["throttling", "http500", "http503", "reset", "http500_after"]
+# Faults delivered after the call took effect: the change is made, the caller only sees the error.
+AFTER_EFFECT: frozenset[str] = frozenset({"http500_after"})
 StartResponse = Callable[..., Any]
 
 JSON_SERVICES = {"ecs", "dynamodb"}
@@ -129,6 +131,8 @@ def fault_response(
         _drop_connection(environ)
         start_response("500 Internal Server Error", [("Content-Length", "0"), ("Connection", "close")])
         return []
+    if kind == "http500_after":
+        kind = "http500"
     status, code, message = _CODES.get((service, kind), _QUERY_DEFAULTS[kind])
     request_id = str(uuid.uuid4())
     if service in JSON_SERVICES:

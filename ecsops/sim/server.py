@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ecsops.sim.clock import VirtualClock
-from ecsops.sim.faults import FaultInjector, FaultSpec, StartResponse, fault_response
+from ecsops.sim.faults import AFTER_EFFECT, FaultInjector, FaultSpec, StartResponse, fault_response
 from ecsops.sim.requests import identify, is_read, ticks
 from ecsops.sim.scenario import Scenario, load_scenario
 from ecsops.sim.seed import Seeded, seed
@@ -195,12 +195,17 @@ class SimServer:
         with self.lock:
             self._counts[f"{service}:{operation}"] += 1
             fault = self.faults.check(service, operation)
-            if fault is not None:
+            if fault is not None and fault not in AFTER_EFFECT:
                 return fault_response(fault, service, environ, start_response)
             if ticks(service, operation):
                 self.model.advance(self.scenario.tick_seconds)
             for hook in list(self._request_hooks):
                 hook(service, operation)
+            if fault is not None:
+                list(self._app(environ, lambda *_: None))  # the call takes effect; its answer is lost
+                if not is_read(operation):
+                    self.model.observe()
+                return fault_response(fault, service, environ, start_response)
             response = list(self._app(environ, start_response))
             if not is_read(operation):
                 self.model.observe()
