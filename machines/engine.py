@@ -182,7 +182,9 @@ class Engine:
                 crash_point(f"enter:{state}")
                 trigger = operation.handlers[state](context)
                 dest = definition.fire(state, trigger)
-            except Interrupted:
+            except (Interrupted, KeyboardInterrupt):
+                # KeyboardInterrupt: a second Ctrl-C/SIGTERM stopped a step mid-way; a step left at intent
+                # is reconciled on resume, so this is as resumable as a stop between steps.
                 session.update(status="interrupted", error=None)
                 return session.run
             except LockHeldError as exc:

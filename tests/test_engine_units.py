@@ -122,3 +122,17 @@ def test_replay_with_another_request_is_refused(store: SqliteRunStore) -> None:
     runner.run("s", {"x": 1}, lambda request: 1, reconcile=None)
     with pytest.raises(CannotReconcile, match="another request"):
         runner.run("s", {"x": 2}, lambda request: 2, reconcile=None)
+
+
+def test_a_second_signal_mid_step_leaves_the_run_interrupted_and_resumable(tmp_path: Path) -> None:
+    from machines.engine import Engine, Operation
+
+    def stopped_mid_step(ctx: Any) -> str:
+        raise KeyboardInterrupt  # what the runner's signal handler raises on a second Ctrl-C/SIGTERM
+
+    store = open_sqlite_store(tmp_path / "s.db")
+    operation = Operation(_definition(), {"a": stopped_mid_step, "b": lambda ctx: "end"})
+    run = Engine(store).start(operation, run_id="r", target="t", params={})
+    assert (run.status, run.state, run.error) == ("interrupted", "a", None)
+    resumed = Engine(store).resume(Operation(_definition(), {"a": lambda ctx: "go", "b": lambda ctx: "end"}), "r")
+    assert resumed.status == "succeeded"
