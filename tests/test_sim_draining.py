@@ -70,12 +70,14 @@ def test_one_off_task_survives_the_drain_and_exits_by_itself(sim: SimServer) -> 
     instance = _instances(ecs)[0]
     arn = instance["containerInstanceArn"]
     ecs.update_container_instances_state(cluster="demo", containerInstances=[arn], status="DRAINING")
-    task_arn = sim.start_one_off_task("demo", arn, "web", run_seconds=300)
 
     def tasks_on_instance() -> int:
         current = next(i for i in _instances(ecs) if i["containerInstanceArn"] == arn)
         return int(current["runningTasksCount"]) + int(current["pendingTasksCount"])
 
+    sim.advance(300)
+    assert tasks_on_instance() == 0, "its service tasks drained away"
+    task_arn = sim.start_one_off_task("demo", arn, "web", run_seconds=300)
     assert tasks_on_instance() == 1
     sim.advance(200)
     assert tasks_on_instance() == 1, "draining does not stop a standalone task"
