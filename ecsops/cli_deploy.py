@@ -106,8 +106,9 @@ def deploy(
     Exit codes: 0 succeeded, 1 failed, 2 bad input (nothing changed), 3 rolled back, 4 rollback failed,
     5 service locked by another run, 6 superseded by another deployment, 130 interrupted (resumable).
     """
+    from ecsops import exit_codes
     from ecsops.cli import check_output, fail_usage, open_store_or_exit
-    from ecsops.preflight import DeployFlags, PreflightError, check_against_aws, parse_flags
+    from ecsops.preflight import DeployFlags, PreflightAwsError, PreflightError, check_against_aws, parse_flags
 
     output = check_output(output)
     flags = DeployFlags(
@@ -147,6 +148,9 @@ def deploy(
             check_against_aws(params)
         except PreflightError as exc:
             fail_usage(str(exc))
+        except PreflightAwsError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exit_codes.FAILED) from exc
     code = start_or_replay(
         store, SPEC, run_id=run_id, target=params.target, params=params.recorded(), output=output
     )
@@ -154,13 +158,23 @@ def deploy(
 
 
 def _dry_run(params: DeployParams, output: str) -> None:
+    from ecsops import exit_codes
     from ecsops.cli import fail_usage
-    from ecsops.preflight import PreflightError, check_against_aws, dry_run_document, dry_run_lines
+    from ecsops.preflight import (
+        PreflightAwsError,
+        PreflightError,
+        check_against_aws,
+        dry_run_document,
+        dry_run_lines,
+    )
 
     try:
         plan = check_against_aws(params)
     except PreflightError as exc:
         fail_usage(str(exc))
+    except PreflightAwsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exit_codes.FAILED) from exc
     if output == "json":
         typer.echo(json.dumps(dry_run_document(plan), indent=2, default=str))
     else:

@@ -15,6 +15,11 @@ class PreflightError(ValueError):
     """Bad usage or input: nothing was changed. The message says what to fix."""
 
 
+class PreflightAwsError(RuntimeError):
+    """AWS could not be read (throttled past retries, 5xx, network, access denied): nothing was changed,
+    but the input is not known to be wrong, so this is exit 1, not 2."""
+
+
 @dataclass(frozen=True)
 class DeployFlags:
     """The deploy flags as typed, before parsing."""
@@ -99,7 +104,13 @@ def parse_flags(flags: DeployFlags) -> DeployParams:
 
 def check_against_aws(params: DeployParams) -> Plan:
     """Read the service and the base task definition and check the edits apply. Read calls only."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        NoCredentialsError,
+        NoRegionError,
+        ProfileNotFound,
+    )
 
     from ecsops.aws_clients import make_client
     from ecsops.aws_ecs import EcsGateway, EcsNotFound
@@ -118,8 +129,10 @@ def check_against_aws(params: DeployParams) -> Plan:
         task_definition, tags = ecs.describe_task_definition(params.taskdef or service["taskDefinition"])
     except EcsNotFound as exc:
         raise PreflightError(exc.message) from exc
+    except (ProfileNotFound, NoRegionError, NoCredentialsError) as exc:
+        raise PreflightError(f"{exc} (set --profile/--region or the standard AWS environment variables)") from exc
     except (BotoCoreError, ClientError) as exc:
-        raise PreflightError(f"cannot read the service from AWS: {exc}") from exc
+        raise PreflightAwsError(f"reading the service from AWS failed: {exc}; nothing was changed") from exc
     before = register_request_from(task_definition, tags)
     try:
         after = apply_edits(before, params.edits)

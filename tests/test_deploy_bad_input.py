@@ -74,3 +74,15 @@ def test_help_lists_every_deploy_flag(tmp_path: Path) -> None:
                  "--wait-until", "--timeout", "--poll-interval", "--no-rollback", "--dry-run", "--run-id",
                  "--profile", "--region", "--output"):
         assert flag in result.stdout, flag
+
+
+def test_aws_refusing_the_preflight_read_exits_1_not_2_and_changes_nothing(tmp_path: Path, aws_env: SimServer) -> None:
+    """AccessDenied on the first read is not bad input: the flags may be right. Nothing changed, exit 1."""
+    aws_env.add_fault({"service": "ecs", "operation": "DescribeServices", "kind": "access_denied"})
+    for extra in ([], ["--dry-run"]):
+        result = run_ecsops(tmp_path / "s.db", "deploy", *WEB, "--container-image", "app=nginx:1.27", *extra)
+        assert result.returncode == 1, result.stderr
+        assert "AccessDeniedException" in result.stderr and "nothing was changed" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert aws_env.mutating_calls() == {}
+    assert run_ecsops(tmp_path / "s.db", "runs", "--output", "json").json() == []

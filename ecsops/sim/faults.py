@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-FaultKind = Literal["throttling", "http500", "http503", "reset", "http500_after"]
+FaultKind = Literal["throttling", "http500", "http503", "reset", "http500_after", "access_denied"]
 # Faults delivered after the call took effect: the change is made, the caller only sees the error.
 AFTER_EFFECT: frozenset[str] = frozenset({"http500_after"})
 StartResponse = Callable[..., Any]
@@ -113,6 +113,7 @@ _CODES: dict[tuple[str, FaultKind], tuple[int, str, str]] = {
     ("dynamodb", "throttling"): (400, "ThrottlingException", "Rate of requests exceeds the allowed throughput."),
     ("ec2", "throttling"): (503, "RequestLimitExceeded", "Request limit exceeded."),
     ("ecs", "http500"): (500, "ServerException", "Service encountered an internal error."),
+    ("ecs", "access_denied"): (400, "AccessDeniedException", "User is not authorized to perform this operation"),
     ("dynamodb", "http500"): (500, "InternalServerError", "Internal server error"),
     ("ec2", "http500"): (500, "InternalError", "An internal error has occurred."),
 }
@@ -120,6 +121,7 @@ _QUERY_DEFAULTS: dict[FaultKind, tuple[int, str, str]] = {
     "throttling": (400, "Throttling", "Rate exceeded"),
     "http500": (500, "InternalFailure", "An internal error has occurred."),
     "http503": (503, "ServiceUnavailable", "Service is unavailable."),
+    "access_denied": (403, "AccessDenied", "User is not authorized to perform this operation"),
 }
 
 
@@ -151,7 +153,7 @@ def fault_response(
             f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
         ).encode()
         content_type = "text/xml"
-    reason = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}[status]
+    reason = {400: "Bad Request", 403: "Forbidden", 500: "Internal Server Error", 503: "Service Unavailable"}[status]
     start_response(
         f"{status} {reason}",
         [("Content-Type", content_type), ("Content-Length", str(len(body))), ("x-amzn-RequestId", request_id)],
