@@ -1,4 +1,5 @@
-"""`python -m ecsops.bench`: API calls and wall time of replace-instances for 6 and 60 instances (simulated AWS)."""
+"""`python -m ecsops.bench`: API calls and wall time of deploys and of replace-instances for 6 and 60 instances
+(simulated AWS), and the start-up time of `ecsops --help`."""
 
 from __future__ import annotations
 
@@ -96,14 +97,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(name, None)
+    from ecsops import bench_deploy
+
     try:
         with tempfile.TemporaryDirectory() as store_dir:
+            deploys = [bench_deploy.measure_deploy(server, case, Path(store_dir)) for case in bench_deploy.CASES]
             measurements = [measure(server, n, b, Path(store_dir)) for n, b in cases]
     finally:
         server.stop()
-    print("replace-instances against the simulator: every instance out of date, adaptive polling (2s to 15s)")
+    startup = bench_deploy.help_startup_seconds()
+    print(f"`ecsops --help` start-up: {startup:.2f}s (median of {bench_deploy.HELP_SAMPLES})")
+    print("\ndeploy of demo/web against the simulator, adaptive polling (the CLI's read-only preflight adds one")
+    print("DescribeServices and one DescribeTaskDefinition):")
+    print(bench_deploy.render(deploys))
+    print("\nreplace-instances against the simulator: every instance out of date, adaptive polling (2s to 15s)")
     print(render(measurements))
-    return 0 if all(m.status == "succeeded" for m in measurements) else 1
+    expected_deploys = ["succeeded", "rolled_back", "rolled_back"]
+    deploys_ok = [m.status for m in deploys] == expected_deploys
+    return 0 if deploys_ok and all(m.status == "succeeded" for m in measurements) else 1
 
 
 if __name__ == "__main__":
