@@ -53,8 +53,12 @@ def _version(value: bool) -> None:
 def main_options(
     store: Annotated[
         str | None,
-        typer.Option("--store", envvar="ECSOPS_STORE", help="SQLite store path "
-                     "[default: ~/.local/state/ecsops/ecsops.db].", show_envvar=True),
+        typer.Option(
+            "--store",
+            envvar="ECSOPS_STORE",
+            help="SQLite store path (default ~/.local/state/ecsops/ecsops.db).",
+            show_envvar=True,
+        ),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
