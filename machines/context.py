@@ -56,9 +56,25 @@ class RunSession:
     def update(self, **fields: Any) -> None:
         self.run = self.store.update_run(self.run.run_id, self.run.version, **fields)
 
-    def checkpoint(self, source: str, dest: str, trigger: str, item: str | None = None, **fields: Any) -> None:
+    def checkpoint(
+        self,
+        source: str,
+        dest: str,
+        trigger: str,
+        item: str | None = None,
+        item_data: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> None:
+        """Commit a transition of the run (or of one item), renew the lease, and report it."""
         self.run = self.store.checkpoint(
-            self.run.run_id, self.run.version, source=source, dest=dest, trigger=trigger, item=item, **fields
+            self.run.run_id,
+            self.run.version,
+            source=source,
+            dest=dest,
+            trigger=trigger,
+            item=item,
+            item_data=item_data,
+            **fields,
         )
         self.renew_lease()
         self.reporter.transition(self.run, source, dest, trigger, item)
@@ -150,17 +166,6 @@ class RunContext:
         current = self.items()[item_id]
         dest = definition.fire(current.state, trigger)
         merged = {**current.data, **(data or {})}
-        self._session.store.checkpoint(
-            self.run_id,
-            self._session.run.version,
-            source=current.state,
-            dest=dest,
-            trigger=trigger,
-            item=item_id,
-            item_data=merged,
-        )
-        self._session.run = self._session.store.get_run(self.run_id)
-        self._session.renew_lease()
-        self._session.reporter.transition(self._session.run, current.state, dest, trigger, item_id)
+        self._session.checkpoint(current.state, dest, trigger, item=item_id, item_data=merged)
         crash_point(f"item-checkpoint:{dest}")
         return dest

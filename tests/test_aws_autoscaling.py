@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from ecsops.aws_autoscaling import AutoScalingGroupNotFound, AutoScalingReader
 from ecsops.launch_settings import LaunchSpec, UnknownLaunchTemplate
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
-def reader(aws: None) -> AutoScalingReader:
+def reader(moto_aws: None) -> AutoScalingReader:
     return AutoScalingReader.from_session(boto3.Session(region_name="us-east-1"))
 
 
@@ -80,7 +67,7 @@ def test_describe_group_of_an_unknown_group_names_it(reader: AutoScalingReader) 
     assert isinstance(raised.value, LookupError)
 
 
-def test_describe_groups_batches_names_by_100(aws: None) -> None:
+def test_describe_groups_batches_names_by_100(moto_aws: None) -> None:
     autoscaling = boto3.client("autoscaling")
     reader = AutoScalingReader(autoscaling, boto3.client("ec2"))
     names = [f"asg-{index:03d}" for index in range(130)]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from moto import mock_aws
 from pydantic import ValidationError
 
 from ecsops.launch_settings import (
@@ -358,18 +356,7 @@ def test_numbered_versions_are_out_of_date_exactly_when_they_differ(wanted: int,
 # --- the real DescribeAutoScalingGroups shape (moto) -------------------------------------------------
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield
-
-
-def test_classifies_the_shape_moto_describes(aws: None) -> None:
+def test_classifies_the_shape_moto_describes(moto_aws: None) -> None:
     ec2 = boto3.client("ec2")
     autoscaling = boto3.client("autoscaling")
     image_id = "ami-12c6146b"  # one of moto's built-in AMIs
