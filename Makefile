@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/python -m ecsops.demo
 
 bench: $(STAMP)
-	$(BIN)/python -m ecsops.bench
+	$(BIN)/python -m ecsops.demo.bench
 
 clean:
 	rm -rf $(VENV)

@@ -1,4 +1,4 @@
 """python -m ecsops"""
-from ecsops.cli import main
+from ecsops.cli.app import main
 
 main()

@@ -6,47 +6,20 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from machines.clock import Clock, SystemClock
 from machines.context import NullReporter, Reporter, RunContext, RunSession
 from machines.crashpoints import crash_point
-from machines.definition import MachineDefinition
 from machines.errors import Interrupted, RunFinished, VersionMismatch
+from machines.operation import Operation
 from machines.steps import ErrorClassifier, StepRunner, never_definite
 from store.base import RunStore
 from store.clock import utc_now_iso
 from store.errors import LockHeldError
 from store.models import RunRecord
 
-Handler = Callable[[RunContext], str]
 DEFAULT_LEASE_SECONDS = 300.0
-
-
-@dataclass(frozen=True)
-class Operation:
-    """A machine declaration bound to its handlers (one per non-final state)."""
-
-    definition: MachineDefinition
-    handlers: Mapping[str, Handler]
-    item_definition: MachineDefinition | None = None
-
-    def __post_init__(self) -> None:
-        missing = set(self.definition.non_final_states) - set(self.handlers)
-        extra = set(self.handlers) - set(self.definition.non_final_states)
-        if missing or extra:
-            raise ValueError(
-                f"operation {self.definition.name}: handlers missing for {sorted(missing)}, "
-                f"handlers for unknown or final states {sorted(extra)}"
-            )
-
-    @property
-    def version(self) -> str:
-        if self.item_definition is None:
-            return self.definition.version
-        return f"{self.definition.version}.{self.item_definition.version}"
 
 
 def process_owner() -> str:

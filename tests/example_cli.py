@@ -6,7 +6,7 @@ import sys
 
 from example_operation import SPEC
 
-from ecsops.runner import start_or_replay
+from ecsops.cli.runner import start_or_replay
 from store.errors import StoreError
 from store.open import open_store
 

@@ -9,10 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ecsops.operations import OperationSpec
 from machines.context import RunContext
 from machines.definition import MachineDefinition, Transition
-from machines.engine import Operation
+from machines.operation import Operation, OperationSpec
 from machines.steps import NOT_HAPPENED, Reconciled
 from store.models import ItemRecord, RunRecord, StepRecord
 

@@ -8,8 +8,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ecsops.aws_autoscaling import AutoScalingGroupNotFound, AutoScalingReader
-from ecsops.launch_settings import LaunchSpec, UnknownLaunchTemplate
+from ecsops.aws.autoscaling import AutoScalingGroupNotFound, AutoScalingReader
+from ecsops.replace.launch_settings import LaunchSpec, UnknownLaunchTemplate
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from cli_helpers import cli_env, run_ecsops, run_example
 
-from ecsops.identity import ci_identity
-from ecsops.render import render_status
+from ecsops.cli.identity import ci_identity
+from ecsops.cli.render import render_status
 
 RUN_FIELDS = {"run_id", "operation", "status", "state", "target", "started_at", "updated_at", "transitions"}
 TRANSITION_FIELDS = {"seq", "source", "dest", "trigger", "at"}
@@ -111,7 +111,7 @@ def test_sigterm_stops_resumably_with_exit_130(tmp_path: Path) -> None:
 def test_help_does_not_import_boto3_or_moto(tmp_path: Path) -> None:
     probe = (
         "import sys\n"
-        "from ecsops.cli import app\n"
+        "from ecsops.cli.app import app\n"
         "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'moto'))\n"
         "print('HEAVY', heavy)\n"

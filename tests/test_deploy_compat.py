@@ -10,10 +10,10 @@ import pytest
 from cli_helpers import Result, cli_env, run_ecsops
 from deploy_helpers import container, named, service, task_definition
 
-from ecsops.compat_update_service import CompatUsageError, translate
+from ecsops.cli.compat_update_service import CompatUsageError, translate
 from ecsops.sim.server import SimServer
 
-LAUNCH = "import sys; from ecsops.compat_update_service import main; main()"
+LAUNCH = "import sys; from ecsops.cli.compat_update_service import main; main()"
 
 
 def run_compat(store: Path, *args: str) -> Result:

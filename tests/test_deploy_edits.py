@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from ecsops.deploy_edits import (
+from ecsops.deploy.flags import (
     FLAG_ENVVAR,
     FLAG_IMAGE,
     FLAG_LOGOPT,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ecsops.deploy_watch import Verdict, judge
+from ecsops.deploy.verdict import Verdict, judge
 
 OLD = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
 NEW = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"

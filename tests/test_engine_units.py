@@ -125,7 +125,8 @@ def test_replay_with_another_request_is_refused(store: SqliteRunStore) -> None:
 
 
 def test_a_second_signal_mid_step_leaves_the_run_interrupted_and_resumable(tmp_path: Path) -> None:
-    from machines.engine import Engine, Operation
+    from machines.engine import Engine
+    from machines.operation import Operation
 
     def stopped_mid_step(ctx: Any) -> str:
         raise KeyboardInterrupt  # what the runner's signal handler raises on a second Ctrl-C/SIGTERM

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from ecsops.launch_settings import (
+from ecsops.replace.launch_settings import (
     InstanceVerdict,
     LaunchSettingsError,
     LaunchSpec,

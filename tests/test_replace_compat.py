@@ -14,7 +14,7 @@ from ecsops.sim.server import SimServer
 
 def _compat(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ecsops.compat_enforce_launchconfig", *args],
+        [sys.executable, "-m", "ecsops.cli.compat_enforce_launchconfig", *args],
         capture_output=True, text=True, env=cli_env(store), timeout=60,
     )
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from ecsops.aws_asg_actions import retry_throttling
-from ecsops.replace_watch import (
+from ecsops.aws.autoscaling_actions import retry_throttling
+from ecsops.replace.verdict import (
     ContainerInstanceView,
     ServiceView,
     Snapshot,

@@ -1,8 +1,8 @@
 import json
 
-from ecsops.deploy_edits import parse_edits
-from ecsops.taskdef_diff import changes_as_json, describe_changes
-from ecsops.taskdef_edit import apply_edits
+from ecsops.deploy.flags import parse_edits
+from ecsops.deploy.taskdef_diff import changes_as_json, describe_changes
+from ecsops.deploy.taskdef_edit import apply_edits
 
 ROLE_A = "arn:aws:iam::123456789012:role/a"
 SSM = "arn:aws:ssm:us-east-1:123456789012:parameter/"

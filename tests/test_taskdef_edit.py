@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from ecsops.deploy_edits import FLAG_IMAGE, FLAG_LOGOPT, FLAG_LOGSECRET, EditError, parse_edits
-from ecsops.taskdef_edit import (
+from ecsops.deploy.flags import FLAG_IMAGE, FLAG_LOGOPT, FLAG_LOGSECRET, EditError, parse_edits
+from ecsops.deploy.taskdef_edit import (
     apply_edits,
     has_changes,
     register_request_from,

@@ -1,0 +1,160 @@
+"""Thin ECS gateway: one method per API call with explicit arguments, and typed not-found errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+DESCRIBE_SERVICES_BATCH = 10  # the most DescribeServices accepts per call
+
+
+class EcsNotFound(LookupError):
+    """Something the deploy names does not exist; `message` says what and how to find the right name."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ClusterNotFound(EcsNotFound):
+    def __init__(self, cluster: str) -> None:
+        super().__init__(f"cluster {cluster!r} not found (aws ecs list-clusters shows the clusters of this region)")
+        self.cluster = cluster
+
+
+class ServiceNotFound(EcsNotFound):
+    def __init__(self, cluster: str, service: str, detail: str = "MISSING") -> None:
+        super().__init__(
+            f"service {service!r} not found in cluster {cluster!r} ({detail}); "
+            f"aws ecs list-services --cluster {cluster} shows its services"
+        )
+        self.cluster = cluster
+        self.service = service
+
+
+class TaskDefinitionNotFound(EcsNotFound):
+    def __init__(self, reference: str, detail: str) -> None:
+        super().__init__(f"task definition {reference!r} not found: {detail}")
+        self.reference = reference
+
+
+def revision_of(task_definition_arn: str) -> int:
+    """The revision number at the end of a task definition ARN (`...:task-definition/web:7` -> 7)."""
+    match = re.search(r":(\d+)$", task_definition_arn)
+    return int(match.group(1)) if match else 0
+
+
+def short_name(task_definition_arn: str) -> str:
+    """`family:revision` of a task definition ARN, for people."""
+    return task_definition_arn.rsplit("/", 1)[-1]
+
+
+class EcsGateway:
+    """The ECS calls a deploy makes. The boto3 client is made on first use, so building one is free."""
+
+    def __init__(
+        self, client_factory: Callable[[], Any], mutation_client_factory: Callable[[], Any] | None = None
+    ) -> None:
+        self._client_factory = client_factory
+        self._mutation_client_factory = mutation_client_factory or client_factory
+        self._client: Any = None
+        self._mutation_client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
+    @property
+    def mutation_client(self) -> Any:
+        """The client for calls that must not be retried blindly (see ecsops.aws.clients.make_client)."""
+        if self._mutation_client is None:
+            self._mutation_client = self._mutation_client_factory()
+        return self._mutation_client
+
+    # ---- reads ----------------------------------------------------------------------------------
+    def describe_services(self, cluster: str, services: Sequence[str]) -> tuple[list[dict[str, Any]], list[Any]]:
+        """DescribeServices in batches of 10: (services, failures). Raises ClusterNotFound."""
+        from botocore.exceptions import ClientError
+
+        found: list[dict[str, Any]] = []
+        failures: list[Any] = []
+        for start in range(0, len(services), DESCRIBE_SERVICES_BATCH):
+            batch = list(services[start : start + DESCRIBE_SERVICES_BATCH])
+            try:
+                response = self.client.describe_services(cluster=cluster, services=batch)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ClusterNotFoundException":
+                    raise ClusterNotFound(cluster) from exc
+                raise
+            found.extend(response.get("services", []))
+            failures.extend(response.get("failures", []))
+        return found, failures
+
+    def describe_service(self, cluster: str, service: str) -> dict[str, Any]:
+        """One ACTIVE service. Raises ClusterNotFound or ServiceNotFound (also for a deleted service)."""
+        services, failures = self.describe_services(cluster, [service])
+        if not services:
+            reason = failures[0].get("reason", "MISSING") if failures else "MISSING"
+            raise ServiceNotFound(cluster, service, reason)
+        described = services[0]
+        if described.get("status") != "ACTIVE":
+            raise ServiceNotFound(cluster, service, f"status {described.get('status')}")
+        return described
+
+    def describe_task_definition(self, reference: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """(taskDefinition, tags) of FAMILY, FAMILY:REV or ARN. Raises TaskDefinitionNotFound."""
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self.client.describe_task_definition(taskDefinition=reference, include=["TAGS"])
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
+            if status < 500 and error.get("Code") in ("ClientException", "InvalidParameterException"):
+                raise TaskDefinitionNotFound(reference, str(error.get("Message"))) from exc
+            raise
+        return dict(response["taskDefinition"]), list(response.get("tags") or [])
+
+    def list_task_definitions(self, family: str, newest: int) -> list[str]:
+        """The family's newest ACTIVE revisions (at most `newest`), newest first."""
+        arns: list[str] = []
+        request: dict[str, Any] = {"familyPrefix": family, "sort": "DESC", "status": "ACTIVE"}
+        while True:
+            response = self.client.list_task_definitions(**request)
+            arns.extend(response.get("taskDefinitionArns", []))
+            token = response.get("nextToken")
+            if not token or len(arns) >= newest * 10:
+                break
+            request["nextToken"] = token
+        # familyPrefix also matches longer family names; sort ourselves, not every endpoint honours sort.
+        own = [arn for arn in arns if short_name(arn).rsplit(":", 1)[0] == family]
+        return sorted(own, key=revision_of, reverse=True)[:newest]
+
+    # ---- changes --------------------------------------------------------------------------------
+    def register_task_definition(self, request: dict[str, Any]) -> dict[str, Any]:
+        """RegisterTaskDefinition with the request as built by ecsops.deploy.taskdef_edit; returns taskDefinition."""
+        response = self.mutation_client.register_task_definition(**request)
+        return dict(response["taskDefinition"])
+
+    def update_service(
+        self,
+        cluster: str,
+        service: str,
+        task_definition: str,
+        desired_count: int | None,
+        force_new_deployment: bool,
+    ) -> dict[str, Any]:
+        """UpdateService; returns the service as UpdateService answers it (deployments included)."""
+        request: dict[str, Any] = {
+            "cluster": cluster,
+            "service": service,
+            "taskDefinition": task_definition,
+            "forceNewDeployment": force_new_deployment,
+        }
+        if desired_count is not None:
+            request["desiredCount"] = desired_count
+        response = self.mutation_client.update_service(**request)
+        return dict(response["service"])

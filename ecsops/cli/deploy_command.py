@@ -1,0 +1,181 @@
+"""The `ecsops deploy` command: flags in, preflight, then a recorded, resumable deploy run (or a dry run)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from ecsops.deploy.params import DeployParams
+
+EDIT_PANEL = "Task definition edits (an empty value removes the entry)"
+WAIT_PANEL = "Rollout, wait and rollback"
+RUN_PANEL = "Run, AWS and output"
+
+
+def deploy(
+    cluster: Annotated[str | None, typer.Option(help="ECS cluster name or ARN.", show_default=False)] = None,
+    service: Annotated[str | None, typer.Option(help="ECS service name or ARN.", show_default=False)] = None,
+    container_image: Annotated[
+        list[str] | None,
+        typer.Option("--container-image", metavar="NAME=IMAGE", rich_help_panel=EDIT_PANEL,
+                     help="Set a container's image. Repeatable."),
+    ] = None,
+    container_envvar: Annotated[
+        list[str] | None,
+        typer.Option("--container-envvar", metavar="NAME=KEY=VALUE", rich_help_panel=EDIT_PANEL,
+                     help="Set (or with an empty VALUE remove) an environment variable. Repeatable."),
+    ] = None,
+    container_secret: Annotated[
+        list[str] | None,
+        typer.Option("--container-secret", metavar="NAME=KEY=VALUEFROM", rich_help_panel=EDIT_PANEL,
+                     help="Set (or remove) a secret's valueFrom. Repeatable."),
+    ] = None,
+    container_logopt: Annotated[
+        list[str] | None,
+        typer.Option("--container-logopt", metavar="NAME=DRIVER=OPTION=VALUE", rich_help_panel=EDIT_PANEL,
+                     help="Set (or remove) a log driver option; DRIVER must be the container's. Repeatable."),
+    ] = None,
+    container_logsecret: Annotated[
+        list[str] | None,
+        typer.Option("--container-logsecret", metavar="NAME=DRIVER=OPTION=VALUEFROM", rich_help_panel=EDIT_PANEL,
+                     help="Set (or remove) a log driver secret option. Repeatable."),
+    ] = None,
+    task_role: Annotated[
+        str | None,
+        typer.Option("--task-role", metavar="ARN|None", rich_help_panel=EDIT_PANEL,
+                     help="Set the task role; the literal None clears it."),
+    ] = None,
+    desired_count: Annotated[
+        int | None,
+        typer.Option("--desired-count", metavar="N", rich_help_panel=WAIT_PANEL,
+                     help="Set the service's desired count (absolute). Default: unchanged."),
+    ] = None,
+    taskdef: Annotated[
+        str | None,
+        typer.Option("--taskdef", metavar="FAMILY[:REV]|ARN", rich_help_panel=EDIT_PANEL,
+                     help="Edit this task definition instead of the service's current one."),
+    ] = None,
+    wait_until: Annotated[
+        str,
+        typer.Option("--wait-until", metavar="primary-rolled|draining-started", rich_help_panel=WAIT_PANEL,
+                     help="primary-rolled: our deployment is the only one and running >= desired. "
+                     "draining-started: a target of the service's target group starts draining."),
+    ] = "primary-rolled",
+    timeout: Annotated[
+        str,
+        typer.Option("--timeout", metavar="DURATION", rich_help_panel=WAIT_PANEL,
+                     help="How long to wait for the deployment (90s, 15m, 1h, or seconds); then roll back."),
+    ] = "15m",
+    poll_interval: Annotated[
+        str | None,
+        typer.Option("--poll-interval", metavar="SECONDS", rich_help_panel=WAIT_PANEL,
+                     help="Seconds between polls (0 allowed). Default: adaptive, 2s growing to 15s."),
+    ] = None,
+    no_rollback: Annotated[
+        bool,
+        typer.Option("--no-rollback", rich_help_panel=WAIT_PANEL,
+                     help="On failure or timeout leave the failed deployment in place and exit 1."),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", rich_help_panel=RUN_PANEL,
+                     help="Print the task-definition diff; read calls only, no run recorded."),
+    ] = False,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run-id", metavar="ID", rich_help_panel=RUN_PANEL,
+                     help="Idempotency key for CI retries: an unfinished run with this id is resumed, a finished "
+                     "one's result is printed again; nothing is deployed twice."),
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", rich_help_panel=RUN_PANEL, help="AWS profile.")
+    ] = None,
+    region: Annotated[str | None, typer.Option("--region", rich_help_panel=RUN_PANEL, help="AWS region.")] = None,
+    output: Annotated[
+        str,
+        typer.Option("--output", "-o", rich_help_panel=RUN_PANEL,
+                     help="text (for people) or json (one document on stdout)."),
+    ] = "text",
+) -> None:
+    """Deploy to an ECS service: edit its task definition, update the service, wait for *our* deployment,
+    roll back on failure. Every step is checkpointed: a killed deploy continues with `ecsops resume RUN_ID`.
+
+    Exit codes: 0 succeeded, 1 failed, 2 bad input (nothing changed), 3 rolled back, 4 rollback failed,
+    5 service locked by another run, 6 superseded by another deployment, 130 interrupted (resumable).
+    """
+    from ecsops.cli import exit_codes
+    from ecsops.cli.options import check_output, fail_usage, open_store_or_exit
+    from ecsops.deploy.preflight import DeployFlags, PreflightAwsError, PreflightError, check_against_aws, parse_flags
+
+    output = check_output(output)
+    flags = DeployFlags(
+        cluster=cluster,
+        service=service,
+        images=container_image or (),
+        envvars=container_envvar or (),
+        secrets=container_secret or (),
+        logopts=container_logopt or (),
+        logsecrets=container_logsecret or (),
+        task_role=task_role,
+        desired_count=desired_count,
+        taskdef=taskdef,
+        wait_until=wait_until,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        no_rollback=no_rollback,
+        profile=profile,
+        region=region,
+    )
+    try:
+        params = parse_flags(flags)
+    except PreflightError as exc:
+        fail_usage(str(exc))
+
+    if dry_run:
+        _dry_run(params, output)
+        return
+
+    from ecsops.cli.runner import start_or_replay
+    from ecsops.deploy.operation import SPEC
+
+    store = open_store_or_exit()
+    # A retried --run-id replays or resumes its own run; the service may already carry our change.
+    if run_id is None or store.find_run(run_id) is None:
+        try:
+            check_against_aws(params)
+        except PreflightError as exc:
+            fail_usage(str(exc))
+        except PreflightAwsError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exit_codes.FAILED) from exc
+    code = start_or_replay(
+        store, SPEC, run_id=run_id, target=params.target, params=params.recorded(), output=output
+    )
+    raise typer.Exit(code)
+
+
+def _dry_run(params: DeployParams, output: str) -> None:
+    from ecsops.cli import exit_codes
+    from ecsops.cli.options import fail_usage
+    from ecsops.deploy.preflight import (
+        PreflightAwsError,
+        PreflightError,
+        check_against_aws,
+        dry_run_document,
+        dry_run_lines,
+    )
+
+    try:
+        plan = check_against_aws(params)
+    except PreflightError as exc:
+        fail_usage(str(exc))
+    except PreflightAwsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exit_codes.FAILED) from exc
+    if output == "json":
+        typer.echo(json.dumps(dry_run_document(plan), indent=2, default=str))
+    else:
+        typer.echo("\n".join(dry_run_lines(plan)))

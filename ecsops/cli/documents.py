@@ -1,0 +1,56 @@
+"""Run documents: the JSON shape of a run for `status`, `runs` and `--output json`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecsops.cli.operations import UnknownOperation, get_operation
+from store.base import RunStore
+from store.models import RunRecord
+
+
+def run_document(store: RunStore, run: RunRecord) -> dict[str, Any]:
+    """A run with its timeline and steps, plus the fields its operation adds (DESIGN.md §4)."""
+    transitions = store.transitions(run.run_id)
+    steps = store.steps(run.run_id)
+    items = store.items(run.run_id)
+    document: dict[str, Any] = {
+        "run_id": run.run_id,
+        "operation": run.operation,
+        "status": run.status,
+        "state": run.state,
+        "target": run.target,
+        "started_at": run.started_at,
+        "updated_at": run.updated_at,
+        "finished_at": run.finished_at,
+        "started_by": run.started_by,
+        "ci": run.ci,
+        "ecsops_version": run.ecsops_version,
+        "machine_version": run.machine_version,
+        "error": run.error,
+        "reason": run.data.get("reason"),
+        "params": run.params,
+        "transitions": [
+            {"seq": t.seq, "source": t.source, "dest": t.dest, "trigger": t.trigger, "at": t.at, "item": t.item}
+            for t in transitions
+        ],
+        "steps": [
+            {
+                "name": s.name,
+                "status": s.status,
+                "request": s.request,
+                "result": s.result,
+                "error": s.error,
+                "started_at": s.started_at,
+                "finished_at": s.finished_at,
+            }
+            for s in steps
+        ],
+        "in_flight": [s.name for s in steps if s.status == "intent"],
+    }
+    try:
+        spec = get_operation(run.operation)
+    except UnknownOperation:
+        return document
+    document.update(spec.document_fields(run, items))
+    return document

@@ -1,0 +1,90 @@
+"""Text rendering of runs for people: the `status` timeline and the `runs` table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from machines.durations import format_duration
+
+
+def _time(iso: str | None) -> str:
+    if not iso:
+        return "-"
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _seconds_between(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def render_status(document: dict[str, Any]) -> str:
+    lines = [
+        f"run       {document['run_id']}",
+        f"operation {document['operation']}  target {document['target']}",
+        f"status    {document['status']}  (state: {document['state']})",
+        f"started   {_time(document['started_at'])} by {document['started_by'] or '?'}",
+    ]
+    if document.get("ci"):
+        ci = document["ci"]
+        lines.append("ci        " + ", ".join(f"{key}={value}" for key, value in ci.items()))
+    lines.append(f"versions  ecsops {document['ecsops_version']}, machine {document['machine_version']}")
+    if document.get("reason"):
+        lines.append(f"reason    {document['reason']}")
+    if document.get("error"):
+        lines.append(f"error     {document['error']}")
+    for key in ("previous_task_definition", "new_task_definition", "deployment_id"):
+        if document.get(key):
+            lines.append(f"{key.replace('_', ' '):<25} {document[key]}")
+    lines.append("timeline")
+    previous = document["started_at"]
+    for transition in document["transitions"]:
+        took = format_duration(_seconds_between(previous, transition["at"]))
+        subject = f"{transition['item']}: " if transition.get("item") else ""
+        lines.append(
+            f"  {transition['seq']:>3}  {_time(transition['at'])}  +{took:<8} "
+            f"{subject}{transition['source']} -> {transition['dest']}  ({transition['trigger']})"
+        )
+        previous = transition["at"]
+    if not document["transitions"]:
+        lines.append("  (no transitions yet)")
+    if document.get("instances"):
+        lines.append("instances")
+        for instance in document["instances"]:
+            lines.extend(_instance_lines(instance))
+    if document["steps"]:
+        lines.append("steps")
+        for step in document["steps"]:
+            detail = ""
+            if step["error"]:
+                detail = f"  {step['error'].get('code') or step['error'].get('type')}: {step['error'].get('message')}"
+            lines.append(f"  {step['name']:<40} {step['status']:<10} {_time(step['started_at'])}{detail}")
+    if document["in_flight"]:
+        lines.append(
+            "in flight " + ", ".join(document["in_flight"]) + "  (will be reconciled against AWS on resume)"
+        )
+    return "\n".join(lines)
+
+
+# An instance's optional notes, printed under it when the run document has them.
+INSTANCE_NOTES = (("reason", "out of date"), ("failure", "failed"), ("reattach_error", "putting back failed"))
+
+
+def _instance_lines(instance: dict[str, Any]) -> list[str]:
+    head = f"  {instance['instance_id']:<22} {instance['state']}"
+    if instance.get("replacement"):
+        head = f"{head:<45} replacement {instance['replacement']}"
+    notes = [f"  {'':<22} {label}: {instance[key]}" for key, label in INSTANCE_NOTES if instance.get(key)]
+    return [head, *notes]
+
+
+def render_runs(documents: list[dict[str, Any]]) -> str:
+    if not documents:
+        return "no runs recorded"
+    header = f"{'RUN ID':<36} {'OPERATION':<18} {'STATUS':<16} {'STATE':<18} {'STARTED':<20} TARGET"
+    rows = [
+        f"{d['run_id']:<36} {d['operation']:<18} {d['status']:<16} {d['state']:<18} "
+        f"{_time(d['started_at']):<20} {d['target']}"
+        for d in documents
+    ]
+    return "\n".join([header, *rows])

@@ -1,0 +1,121 @@
+"""`python -m ecsops.demo.bench`: API calls and wall time of deploys and of replace-instances for 6 and 60 instances
+(simulated AWS), and the start-up time of `ecsops --help`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecsops.sim.scenario import AsgSpec, ClusterSpec, ContainerSpec, Scenario, ServiceSpec, TaskDefinitionSpec
+
+CASES = ((6, 1), (6, 3), (60, 1), (60, 10))
+
+
+@dataclass(frozen=True)
+class Measurement:
+    instances: int
+    batch_size: int
+    status: str
+    wall_seconds: float
+    virtual_seconds: float
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def fleet(instances: int) -> Scenario:
+    """Every instance of the group out of date; one service with a task per instance."""
+    return Scenario(
+        clusters=[ClusterSpec(name="bench", max_tasks_per_instance=4)],
+        task_definitions=[TaskDefinitionSpec(family="api", containers=[ContainerSpec(name="app", image="nginx:1")])],
+        services=[ServiceSpec(name="api", cluster="bench", task_definition="api", desired_count=instances)],
+        asgs=[
+            AsgSpec(
+                name="bench-asg", cluster="bench", desired_capacity=instances, max_size=instances * 2,
+                out_of_date=instances,
+            )
+        ],
+    )
+
+
+def measure(server: object, instances: int, batch_size: int, store_dir: Path) -> Measurement:
+    from ecsops.cli.progress import StderrReporter
+    from ecsops.cli.runner import make_engine
+    from ecsops.replace.operation import SPEC
+    from ecsops.sim.server import SimServer
+    from store.open import open_store
+
+    assert isinstance(server, SimServer)
+    server.reset(fleet(instances))
+    store = open_store(str(store_dir / f"bench-{instances}-{batch_size}.db"))
+    params = {
+        "asg": "bench-asg", "cluster": "bench", "batch_size": batch_size, "timeout": 3600.0,
+        "poll_interval": None, "profile": None, "region": None,
+    }
+    engine = make_engine(store, StderrReporter(quiet=True), threading.Event())
+    started_virtual, started_wall = server.now(), time.perf_counter()
+    run = engine.start(SPEC.build(params), run_id=f"bench-{instances}-{batch_size}", target="asg:bench-asg",
+                       params=params)
+    return Measurement(
+        instances, batch_size, run.status, time.perf_counter() - started_wall, server.now() - started_virtual,
+        server.counts(),
+    )
+
+
+def render(measurements: list[Measurement]) -> str:
+    operations = sorted({op for m in measurements for op in m.counts})
+    header = ["calls"] + [f"{m.instances} inst/batch {m.batch_size}" for m in measurements]
+    rows = [[op] + [str(m.counts.get(op, 0)) for m in measurements] for op in operations]
+    rows.append(["total"] + [str(m.total) for m in measurements])
+    rows.append(["status"] + [m.status for m in measurements])
+    rows.append(["wall time"] + [f"{m.wall_seconds:.1f}s" for m in measurements])
+    rows.append(["virtual time"] + [f"{m.virtual_seconds / 60:.0f}m" for m in measurements])
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [header, *rows]]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ecsops.demo.bench", description=__doc__)
+    parser.add_argument("--cases", default=",".join(f"{n}x{b}" for n, b in CASES),
+                        help="instances x batch size, comma separated (default: %(default)s)")
+    args = parser.parse_args(argv)
+    cases = [tuple(int(part) for part in case.split("x")) for case in args.cases.split(",")]
+    from ecsops.sim.server import SimServer
+
+    server = SimServer(port=0).start()
+    os.environ.update(
+        AWS_ENDPOINT_URL=server.url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1", ECSOPS_CLOCK="sim",
+    )
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    from ecsops.demo import bench_deploy
+
+    try:
+        with tempfile.TemporaryDirectory() as store_dir:
+            deploys = [bench_deploy.measure_deploy(server, case, Path(store_dir)) for case in bench_deploy.CASES]
+            measurements = [measure(server, n, b, Path(store_dir)) for n, b in cases]
+    finally:
+        server.stop()
+    startup = bench_deploy.help_startup_seconds()
+    print(f"`ecsops --help` start-up: {startup:.2f}s (median of {bench_deploy.HELP_SAMPLES})")
+    print("\ndeploy of demo/web against the simulator, adaptive polling (the CLI's read-only preflight adds one")
+    print("DescribeServices and one DescribeTaskDefinition):")
+    print(bench_deploy.render(deploys))
+    print("\nreplace-instances against the simulator: every instance out of date, adaptive polling (2s to 15s)")
+    print(render(measurements))
+    expected_deploys = ["succeeded", "rolled_back", "rolled_back"]
+    deploys_ok = [m.status for m in deploys] == expected_deploys
+    return 0 if deploys_ok and all(m.status == "succeeded" for m in measurements) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

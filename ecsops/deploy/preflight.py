@@ -1,0 +1,181 @@
+"""Check a deploy before any run is recorded: parse its flags, then read (never change) AWS to validate them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ecsops.deploy.flags import EditError, parse_edits
+from ecsops.deploy.params import WAIT_UNTIL_CHOICES, DeployParams
+from machines.durations import parse_duration
+
+
+class PreflightError(ValueError):
+    """Bad usage or input: nothing was changed. The message says what to fix."""
+
+
+class PreflightAwsError(RuntimeError):
+    """AWS could not be read (throttled past retries, 5xx, network, access denied): nothing was changed,
+    but the input is not known to be wrong, so this is exit 1, not 2."""
+
+
+@dataclass(frozen=True)
+class DeployFlags:
+    """The deploy flags as typed, before parsing."""
+
+    cluster: str | None
+    service: str | None
+    images: Sequence[str] = ()
+    envvars: Sequence[str] = ()
+    secrets: Sequence[str] = ()
+    logopts: Sequence[str] = ()
+    logsecrets: Sequence[str] = ()
+    task_role: str | None = None
+    desired_count: int | None = None
+    taskdef: str | None = None
+    wait_until: str = "primary-rolled"
+    timeout: str = "15m"
+    poll_interval: str | None = None
+    no_rollback: bool = False
+    profile: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a deploy would do, read from AWS: the dry run prints it, the run recomputes it itself."""
+
+    params: DeployParams
+    current_task_definition: str
+    current_desired_count: int
+    base_task_definition: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+    @property
+    def registers_revision(self) -> bool:
+        from ecsops.deploy.taskdef_edit import has_changes
+
+        return has_changes(self.before, self.after)
+
+
+def parse_flags(flags: DeployFlags) -> DeployParams:
+    """The recorded params of a deploy, or PreflightError naming the flag. Makes no AWS call."""
+    if not flags.cluster or not flags.cluster.strip():
+        raise PreflightError("--cluster is required: the ECS cluster of the service")
+    if not flags.service or not flags.service.strip():
+        raise PreflightError("--service is required: the ECS service to deploy")
+    try:
+        edits = parse_edits(
+            flags.images, flags.envvars, flags.secrets, flags.logopts, flags.logsecrets, flags.task_role
+        )
+    except EditError as exc:
+        raise PreflightError(str(exc)) from exc
+    if flags.desired_count is not None and flags.desired_count < 0:
+        raise PreflightError(f"--desired-count {flags.desired_count}: must be 0 or more")
+    if flags.wait_until not in WAIT_UNTIL_CHOICES:
+        raise PreflightError(f"--wait-until {flags.wait_until!r}: expected one of {', '.join(WAIT_UNTIL_CHOICES)}")
+    try:
+        timeout = parse_duration(flags.timeout)
+    except ValueError as exc:
+        raise PreflightError(f"--timeout: {exc}") from exc
+    poll_interval = None
+    if flags.poll_interval is not None and flags.poll_interval.strip():
+        try:
+            poll_interval = parse_duration(flags.poll_interval)
+        except ValueError as exc:
+            raise PreflightError(f"--poll-interval: {exc}") from exc
+    taskdef = flags.taskdef.strip() if flags.taskdef and flags.taskdef.strip() else None
+    return DeployParams(
+        cluster=flags.cluster.strip(),
+        service=flags.service.strip(),
+        edits=edits,
+        desired_count=flags.desired_count,
+        taskdef=taskdef,
+        wait_until=flags.wait_until,  # type: ignore[arg-type]  # checked against WAIT_UNTIL_CHOICES above
+        timeout_seconds=timeout,
+        poll_interval=poll_interval,
+        no_rollback=flags.no_rollback,
+        profile=flags.profile or None,
+        region=flags.region or None,
+    )
+
+
+def check_against_aws(params: DeployParams) -> Plan:
+    """Read the service and the base task definition and check the edits apply. Read calls only."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        NoCredentialsError,
+        NoRegionError,
+        ProfileNotFound,
+    )
+
+    from ecsops.aws.clients import make_client
+    from ecsops.aws.ecs import EcsGateway, EcsNotFound
+    from ecsops.deploy.taskdef_edit import apply_edits, register_request_from
+
+    try:
+        ecs = EcsGateway(lambda: make_client("ecs", params.profile, params.region))
+        service = ecs.describe_service(params.cluster, params.service)
+        if params.wait_until == "draining-started" and not any(
+            lb.get("targetGroupArn") for lb in service.get("loadBalancers") or []
+        ):
+            raise PreflightError(
+                f"--wait-until draining-started: service {params.service} has no load balancer target group; "
+                "use --wait-until primary-rolled"
+            )
+        task_definition, tags = ecs.describe_task_definition(params.taskdef or service["taskDefinition"])
+    except EcsNotFound as exc:
+        raise PreflightError(exc.message) from exc
+    except (ProfileNotFound, NoRegionError, NoCredentialsError) as exc:
+        raise PreflightError(f"{exc} (set --profile/--region or the standard AWS environment variables)") from exc
+    except (BotoCoreError, ClientError) as exc:
+        raise PreflightAwsError(f"reading the service from AWS failed: {exc}; nothing was changed") from exc
+    before = register_request_from(task_definition, tags)
+    try:
+        after = apply_edits(before, params.edits)
+    except EditError as exc:
+        raise PreflightError(str(exc)) from exc
+    return Plan(
+        params=params,
+        current_task_definition=str(service["taskDefinition"]),
+        current_desired_count=int(service["desiredCount"]),
+        base_task_definition=str(task_definition["taskDefinitionArn"]),
+        before=before,
+        after=after,
+    )
+
+
+def dry_run_document(plan: Plan) -> dict[str, Any]:
+    from ecsops.deploy.taskdef_diff import changes_as_json
+
+    return {
+        "dry_run": True,
+        "cluster": plan.params.cluster,
+        "service": plan.params.service,
+        "current_task_definition": plan.current_task_definition,
+        "base_task_definition": plan.base_task_definition,
+        "registers_new_revision": plan.registers_revision,
+        "changes": changes_as_json(
+            plan.before, plan.after, plan.current_desired_count, plan.params.desired_count
+        ),
+    }
+
+
+def dry_run_lines(plan: Plan) -> list[str]:
+    from ecsops.aws.ecs import short_name
+    from ecsops.deploy.taskdef_diff import describe_changes
+
+    p = plan.params
+    lines = [f"dry run: deploy to {p.cluster}/{p.service} (now on {short_name(plan.current_task_definition)})"]
+    lines += describe_changes(plan.before, plan.after, plan.current_desired_count, p.desired_count)
+    if plan.registers_revision:
+        lines.append(f"would register a new revision of {short_name(plan.base_task_definition).rsplit(':', 1)[0]} "
+                     f"(based on {short_name(plan.base_task_definition)}) and deploy it")
+    else:
+        lines.append(f"task definition unchanged: would deploy {short_name(plan.base_task_definition)} again "
+                     "(forced new deployment, no new revision)")
+    lines.append("nothing was changed")
+    return lines

@@ -1,0 +1,59 @@
+"""The replace-instances operation: its machines, how a run's params rebuild it, what its document adds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from machines.operation import Operation, OperationSpec
+from machines.replace_instances import INSTANCE_DEFINITION, RUN_DEFINITION
+from store.models import ItemRecord, RunRecord
+
+INSTANCE_FIELDS = (
+    "container_instance_arn",
+    "reason",
+    "replacement",
+    "replacement_container_instance_arn",
+    "failure",
+    "failed_in",
+    "reattach_error",
+)
+
+
+def build(params: dict[str, Any]) -> Operation:
+    from ecsops.replace.gateways import make_gateways
+    from ecsops.replace.handlers import ReplaceHandlers
+    from ecsops.replace.params import ReplaceParams
+
+    handlers = ReplaceHandlers(
+        ReplaceParams.from_run(params), make_gateways(params.get("profile"), params.get("region"))
+    )
+    return Operation(
+        RUN_DEFINITION,
+        {"planned": handlers.planned, "replacing": handlers.replacing},
+        item_definition=INSTANCE_DEFINITION,
+    )
+
+
+def document_fields(run: RunRecord, items: list[ItemRecord]) -> dict[str, Any]:
+    instances = []
+    for item in items:
+        instance: dict[str, Any] = {"instance_id": item.item_id, "state": item.state}
+        instance.update({key: item.data.get(key) for key in INSTANCE_FIELDS})
+        instances.append(instance)
+    return {
+        "asg": run.params.get("asg"),
+        "cluster": run.params.get("cluster"),
+        "instances": instances,
+        "not_in_cluster": run.data.get("not_in_cluster", []),
+        "skipped_instances": run.data.get("skipped", []),
+    }
+
+
+SPEC = OperationSpec(
+    name="replace-instances",
+    definition=RUN_DEFINITION,
+    build=build,
+    document_fields=document_fields,
+    item_definition=INSTANCE_DEFINITION,
+    describe="replace an Auto Scaling group's out-of-date ECS container instances, in batches",
+)

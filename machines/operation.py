@@ -1,0 +1,56 @@
+"""An operation: its machine declarations bound to handlers, and how a recorded run rebuilds it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from machines.context import RunContext
+from machines.definition import MachineDefinition
+from store.models import ItemRecord, RunRecord
+
+Handler = Callable[[RunContext], str]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A machine declaration bound to its handlers (one per non-final state)."""
+
+    definition: MachineDefinition
+    handlers: Mapping[str, Handler]
+    item_definition: MachineDefinition | None = None
+
+    def __post_init__(self) -> None:
+        missing = set(self.definition.non_final_states) - set(self.handlers)
+        extra = set(self.handlers) - set(self.definition.non_final_states)
+        if missing or extra:
+            raise ValueError(
+                f"operation {self.definition.name}: handlers missing for {sorted(missing)}, "
+                f"handlers for unknown or final states {sorted(extra)}"
+            )
+
+    @property
+    def version(self) -> str:
+        if self.item_definition is None:
+            return self.definition.version
+        return f"{self.definition.version}.{self.item_definition.version}"
+
+
+def _no_extra_fields(run: RunRecord, items: list[ItemRecord]) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    """How to rebuild an operation from a run's recorded params, and what its run document adds."""
+
+    name: str
+    definition: MachineDefinition
+    build: Callable[[dict[str, Any]], Operation]
+    document_fields: Callable[[RunRecord, list[ItemRecord]], dict[str, Any]] = _no_extra_fields
+    item_definition: MachineDefinition | None = None
+    describe: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
