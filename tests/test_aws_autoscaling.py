@@ -10,6 +10,7 @@ from botocore.stub import Stubber
 
 from ecsops.aws.autoscaling import AutoScalingGroupNotFound, AutoScalingReader
 from ecsops.replace.launch_settings import LaunchSpec, UnknownLaunchTemplate
+from ecsops.replace.plan import classify_group, out_of_date_instances, template_catalog
 
 
 @pytest.fixture
@@ -89,7 +90,7 @@ def test_describe_groups_batches_names_by_100(moto_aws: None) -> None:
 def test_template_resolver_resolves_versions_by_id_and_by_name(reader: AutoScalingReader) -> None:
     web_id = create_template("web", versions=3, default=2)
     api_id = create_template("api", versions=1)
-    resolve = reader.template_resolver(
+    resolve = template_catalog(reader,
         [
             LaunchSpec(launch_template_name="web", version="$Default"),
             LaunchSpec(launch_template_id=api_id, version="$Latest"),
@@ -106,7 +107,7 @@ def test_template_resolver_resolves_versions_by_id_and_by_name(reader: AutoScali
 
 def test_template_resolver_leaves_out_templates_that_do_not_exist(reader: AutoScalingReader) -> None:
     web_id = create_template("web", versions=2)
-    resolve = reader.template_resolver(
+    resolve = template_catalog(reader,
         [
             LaunchSpec(launch_template_id=web_id, version="1"),
             LaunchSpec(launch_template_name="gone", version="1"),
@@ -144,7 +145,7 @@ def test_one_missing_template_id_does_not_hide_the_others() -> None:
             service_error_code="InvalidLaunchTemplateId.NotFound",
             expected_params={"LaunchTemplateIds": ["lt-0bbb"]},
         )
-        resolve = AutoScalingReader(autoscaling, ec2).template_resolver(
+        resolve = template_catalog(AutoScalingReader(autoscaling, ec2),
             [LaunchSpec(launch_template_id="lt-0aaa", version="1"), LaunchSpec(launch_template_id="lt-0bbb")]
         )
         stubber.assert_no_pending_responses()
@@ -154,8 +155,8 @@ def test_one_missing_template_id_does_not_hide_the_others() -> None:
 def test_out_of_date_instances_of_an_up_to_date_group_is_empty(reader: AutoScalingReader) -> None:
     template_id = create_template("web", versions=2, default=2)
     create_group("web-asg", LaunchTemplate={"LaunchTemplateId": template_id, "Version": "$Default"})
-    assert reader.out_of_date_instances("web-asg") == []
-    verdicts = reader.classify_group("web-asg")
+    assert out_of_date_instances(reader, "web-asg") == []
+    verdicts = classify_group(reader, "web-asg")
     assert len(verdicts) == 2
     assert all(verdict.reason.endswith("as the group wants") for verdict in verdicts)
 
@@ -167,7 +168,7 @@ def test_out_of_date_instances_after_a_new_template_version(reader: AutoScalingR
         LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": IMAGE_ID, "InstanceType": "t3.small"}
     )
     # moto records the template's default version (1) on the instances, which is what they launched with.
-    verdicts = reader.out_of_date_instances("web-asg")
+    verdicts = out_of_date_instances(reader, "web-asg")
     assert len(verdicts) == 2
     assert {verdict.reason for verdict in verdicts} == {
         f"launch template {template_id} version 1, group wants 2 ($Latest)"
@@ -176,4 +177,4 @@ def test_out_of_date_instances_after_a_new_template_version(reader: AutoScalingR
 
 def test_out_of_date_instances_of_an_unknown_group_names_it(reader: AutoScalingReader) -> None:
     with pytest.raises(AutoScalingGroupNotFound, match="no-such-asg"):
-        reader.out_of_date_instances("no-such-asg")
+        out_of_date_instances(reader, "no-such-asg")

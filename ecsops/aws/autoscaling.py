@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from botocore.exceptions import ClientError
-
-from ecsops.replace.launch_settings import (
-    InstanceVerdict,
-    LaunchSpec,
-    LaunchTemplateCatalog,
-    classify_instances,
-    instances_to_replace,
-    template_references,
-)
 
 if TYPE_CHECKING:
     import boto3
@@ -124,29 +115,3 @@ class AutoScalingReader:
                     cast("dict[str, Any]", template) for template in page.get("LaunchTemplates", [])
                 )
         return templates
-
-    def template_resolver(self, template_refs: Iterable[LaunchSpec]) -> LaunchTemplateCatalog:
-        """A resolver knowing every referenced template that exists (by id first, then remaining names)."""
-        refs = [ref for ref in template_refs if ref.is_launch_template]
-        ids = [ref.launch_template_id for ref in refs if ref.launch_template_id]
-        templates = self.describe_launch_templates_by_id(ids) if ids else []
-        known_names = {template["LaunchTemplateName"] for template in templates}
-        names = [
-            ref.launch_template_name
-            for ref in refs
-            if not ref.launch_template_id
-            and ref.launch_template_name
-            and ref.launch_template_name not in known_names
-        ]
-        if names:
-            templates.extend(self.describe_launch_templates_by_name(names))
-        return LaunchTemplateCatalog(templates)
-
-    def classify_group(self, asg_name: str) -> list[InstanceVerdict]:
-        """A verdict for every instance of the group (skipped ones included, for dry runs and reports)."""
-        asg = self.describe_group(asg_name)
-        return classify_instances(asg, self.template_resolver(template_references(asg)))
-
-    def out_of_date_instances(self, asg_name: str) -> list[InstanceVerdict]:
-        """The group's InService instances whose launch settings differ from the group's."""
-        return instances_to_replace(self.classify_group(asg_name))

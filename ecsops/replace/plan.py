@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from ecsops.aws.autoscaling import AutoScalingReader
 from ecsops.aws.ecs_instances import EcsInstancesGateway
-from ecsops.replace.launch_settings import InstanceVerdict
+from ecsops.replace.launch_settings import (
+    InstanceVerdict,
+    LaunchSpec,
+    LaunchTemplateCatalog,
+    classify_instances,
+    instances_to_replace,
+    template_references,
+)
+
+
+def template_catalog(reader: AutoScalingReader, template_refs: Iterable[LaunchSpec]) -> LaunchTemplateCatalog:
+    """A resolver knowing every referenced template that exists (by id first, then remaining names)."""
+    refs = [ref for ref in template_refs if ref.is_launch_template]
+    ids = [ref.launch_template_id for ref in refs if ref.launch_template_id]
+    templates = reader.describe_launch_templates_by_id(ids) if ids else []
+    known_names = {template["LaunchTemplateName"] for template in templates}
+    names = [
+        ref.launch_template_name
+        for ref in refs
+        if not ref.launch_template_id and ref.launch_template_name and ref.launch_template_name not in known_names
+    ]
+    if names:
+        templates.extend(reader.describe_launch_templates_by_name(names))
+    return LaunchTemplateCatalog(templates)
+
+
+def classify_group(reader: AutoScalingReader, asg_name: str) -> list[InstanceVerdict]:
+    """A verdict for every instance of the group (skipped ones included, for dry runs and reports)."""
+    asg = reader.describe_group(asg_name)
+    return classify_instances(asg, template_catalog(reader, template_references(asg)))
+
+
+def out_of_date_instances(reader: AutoScalingReader, asg_name: str) -> list[InstanceVerdict]:
+    """The group's InService instances whose launch settings differ from the group's."""
+    return instances_to_replace(classify_group(reader, asg_name))
 
 
 @dataclass(frozen=True)
@@ -59,7 +94,7 @@ def plan_replacement(
 ) -> ReplacementPlan:
     """Raises AutoScalingGroupNotFound, ClusterNotFound or LaunchSettingsError (each names what is wrong)."""
     ecs.describe_cluster(cluster)
-    verdicts = tuple(reader.classify_group(asg_name))
+    verdicts = tuple(classify_group(reader, asg_name))
     candidates = [v for v in verdicts if v.needs_replacement]
     registered: dict[str, dict[str, Any]] = {}
     if candidates:
