@@ -101,11 +101,15 @@ class RunContext:
     @property
     def data(self) -> dict[str, Any]:
         """The operation's recorded facts (rollback target, deployment id...). Read-only view."""
-        return dict(self._session.run.data)
+        return dict(self._session.run.facts)
 
     def record(self, **facts: Any) -> None:
-        """Merge facts into the run's data, committed now."""
-        self._session.update(data={**self._session.run.data, **facts})
+        """Merge facts into the run's facts, committed now."""
+        reason = facts.pop("reason", None)
+        fields: dict[str, Any] = {"facts": {**self._session.run.facts, **facts}}
+        if reason is not None:
+            fields["reason"] = reason
+        self._session.update(**fields)
 
     # ---- side effects ---------------------------------------------------------------------
     def step(
@@ -126,11 +130,10 @@ class RunContext:
 
     def deadline(self, name: str, seconds: float) -> float:
         """The absolute deadline named name: fixed when first asked, kept across resumes."""
-        deadlines = dict(self._session.run.data.get("deadlines", {}))
-        if name not in deadlines:
-            deadlines[name] = self.now() + seconds
-            self.record(deadlines=deadlines)
-        return float(deadlines[name])
+        timers = self._session.run.timers
+        if name not in timers:
+            self._session.update(timers={**timers, name: self.now() + seconds})
+        return float(self._session.run.timers[name])
 
     def sleep(self, seconds: float) -> None:
         """Wait between polls; renews the lock's lease; raises Interrupted on a stop request."""

@@ -104,7 +104,7 @@ class Engine:
         if run.machine_version != operation.version and not force:
             raise VersionMismatch(run_id, run.machine_version, operation.version)
         self._take_lock(run.target, run_id)
-        run = self.store.update_run(run_id, run.version, status="running", error=None)
+        run = self.store.update_run(run_id, run.version, status="running", reason=None)
         return self._drive(operation, run)
 
     def abandon(self, run_id: str, reason: str = "abandoned by a person") -> RunRecord:
@@ -123,7 +123,7 @@ class Engine:
         ):
             raise LockHeldError(run.target, run_id, lock.expires_at, holder_owner=lock.owner)
         run = self.store.update_run(
-            run_id, run.version, status="abandoned", error=reason, finished_at=utc_now_iso()
+            run_id, run.version, status="abandoned", reason=reason, finished_at=utc_now_iso()
         )
         self.store.release_lock(run.target, run_id)
         return run
@@ -158,13 +158,13 @@ class Engine:
             except (Interrupted, KeyboardInterrupt):
                 # KeyboardInterrupt: a second Ctrl-C/SIGTERM stopped a step mid-way; a step left at intent
                 # is reconciled on resume, so this is as resumable as a stop between steps.
-                session.update(status="interrupted", error=None)
+                session.update(status="interrupted", reason=None)
                 return session.run
             except LockHeldError as exc:
-                session.update(status="interrupted", error=f"lost the lock: {exc}")
+                session.update(status="interrupted", reason=f"lost the lock: {exc}")
                 return session.run
             except Exception as exc:
-                session.update(status="interrupted", error=f"{type(exc).__name__}: {exc}")
+                session.update(status="interrupted", reason=f"{type(exc).__name__}: {exc}")
                 return session.run
             fields: dict[str, Any] = {}
             if dest in definition.final_states:

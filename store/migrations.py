@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -75,6 +77,23 @@ def m001_initial(db: Database) -> None:
         pk="target",
         not_null={"run_id", "owner", "acquired_at", "expires_at"},
     )
+
+
+@migrations()
+def m002_facts_timers_reason(db: Database) -> None:
+    """Split a run's untyped `data` into facts and timers; one `reason` replaces `error` and data.reason."""
+    runs = db.table("runs")
+    runs.add_column("timers", str)
+    runs.add_column("reason", str)
+    for run_id, data_text, error in db.execute("SELECT run_id, data, error FROM runs").fetchall():
+        data = json.loads(data_text) if data_text else {}
+        timers = data.pop("deadlines", {})
+        reason = data.pop("reason", None) or error
+        db.execute(
+            "UPDATE runs SET data = ?, timers = ?, reason = ? WHERE run_id = ?",
+            [json.dumps(data, sort_keys=True), json.dumps(timers, sort_keys=True), reason, run_id],
+        )
+    runs.transform(rename={"data": "facts"}, drop={"error"})
 
 
 def known_migration_names() -> set[str]:

@@ -37,8 +37,12 @@ class RunRecord(BaseModel):
     machine_version: str
     ecsops_version: str
     params: dict[str, Any] = Field(default_factory=dict)
-    data: dict[str, Any] = Field(default_factory=dict)
-    error: str | None = None
+    # What the operation learned and decided (rollback target, deployment id...), as its typed facts dump.
+    facts: dict[str, Any] = Field(default_factory=dict)
+    # Absolute deadlines by name, kept apart from facts so no handler can erase them.
+    timers: dict[str, float] = Field(default_factory=dict)
+    # The one field that says why the run ended as it did, or what went wrong.
+    reason: str | None = None
     started_by: str = ""
     ci: dict[str, str] = Field(default_factory=dict)
     started_at: str

@@ -39,7 +39,7 @@ def busy_timeout_seconds() -> float:
     """How long to wait for another process's write lock before giving up (default 10s)."""
     return float(os.environ.get(BUSY_TIMEOUT_ENV, "10"))
 
-_JSON_RUN_FIELDS = ("params", "data", "ci")
+_JSON_RUN_FIELDS = ("params", "facts", "timers", "ci")
 
 
 def _dumps(value: Any) -> str:

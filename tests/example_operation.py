@@ -95,7 +95,7 @@ def build(params: dict[str, Any]) -> Operation:
 
 
 def document_fields(run: RunRecord, items: list[ItemRecord]) -> dict[str, Any]:
-    return {"widget_id": run.data.get("widget_id")}
+    return {"widget_id": run.facts.get("widget_id")}
 
 
 SPEC = OperationSpec(

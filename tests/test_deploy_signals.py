@@ -40,7 +40,7 @@ def read_until(process: subprocess.Popen[str], fragment: str) -> str:
 
 
 def deadlines(store: Path, run_id: str) -> dict[str, float]:
-    found: dict[str, float] = open_store(str(store)).get_run(run_id).data["deadlines"]
+    found: dict[str, float] = open_store(str(store)).get_run(run_id).timers
     return found
 
 
@@ -58,7 +58,7 @@ def test_sigterm_during_the_wait_is_resumable_with_the_same_deployment_and_deadl
     assert json.loads(stdout)["status"] == "interrupted"
     assert "ecsops resume ci-1" in stderr
     interrupted = open_store(str(store)).get_run("ci-1")
-    assert (interrupted.status, interrupted.state, interrupted.error) == ("interrupted", "waiting", None)
+    assert (interrupted.status, interrupted.state, interrupted.reason) == ("interrupted", "waiting", None)
     deadline = deadlines(store, "ci-1")["deploy"]
 
     aws_env.advance(600)  # the deployment finishes while nobody watches

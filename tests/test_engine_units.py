@@ -134,6 +134,6 @@ def test_a_second_signal_mid_step_leaves_the_run_interrupted_and_resumable(tmp_p
     store = open_sqlite_store(tmp_path / "s.db")
     operation = Operation(_definition(), {"a": stopped_mid_step, "b": lambda ctx: "end"})
     run = Engine(store).start(operation, run_id="r", target="t", params={})
-    assert (run.status, run.state, run.error) == ("interrupted", "a", None)
+    assert (run.status, run.state, run.reason) == ("interrupted", "a", None)
     resumed = Engine(store).resume(Operation(_definition(), {"a": lambda ctx: "go", "b": lambda ctx: "end"}), "r")
     assert resumed.status == "succeeded"

@@ -33,7 +33,7 @@ def test_abandon_releases_the_lock(tmp_path: Path) -> None:
     abandoned = run_ecsops(store, "abandon", "run-a", "--reason", "service checked by hand", "--output", "json")
     assert abandoned.returncode == 0  # abandoning succeeded
     assert abandoned.json()["status"] == "abandoned"
-    assert abandoned.json()["error"] == "service checked by hand"
+    assert abandoned.json()["reason"] == "service checked by hand"
 
     assert run_example(store, ledger, "fake:widgets", "run-b").returncode == 0
     assert run_ecsops(store, "resume", "run-a").returncode == 1  # abandoned stays abandoned

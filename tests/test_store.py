@@ -139,3 +139,34 @@ def test_store_path_from_environment_and_flag(tmp_path: Path) -> None:
     assert listed.returncode == 0
     assert listed.json() == []
     assert [d["run_id"] for d in run_ecsops(env_store, "runs", "--output", "json").json()] == ["run-1"]
+
+
+def test_m002_splits_data_into_facts_timers_and_one_reason(tmp_path: Path) -> None:
+    """A store written before m002 keeps every run: deadlines become timers, reason/error become reason."""
+    import json
+    import sqlite3
+
+    from sqlite_utils import Database
+
+    from store.migrations import migrations
+    from store.sqlite_store import open_sqlite_store
+
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(str(path), isolation_level=None))
+    migrations.apply(db, stop_before="m002_facts_timers_reason")
+    row = {
+        "operation": "deploy", "target": "ecs:c/s", "state": "waiting", "version": 3, "machine_version": "v",
+        "ecsops_version": "0", "params": "{}", "started_by": "me", "ci": "{}", "started_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z", "finished_at": None,
+    }
+    old_data = {"deployment_id": "d1", "reason": "rolled back", "deadlines": {"deploy": 5.0}}
+    db.table("runs").insert(
+        {**row, "run_id": "a", "status": "rolled_back", "error": None, "data": json.dumps(old_data)}
+    )
+    db.table("runs").insert({**row, "run_id": "b", "status": "interrupted", "error": "lost the lock", "data": "{}"})
+    db.close()
+
+    store = open_sqlite_store(path)
+    a, b = store.get_run("a"), store.get_run("b")
+    assert (a.facts, a.timers, a.reason, a.version) == ({"deployment_id": "d1"}, {"deploy": 5.0}, "rolled back", 3)
+    assert (b.facts, b.timers, b.reason) == ({}, {}, "lost the lock")

@@ -27,8 +27,7 @@ def run_document(store: RunStore, run: RunRecord) -> dict[str, Any]:
         "ci": run.ci,
         "ecsops_version": run.ecsops_version,
         "machine_version": run.machine_version,
-        "error": run.error,
-        "reason": run.data.get("reason"),
+        "reason": run.reason,
         "params": run.params,
         "transitions": [
             {"seq": t.seq, "source": t.source, "dest": t.dest, "trigger": t.trigger, "at": t.at, "item": t.item}

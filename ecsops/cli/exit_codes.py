@@ -27,5 +27,5 @@ _BY_STATUS = {
 def exit_code_for(run: RunRecord) -> int:
     """The exit code a run's outcome maps to; a run stopped by an error (not a signal) is 1."""
     if run.status == "interrupted":
-        return FAILED if run.error else INTERRUPTED
+        return FAILED if run.reason else INTERRUPTED
     return _BY_STATUS[run.status]

@@ -31,8 +31,6 @@ def render_status(document: dict[str, Any]) -> str:
     lines.append(f"versions  ecsops {document['ecsops_version']}, machine {document['machine_version']}")
     if document.get("reason"):
         lines.append(f"reason    {document['reason']}")
-    if document.get("error"):
-        lines.append(f"error     {document['error']}")
     for key in ("previous_task_definition", "new_task_definition", "deployment_id"):
         if document.get(key):
             lines.append(f"{key.replace('_', ' '):<25} {document[key]}")

@@ -27,7 +27,7 @@ def build(params: dict[str, Any]) -> Operation:
 
 
 def document_fields(run: RunRecord, items: list[ItemRecord]) -> dict[str, Any]:
-    data = run.data
+    data = run.facts
     return {
         "previous_task_definition": data.get("previous_task_definition"),
         "new_task_definition": data.get("new_task_definition"),

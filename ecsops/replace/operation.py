@@ -44,8 +44,8 @@ def document_fields(run: RunRecord, items: list[ItemRecord]) -> dict[str, Any]:
         "asg": run.params.get("asg"),
         "cluster": run.params.get("cluster"),
         "instances": instances,
-        "not_in_cluster": run.data.get("not_in_cluster", []),
-        "skipped_instances": run.data.get("skipped", []),
+        "not_in_cluster": run.facts.get("not_in_cluster", []),
+        "skipped_instances": run.facts.get("skipped", []),
     }
 
 
