@@ -1,18 +1,24 @@
-"""What a state handler sees: the run's inputs and record, durable steps, deadlines, items, time."""
+"""What a state handler sees: the run's inputs, its typed facts, durable steps, deadlines, items, time."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from machines.crashpoints import crash_point
+from pydantic import BaseModel
+
 from machines.definition import MachineDefinition
-from machines.errors import Interrupted
-from machines.steps import Reconciler, StepRunner
+from machines.errors import Interrupted, UndeclaredStep
+from machines.steps import DEFAULT_RETRY, Reconciler, RetryPolicy, StepRunner
 from store.base import RunStore
 from store.models import ItemRecord, RunRecord
+
+if TYPE_CHECKING:
+    from machines.items import ItemDriver
+
+FactsT = TypeVar("FactsT", bound=BaseModel)
 
 
 class Reporter(Protocol):
@@ -34,21 +40,12 @@ class NullReporter:
 class RunSession:
     """The live record of one run while a process drives it; shared by engine and context."""
 
-    def __init__(
-        self,
-        store: RunStore,
-        run: RunRecord,
-        owner: str,
-        lease_seconds: float,
-        reporter: Reporter,
-        item_definition: MachineDefinition | None,
-    ) -> None:
+    def __init__(self, store: RunStore, run: RunRecord, owner: str, lease_seconds: float, reporter: Reporter) -> None:
         self.store = store
         self.run = run
         self.owner = owner
         self.lease_seconds = lease_seconds
         self.reporter = reporter
-        self.item_definition = item_definition
 
     def renew_lease(self) -> None:
         self.store.acquire_lock(self.run.target, self.run.run_id, self.owner, self.lease_seconds, time.time())
@@ -80,14 +77,26 @@ class RunSession:
         self.reporter.transition(self.run, source, dest, trigger, item)
 
 
-class RunContext:
+class RunContext(Generic[FactsT]):
     """Handed to every state handler. All durable effects go through it."""
 
-    def __init__(self, session: RunSession, steps: StepRunner, clock: Any, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        session: RunSession,
+        definition: MachineDefinition,
+        steps: Callable[[RunContext[FactsT]], StepRunner],
+        clock: Any,
+        stop: threading.Event,
+        facts_model: type[FactsT],
+        item_driver: ItemDriver | None = None,
+    ) -> None:
         self._session = session
-        self._steps = steps
+        self._definition = definition
+        self._item_driver = item_driver
         self._clock = clock
         self._stop = stop
+        self._facts_model = facts_model
+        self._steps = steps(self)
 
     # ---- the run's record ---------------------------------------------------------------
     @property
@@ -99,17 +108,18 @@ class RunContext:
         return self._session.run.params
 
     @property
-    def data(self) -> dict[str, Any]:
-        """The operation's recorded facts (rollback target, deployment id...). Read-only view."""
-        return dict(self._session.run.facts)
+    def facts(self) -> FactsT:
+        """What the operation recorded so far, typed; change it only through record()."""
+        return self._facts_model.model_validate(self._session.run.facts)
 
-    def record(self, **facts: Any) -> None:
-        """Merge facts into the run's facts, committed now."""
-        reason = facts.pop("reason", None)
-        fields: dict[str, Any] = {"facts": {**self._session.run.facts, **facts}}
-        if reason is not None:
-            fields["reason"] = reason
-        self._session.update(**fields)
+    def record(self, **changes: Any) -> None:
+        """Merge changes into the run's facts (validated against the operation's model), committed now."""
+        facts = self._facts_model.model_validate({**self._session.run.facts, **changes})
+        self._session.update(facts=facts.model_dump(mode="json", exclude_none=True))
+
+    def set_reason(self, reason: str) -> None:
+        """Say why the run ends as it does (or what went wrong), committed now."""
+        self._session.update(reason=reason)
 
     # ---- side effects ---------------------------------------------------------------------
     def step(
@@ -119,10 +129,26 @@ class RunContext:
         call: Callable[[dict[str, Any]], Any],
         *,
         reconcile: Reconciler | None,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> Any:
-        """Run a side effect once across crashes; see machines.steps.StepRunner."""
+        """Run a side effect once across crashes (see machines.steps.StepRunner); the run's state must declare it."""
+        state = self._session.run.state
+        if not self._definition.declares_step(state, name):
+            raise UndeclaredStep(self._definition.name, state, name)
+        return self.run_step(name, request, call, reconcile=reconcile, retry=retry)
+
+    def run_step(
+        self,
+        name: str,
+        request: dict[str, Any],
+        call: Callable[[dict[str, Any]], Any],
+        *,
+        reconcile: Reconciler | None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> Any:
+        """A step checked by the caller against its own declaration (an item's machine)."""
         self.check_stop()
-        return self._steps.run(name, request, call, reconcile=reconcile)
+        return self._steps.run(name, request, call, reconcile=reconcile, retry=retry)
 
     # ---- time -------------------------------------------------------------------------------
     def now(self) -> float:
@@ -137,10 +163,14 @@ class RunContext:
 
     def sleep(self, seconds: float) -> None:
         """Wait between polls; renews the lock's lease; raises Interrupted on a stop request."""
+        self.wait(seconds)
+        self._session.renew_lease()
+
+    def wait(self, seconds: float) -> None:
+        """Wait through the run's clock; a stop request ends the wait at once and raises Interrupted."""
         self.check_stop()
         self._clock.sleep(seconds, self._stop)
         self.check_stop()
-        self._session.renew_lease()
 
     def check_stop(self) -> None:
         if self._stop.is_set():
@@ -149,26 +179,24 @@ class RunContext:
     def progress(self, message: str) -> None:
         self._session.reporter.progress(self._session.run, message)
 
-    # ---- items: sub-units with their own checkpointed state --------------------------------
-    def _item_definition(self) -> MachineDefinition:
-        if self._session.item_definition is None:
-            raise RuntimeError(f"operation {self._session.run.operation} declares no item machine")
-        return self._session.item_definition
+    say = progress
 
+    # ---- items: sub-units with their own machine ------------------------------------------
     def items(self) -> dict[str, ItemRecord]:
         return {item.item_id: item for item in self._session.store.items(self.run_id)}
 
-    def add_item(self, item_id: str, data: dict[str, Any]) -> ItemRecord:
-        """Register an item at its machine's initial state (existing items keep their state)."""
-        definition = self._item_definition()
-        return self._session.store.put_item(self.run_id, item_id, definition.initial, data)
+    def _items(self) -> ItemDriver:
+        if self._item_driver is None:
+            raise RuntimeError(f"operation {self._session.run.operation} declares no item machine")
+        return self._item_driver
 
-    def fire_item(self, item_id: str, trigger: str, data: dict[str, Any] | None = None) -> str:
-        """Move one item by trigger, checkpointed like a run transition; returns its new state."""
-        definition = self._item_definition()
-        current = self.items()[item_id]
-        dest = definition.fire(current.state, trigger)
-        merged = {**current.data, **(data or {})}
-        self._session.checkpoint(current.state, dest, trigger, item=item_id, item_data=merged)
-        crash_point(f"item-checkpoint:{dest}")
-        return dest
+    def add_item(self, item_id: str, facts: BaseModel) -> ItemRecord:
+        """Register an item at its machine's initial state (an existing item keeps its state)."""
+        return self._session.store.put_item(
+            self.run_id, item_id, self._items().initial, facts.model_dump(mode="json", exclude_none=True)
+        )
+
+    def drive_items(self, observation: Any) -> bool:
+        """Move every unfinished item as far as `observation` (this poll's view of the world) allows,
+        each through its declared handlers; True if any item changed state."""
+        return self._items().drive(self, observation)

@@ -40,6 +40,8 @@ class MachineDefinition:
     transitions: tuple[Transition, ...]
     final_statuses: Mapping[str, str]
     descriptions: Mapping[str, str] = field(default_factory=dict)
+    # The durable steps each state's handler may take, by name; `{item}` stands for the item's id.
+    steps: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = self._problems()
@@ -61,6 +63,9 @@ class MachineDefinition:
             for source in transition.sources:
                 if source in self.final_statuses:
                     problems.append(f"final state {source} has outgoing transition {transition.trigger}")
+        for state in self.steps:
+            if state not in self.non_final_states:
+                problems.append(f"steps declared for {state}, which is not a non-final state")
         for state in self.non_final_states:
             if not any(state in t.sources for t in self.transitions):
                 problems.append(f"state {state} is neither final nor left by any transition")
@@ -83,6 +88,7 @@ class MachineDefinition:
             "transitions": [
                 {"trigger": t.trigger, "sources": list(t.sources), "dest": t.dest} for t in self.transitions
             ],
+            "steps": {state: list(names) for state, names in sorted(self.steps.items())},
         }
 
     @property
@@ -90,6 +96,10 @@ class MachineDefinition:
         """Hash of the declaration: a run recorded under another version is not resumed blindly."""
         canonical = json.dumps(self.declaration(), sort_keys=True).encode()
         return hashlib.sha256(canonical).hexdigest()[:16]
+
+    def declares_step(self, state: str, name: str, item: str | None = None) -> bool:
+        """Whether `state`'s handler may take the step `name` (for item machines, with `{item}` = item)."""
+        return any(template.format(item=item) == name for template in self.steps.get(state, ()))
 
     def _transition_specs(self) -> list[dict[str, Any]]:
         return [{"trigger": t.trigger, "source": list(t.sources), "dest": t.dest} for t in self.transitions]

@@ -44,6 +44,11 @@ DEPLOY = MachineDefinition(
         "superseded": "superseded",
         "failed": "failed",
     },
+    steps={
+        "registering": ("register_task_definition",),
+        "updating": ("update_service",),
+        "rolling_back": ("rollback_update_service",),
+    },
     descriptions={
         "planned": "inputs recorded; nothing read or changed yet",
         "snapshotted": "rollback target recorded: task definition, desired count, deployments",

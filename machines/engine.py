@@ -11,12 +11,13 @@ from typing import Any
 from machines.clock import Clock, SystemClock
 from machines.context import NullReporter, Reporter, RunContext, RunSession
 from machines.crashpoints import crash_point
-from machines.errors import Interrupted, RunFinished, VersionMismatch
+from machines.errors import Interrupted, RunFinished, StepUnsettled, VersionMismatch
+from machines.items import ItemDriver
 from machines.operation import Operation
-from machines.steps import ErrorClassifier, StepRunner, never_definite
+from machines.steps import ErrorClassifier, StepRunner, everything_foreign
 from store.base import RunStore
 from store.clock import utc_now_iso
-from store.errors import LockHeldError
+from store.errors import LockHeldError, StoreError
 from store.models import RunRecord
 
 DEFAULT_LEASE_SECONDS = 300.0
@@ -49,7 +50,7 @@ class Engine:
         *,
         clock: Clock | None = None,
         reporter: Reporter | None = None,
-        classify_error: ErrorClassifier = never_definite,
+        classify_error: ErrorClassifier = everything_foreign,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         stop: threading.Event | None = None,
     ) -> None:
@@ -144,10 +145,17 @@ class Engine:
 
     def _drive(self, operation: Operation, run: RunRecord) -> RunRecord:
         definition = operation.definition
-        session = RunSession(
-            self.store, run, self.owner, self.lease_seconds, self.reporter, operation.item_definition
+        session = RunSession(self.store, run, self.owner, self.lease_seconds, self.reporter)
+        items = ItemDriver(operation.items, session) if operation.items is not None else None
+        context: RunContext[Any] = RunContext(
+            session,
+            definition,
+            lambda ctx: StepRunner(self.store, run.run_id, self.classify_error, ctx),
+            self.clock,
+            self.stop,
+            operation.facts,
+            items,
         )
-        context = RunContext(session, StepRunner(self.store, run.run_id, self.classify_error), self.clock, self.stop)
         while session.run.state not in definition.final_states:
             state = session.run.state
             try:
@@ -163,9 +171,21 @@ class Engine:
             except LockHeldError as exc:
                 session.update(status="interrupted", reason=f"lost the lock: {exc}")
                 return session.run
-            except Exception as exc:
-                session.update(status="interrupted", reason=f"{type(exc).__name__}: {exc}")
+            except StepUnsettled as exc:
+                # AWS kept failing transiently: the step stays in flight and is reconciled on resume.
+                session.update(status="interrupted", reason=str(exc))
                 return session.run
+            except StoreError:
+                raise
+            except Exception as exc:
+                # Not a stop, not AWS being unavailable: a bug or a refusal nobody planned for. Resuming would
+                # meet it again, so the run ends failed and says what was raised, where.
+                session.update(
+                    status="failed",
+                    reason=f"unexpected error in state {state}: {type(exc).__name__}: {exc}",
+                    finished_at=utc_now_iso(),
+                )
+                break
             fields: dict[str, Any] = {}
             if dest in definition.final_states:
                 fields = {"status": definition.final_statuses[dest], "finished_at": utc_now_iso()}

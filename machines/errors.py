@@ -23,6 +23,24 @@ class StepFailed(Exception):
         return str(code) if code is not None else None
 
 
+class StepUnsettled(Exception):
+    """A step's call kept failing transiently (throttled, 5xx, reset); the step stays in flight and is
+    reconciled when the run is resumed."""
+
+    def __init__(self, step: str, attempts: int, cause: BaseException) -> None:
+        super().__init__(
+            f"step {step}: not settled after {attempts} attempt(s): {type(cause).__name__}: {cause}"
+        )
+        self.step = step
+
+
+class UndeclaredStep(Exception):
+    """A handler took a step its state does not declare: the declaration and the code disagree."""
+
+    def __init__(self, machine: str, state: str, step: str) -> None:
+        super().__init__(f"machine {machine}: state {state!r} does not declare step {step!r}")
+
+
 class CannotReconcile(Exception):
     """A step was found in flight and has no way to learn whether it happened."""
 

@@ -6,20 +6,31 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from machines.context import RunContext
 from machines.definition import MachineDefinition
+from machines.items import ItemMachine
 from store.models import ItemRecord, RunRecord
 
-Handler = Callable[[RunContext], str]
+Handler = Callable[[RunContext[Any]], str]
+
+
+class NoFacts(BaseModel):
+    """The facts of an operation that records none."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 @dataclass(frozen=True)
 class Operation:
-    """A machine declaration bound to its handlers (one per non-final state)."""
+    """A machine declaration bound to its handlers (one per non-final state), its typed facts, and
+    optionally the machine its items move through."""
 
     definition: MachineDefinition
     handlers: Mapping[str, Handler]
-    item_definition: MachineDefinition | None = None
+    facts: type[BaseModel] = NoFacts
+    items: ItemMachine | None = None
 
     def __post_init__(self) -> None:
         missing = set(self.definition.non_final_states) - set(self.handlers)
@@ -32,9 +43,9 @@ class Operation:
 
     @property
     def version(self) -> str:
-        if self.item_definition is None:
+        if self.items is None:
             return self.definition.version
-        return f"{self.definition.version}.{self.item_definition.version}"
+        return f"{self.definition.version}.{self.items.definition.version}"
 
 
 def _no_extra_fields(run: RunRecord, items: list[ItemRecord]) -> dict[str, Any]:

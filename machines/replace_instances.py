@@ -62,6 +62,12 @@ INSTANCE_DEFINITION = MachineDefinition(
         "reattach_failed": "failed",
         "skipped": "failed",
     },
+    steps={
+        "detaching": ("detach:{item}",),
+        "draining": ("drain:{item}",),
+        "terminating": ("terminate:{item}",),
+        "reattaching": ("activate:{item}", "reattach:{item}"),
+    },
     descriptions={
         "pending": "out of date, not started",
         "detaching": "DetachInstances without decrementing desired capacity (the group launches a replacement)",

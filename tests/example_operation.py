@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from machines.context import RunContext
 from machines.definition import MachineDefinition, Transition
 from machines.operation import Operation, OperationSpec
@@ -27,7 +29,18 @@ DEFINITION = MachineDefinition(
         Transition.of("refused", "creating", "failed"),
     ),
     final_statuses={"done": "succeeded", "failed": "failed"},
+    steps={"creating": ("create_widget",)},
 )
+
+
+class ExampleFacts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan: dict[str, str] | None = None
+    widget_id: str | None = None
+
+
+Context = RunContext[ExampleFacts]
 
 
 class Ledger:
@@ -61,11 +74,11 @@ class Ledger:
 def build(params: dict[str, Any]) -> Operation:
     ledger = Ledger(params["ledger"])
 
-    def planned(ctx: RunContext) -> str:
+    def planned(ctx: Context) -> str:
         ctx.record(plan={"widget_owner": ctx.run_id})
         return "plan"
 
-    def creating(ctx: RunContext) -> str:
+    def creating(ctx: Context) -> str:
         def reconcile(step: StepRecord) -> Reconciled:
             for widget in ledger.read()["widgets"]:
                 if widget["owner"] == step.request["owner"]:
@@ -81,7 +94,9 @@ def build(params: dict[str, Any]) -> Operation:
         ctx.record(widget_id=widget["id"])
         return "created"
 
-    def waiting(ctx: RunContext) -> str:
+    def waiting(ctx: Context) -> str:
+        if params.get("explode_in") == "waiting":
+            raise RuntimeError("a bug in the waiting handler")
         deadline = ctx.deadline("widget_ready", float(params.get("timeout", 600)))
         while True:
             if ledger.poll() >= int(params.get("ready_after_polls", 2)):
@@ -91,7 +106,7 @@ def build(params: dict[str, Any]) -> Operation:
             ctx.progress(f"widget not ready, {deadline - ctx.now():.0f}s left")
             ctx.sleep(float(params.get("poll_interval", 0)))
 
-    return Operation(DEFINITION, {"planned": planned, "creating": creating, "waiting": waiting})
+    return Operation(DEFINITION, {"planned": planned, "creating": creating, "waiting": waiting}, facts=ExampleFacts)
 
 
 def document_fields(run: RunRecord, items: list[ItemRecord]) -> dict[str, Any]:

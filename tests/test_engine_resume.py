@@ -85,3 +85,20 @@ def test_failed_outcome_maps_to_exit_1(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.json()["status"] == "failed"
     assert not ledger.exists()
+
+
+def test_an_unexpected_handler_error_fails_the_run_and_says_what_was_raised(tmp_path: Path) -> None:
+    """A bug is not resumable: the run ends failed (exit 1) with the exception recorded, not `interrupted`."""
+    store, ledger = tmp_path / "ecsops.db", tmp_path / "ledger.json"
+    result = run_example(store, ledger, "fake:widgets", "run-1", "explode_in=waiting")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    document = result.json()
+    assert (document["status"], document["state"]) == ("failed", "waiting")
+    assert document["reason"] == "unexpected error in state waiting: RuntimeError: a bug in the waiting handler"
+    assert document["finished_at"]
+    again = run_ecsops(store, "resume", "run-1", "--output", "json")
+    assert again.json()["status"] == "failed"  # finished: nothing is run again
+    assert len(json.loads(ledger.read_text())["widgets"]) == 1
+    # The lock is free: the next run on the target proceeds.
+    assert run_example(store, ledger, "fake:widgets", "run-2").returncode == 0

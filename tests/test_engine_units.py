@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from machines.definition import InvalidTrigger, MachineDefinition, Transition
-from machines.errors import CannotReconcile, StepFailed
-from machines.steps import NOT_HAPPENED, StepRunner
+from machines.errors import CannotReconcile, Interrupted, StepFailed, StepUnsettled
+from machines.steps import NO_RETRY, NOT_HAPPENED, ErrorKind, Reconciled, RetryPolicy, StepRunner
 from store.models import RunRecord, StepRecord
 from store.sqlite_store import SqliteRunStore, open_sqlite_store
 
@@ -58,13 +58,64 @@ class Refused(Exception):
     pass
 
 
-def _classify(exc: BaseException) -> dict[str, Any] | None:
-    return {"type": "Refused", "message": str(exc)} if isinstance(exc, Refused) else None
+class Throttled(Exception):
+    pass
+
+
+class Reset(Exception):
+    pass
+
+
+def _classify(exc: BaseException) -> tuple[ErrorKind, dict[str, Any] | None]:
+    if isinstance(exc, Refused):
+        return "refused", {"type": "Refused", "message": str(exc)}
+    if isinstance(exc, Throttled):
+        return "throttled", None
+    if isinstance(exc, Reset):
+        return "unknown", None
+    return "foreign", None
+
+
+class Waits:
+    """The run's waits between attempts, recorded instead of slept; a stop can be requested at attempt n."""
+
+    def __init__(self, stop_at: int | None = None) -> None:
+        self.waited: list[float] = []
+        self.said: list[str] = []
+        self.stop_at = stop_at
+
+    def wait(self, seconds: float) -> None:
+        self.waited.append(seconds)
+        if self.stop_at is not None and len(self.waited) >= self.stop_at:
+            raise Interrupted("stop requested")
+
+    def say(self, message: str) -> None:
+        self.said.append(message)
+
+
+def _runner(store: SqliteRunStore, waits: Waits | None = None) -> StepRunner:
+    return StepRunner(store, "r", _classify, waits or Waits())
+
+
+def _answers(*answers: object) -> Any:
+    """A call that gives these answers in turn (an exception is raised), recording each request."""
+    pending = list(answers)
+    sent: list[dict[str, Any]] = []
+
+    def call(request: dict[str, Any]) -> object:
+        sent.append(request)
+        answer = pending.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    call.sent = sent  # type: ignore[attr-defined]
+    return call
 
 
 def test_finished_step_is_replayed_without_calling(store: SqliteRunStore) -> None:
     calls: list[dict[str, Any]] = []
-    runner = StepRunner(store, "r", _classify)
+    runner = _runner(store)
 
     def call(request: dict[str, Any]) -> dict[str, Any]:
         calls.append(request)
@@ -76,7 +127,7 @@ def test_finished_step_is_replayed_without_calling(store: SqliteRunStore) -> Non
 
 
 def test_refused_step_is_recorded_and_replayed_as_failure(store: SqliteRunStore) -> None:
-    runner = StepRunner(store, "r", _classify)
+    runner = _runner(store)
     calls = 0
 
     def refuse(request: dict[str, Any]) -> None:
@@ -92,13 +143,13 @@ def test_refused_step_is_recorded_and_replayed_as_failure(store: SqliteRunStore)
 
 
 def test_unknown_outcome_stays_in_flight_and_is_reconciled(store: SqliteRunStore) -> None:
-    runner = StepRunner(store, "r", _classify)
+    runner = _runner(store)
 
     def lost(request: dict[str, Any]) -> None:
-        raise ConnectionResetError("reset by peer")
+        raise Reset("reset by peer")
 
-    with pytest.raises(ConnectionResetError):
-        runner.run("s", {"x": 1}, lost, reconcile=None)
+    with pytest.raises(StepUnsettled):
+        runner.run("s", {"x": 1}, lost, reconcile=None, retry=NO_RETRY)
     step = store.get_step("r", "s")
     assert step is not None and step.status == "intent"
 
@@ -117,8 +168,54 @@ def test_unknown_outcome_stays_in_flight_and_is_reconciled(store: SqliteRunStore
     assert final is not None and final.status == "succeeded"
 
 
+def test_throttling_is_sent_again_after_a_growing_backoff(store: SqliteRunStore) -> None:
+    waits = Waits()
+    call = _answers(Throttled(), Throttled(), {"ok": 1})
+    reconciled: list[StepRecord] = []
+    assert _runner(store, waits).run("s", {"x": 1}, call, reconcile=lambda s: reconciled.append(s) or NOT_HAPPENED) == {
+        "ok": 1
+    }
+    assert len(call.sent) == 3 and waits.waited == [1.0, 2.0]
+    assert reconciled == []  # a throttled call did not happen: nothing to ask
+    assert len(waits.said) == 2
+
+
+def test_an_unknown_outcome_is_reconciled_before_it_is_sent_again(store: SqliteRunStore) -> None:
+    call = _answers(Reset(), {"ok": "second"})
+    asked: list[str] = []
+
+    def took_effect(step: StepRecord) -> Reconciled:
+        asked.append(step.name)
+        return Reconciled(happened=True, result={"ok": "first"})
+
+    assert _runner(store).run("s", {}, call, reconcile=took_effect) == {"ok": "first"}
+    assert len(call.sent) == 1 and asked == ["s"]  # never sent twice
+    step = store.get_step("r", "s")
+    assert step is not None and step.status == "reconciled"
+
+
+def test_retries_run_out_and_the_step_stays_in_flight(store: SqliteRunStore) -> None:
+    call = _answers(*[Reset()] * 3)
+    with pytest.raises(StepUnsettled, match="3 attempt"):
+        _runner(store).run("s", {}, call, reconcile=lambda s: NOT_HAPPENED, retry=RetryPolicy(attempts=3))
+    step = store.get_step("r", "s")
+    assert step is not None and step.status == "intent"
+
+
+def test_a_stop_during_a_backoff_ends_the_wait(store: SqliteRunStore) -> None:
+    call = _answers(Throttled(), {"ok": 1})
+    with pytest.raises(Interrupted):
+        _runner(store, Waits(stop_at=1)).run("s", {}, call, reconcile=None)
+    assert len(call.sent) == 1
+
+
+def test_a_foreign_error_propagates_untouched(store: SqliteRunStore) -> None:
+    with pytest.raises(KeyError):
+        _runner(store).run("s", {}, _answers(KeyError("bug")), reconcile=None)
+
+
 def test_replay_with_another_request_is_refused(store: SqliteRunStore) -> None:
-    runner = StepRunner(store, "r", _classify)
+    runner = _runner(store)
     runner.run("s", {"x": 1}, lambda request: 1, reconcile=None)
     with pytest.raises(CannotReconcile, match="another request"):
         runner.run("s", {"x": 2}, lambda request: 2, reconcile=None)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-from botocore.exceptions import ClientError
-
-from ecsops.aws.autoscaling_actions import retry_throttling
 from ecsops.replace.verdict import (
     ContainerInstanceView,
     ServiceView,
@@ -52,23 +48,3 @@ def test_drain_is_done_only_without_tasks_and_with_services_at_desired() -> None
     assert not drain_progress(unchecked, "i-old").done
     assert drain_progress(done, "i-old").done
 
-
-def _client_error(code: str) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": code}}, "DetachInstances")
-
-
-def test_throttling_is_retried_other_refusals_are_not() -> None:
-    answers: list[object] = [_client_error("Throttling"), _client_error("Throttling"), "done"]
-    slept: list[float] = []
-
-    def call() -> object:
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    assert retry_throttling(call, sleep=slept.append) == "done"
-    assert len(slept) == 2
-    with pytest.raises(ClientError):
-        retry_throttling(lambda: (_ for _ in ()).throw(_client_error("ValidationError")), sleep=slept.append)
-    assert len(slept) == 2

@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
-
-from ecsops.aws.errors import THROTTLING_CODES
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
     from mypy_boto3_ec2 import EC2Client
 
-_T = TypeVar("_T")
-THROTTLE_RETRIES = 6
-
-
-def retry_throttling(call: Callable[[], _T], *, sleep: Callable[[float], None] = time.sleep) -> _T:
-    """Repeat call while AWS answers with a throttling error (a throttled request did nothing)."""
-    from botocore.exceptions import ClientError
-
-    for attempt in range(THROTTLE_RETRIES):
-        try:
-            return call()
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in THROTTLING_CODES or attempt == THROTTLE_RETRIES - 1:
-                raise
-            sleep(min(20.0, 0.5 * 2**attempt))
-    raise AssertionError("unreachable")
 
 
 class AsgActions:
     """One method per call; the clients' profile, region and retries are the caller's business.
 
     `mutations` (default: `autoscaling`) serves DetachInstances/AttachInstances and should not retry by
-    itself: those calls are not idempotent, so only throttling is retried here.
+    itself: those calls are not idempotent. The step that sends them retries, reconciling first (machines.steps).
     """
 
     def __init__(
@@ -46,18 +26,14 @@ class AsgActions:
 
     def detach(self, asg_name: str, instance_id: str) -> dict[str, Any]:
         """DetachInstances without decrementing desired capacity: the group launches a replacement."""
-        response = retry_throttling(
-            lambda: self._mutations.detach_instances(
-                AutoScalingGroupName=asg_name, InstanceIds=[instance_id], ShouldDecrementDesiredCapacity=False
-            )
+        response = self._mutations.detach_instances(
+            AutoScalingGroupName=asg_name, InstanceIds=[instance_id], ShouldDecrementDesiredCapacity=False
         )
         return {"activities": [a.get("ActivityId") for a in response.get("Activities", [])]}
 
     def attach(self, asg_name: str, instance_id: str) -> dict[str, Any]:
         """AttachInstances (the group's desired capacity grows by one)."""
-        retry_throttling(
-            lambda: self._mutations.attach_instances(AutoScalingGroupName=asg_name, InstanceIds=[instance_id])
-        )
+        self._mutations.attach_instances(AutoScalingGroupName=asg_name, InstanceIds=[instance_id])
         return {"attached": instance_id}
 
     def group_membership(self, instance_id: str) -> dict[str, Any] | None:

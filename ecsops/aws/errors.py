@@ -4,26 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def classify_error(exc: BaseException) -> dict[str, Any] | None:
-    """A ClientError means AWS answered and refused: record it. Anything else (connection reset,
-    read timeout, HTTP 5xx) leaves the outcome unknown, so the step stays in flight and is reconciled."""
-    from botocore.exceptions import ClientError
-
-    if isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
-        if status >= 500:
-            return None  # a server error may have taken effect: reconcile, never assume
-        error = exc.response.get("Error", {})
-        return {
-            "type": "ClientError",
-            "code": error.get("Code"),
-            "message": error.get("Message"),
-            "operation": exc.operation_name,
-        }
-    return None
-
-
 THROTTLING_CODES = frozenset(
     {
         "Throttling",
@@ -60,3 +40,29 @@ def is_transient(exc: BaseException) -> bool:
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
         return status >= 500 or exc.response.get("Error", {}).get("Code") in THROTTLING_CODES
     return isinstance(exc, EndpointConnectionError | ConnectionClosedError | ReadTimeoutError | ConnectTimeoutError)
+
+
+def classify_error(exc: BaseException) -> tuple[str, dict[str, Any] | None]:
+    """What an exception from an AWS call means for a durable step (machines.steps.ErrorKind):
+    `throttled` (AWS refused for its rate: the call did not happen), `unknown` (HTTP 5xx, reset, timeout: it may
+    have taken effect, so ask AWS before sending it again), `refused` (AWS answered no: recorded with the step),
+    or `foreign` (not an AWS error: a bug, left to propagate)."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
+        record = {
+            "type": "ClientError",
+            "code": error.get("Code"),
+            "message": error.get("Message"),
+            "operation": exc.operation_name,
+        }
+        if error.get("Code") in THROTTLING_CODES:
+            return "throttled", record
+        if status >= 500:
+            return "unknown", None
+        return "refused", record
+    if is_transient(exc):
+        return "unknown", None
+    return "foreign", None

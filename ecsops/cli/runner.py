@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 import ecsops
 from ecsops.cli import exit_codes
@@ -24,6 +24,7 @@ from machines.clock import Clock
 from machines.engine import DEFAULT_LEASE_SECONDS, Engine
 from machines.errors import RunFinished, VersionMismatch
 from machines.operation import OperationSpec
+from machines.steps import ErrorKind
 from store.base import RunStore
 from store.errors import LockHeldError, StoreError
 from store.models import RunRecord
@@ -36,10 +37,11 @@ def new_run_id(operation: str) -> str:
     return f"{operation}-{stamp}-{secrets.token_hex(3)}"
 
 
-def _classify_error(exc: BaseException) -> dict[str, Any] | None:
+def _classify_error(exc: BaseException) -> tuple[ErrorKind, dict[str, Any] | None]:
     from ecsops.aws.errors import classify_error
 
-    return classify_error(exc)
+    kind, record = classify_error(exc)
+    return cast("ErrorKind", kind), record
 
 
 def _clock() -> Clock | None:

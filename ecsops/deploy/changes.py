@@ -1,21 +1,16 @@
-"""Send the deploy's non-idempotent ECS changes as durable steps: throttling retried, unknown outcomes reconciled."""
+"""The deploy's non-idempotent ECS changes as durable steps, each with the read that finds it already done."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ecsops.aws.ecs import EcsGateway, revision_of
-from ecsops.aws.errors import is_throttling, is_transient
 from machines.context import RunContext
-from machines.durations import format_duration
 from machines.steps import NOT_HAPPENED, Reconciled
 
 RUN_ID_TAG = "ecsops:run-id"
 RECONCILE_REVISIONS = 10  # newest revisions of the family searched for our run-id tag
-MUTATION_ATTEMPTS = 8
-MUTATION_FIRST_BACKOFF = 1.0
-MUTATION_MAX_BACKOFF = 20.0
 
 
 def primary_deployment(service: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -30,36 +25,6 @@ def tagged_with_run_id(register_request: Mapping[str, Any], run_id: str) -> dict
     others = [tag for tag in register_request.get("tags", []) if tag.get("key") != RUN_ID_TAG]
     request["tags"] = [*others, {"key": RUN_ID_TAG, "value": run_id}]
     return request
-
-
-def durable_change(
-    ctx: RunContext,
-    name: str,
-    request: dict[str, Any],
-    call: Callable[[dict[str, Any]], dict[str, Any]],
-    find: Callable[[dict[str, Any]], Reconciled],
-) -> Any:
-    """ctx.step for a call AWS gives no idempotency token: throttling is retried; after an unknown
-    outcome (5xx, dropped connection) AWS is asked whether the call happened before it is sent again."""
-
-    def call_once_in_effect(request: dict[str, Any]) -> Any:
-        delay = MUTATION_FIRST_BACKOFF
-        for attempt in range(1, MUTATION_ATTEMPTS + 1):
-            try:
-                return call(request)
-            except Exception as exc:
-                if attempt == MUTATION_ATTEMPTS or not is_transient(exc):
-                    raise
-                ctx.progress(f"{name}: {type(exc).__name__}: {exc}; trying again in {format_duration(delay)}")
-                ctx.sleep(delay)
-                delay = min(delay * 2, MUTATION_MAX_BACKOFF)
-                if not is_throttling(exc):
-                    finding = find(request)
-                    if finding.happened:
-                        return finding.result
-        raise AssertionError("unreachable")
-
-    return ctx.step(name, request, call_once_in_effect, reconcile=lambda step: find(step.request))
 
 
 class DeployChanges:
@@ -79,16 +44,18 @@ class DeployChanges:
             "forceNewDeployment": True,
         }
 
-    def register_task_definition(self, ctx: RunContext, request: dict[str, Any]) -> Any:
+    def register_task_definition(self, ctx: RunContext[Any], request: dict[str, Any]) -> Any:
         """Step `register_task_definition`: {"taskDefinitionArn", "revision"}; raises StepFailed if refused."""
         def find(request: dict[str, Any]) -> Reconciled:
             return self._find_registered(request, ctx.run_id)
 
-        return durable_change(ctx, "register_task_definition", request, self._register, find)
+        return ctx.step("register_task_definition", request, self._register, reconcile=lambda step: find(step.request))
 
-    def update_service(self, ctx: RunContext, name: str, request: dict[str, Any], known: set[str]) -> Any:
+    def update_service(self, ctx: RunContext[Any], name: str, request: dict[str, Any], known: set[str]) -> Any:
         """Step `name`: {"deployment_id", "task_definition"}; `known` lists the deployments seen before the call."""
-        return durable_change(ctx, name, request, self._update, lambda request: self._find_deployment(request, known))
+        return ctx.step(
+            name, request, self._update, reconcile=lambda step: self._find_deployment(step.request, known)
+        )
 
     def _register(self, request: dict[str, Any]) -> dict[str, Any]:
         registered = self.ecs.register_task_definition(request)

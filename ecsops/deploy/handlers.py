@@ -8,6 +8,7 @@ from typing import Any
 from ecsops.aws.ecs import EcsGateway, EcsNotFound, TaskDefinitionNotFound, short_name
 from ecsops.aws.elbv2 import Elbv2Gateway
 from ecsops.deploy.changes import DeployChanges, primary_deployment, tagged_with_run_id
+from ecsops.deploy.facts import DeployFacts
 from ecsops.deploy.flags import EditError
 from ecsops.deploy.params import DeployParams
 from ecsops.deploy.taskdef_diff import describe_changes
@@ -18,7 +19,8 @@ from machines.context import RunContext
 from machines.durations import format_duration
 from machines.errors import StepFailed
 
-Handler = Callable[[RunContext], str]
+Context = RunContext[DeployFacts]
+Handler = Callable[[Context], str]
 
 
 def deployment_record(deployment: Mapping[str, Any]) -> dict[str, Any]:
@@ -75,14 +77,14 @@ class DeployHandlers:
         }
 
     # ---- planned: capture the rollback target ---------------------------------------------------
-    def planned(self, ctx: RunContext) -> str:
+    def planned(self, ctx: Context) -> str:
         p = self.params
         try:
             service = self.ecs.describe_service(p.cluster, p.service)
         except EcsNotFound as exc:
-            ctx.record(reason=f"nothing was changed: {exc.message}")
+            ctx.set_reason(f"nothing was changed: {exc.message}")
             return "fail"
-        if "rollback_target" in ctx.data:
+        if ctx.facts.rollback_target is not None:
             return "snapshot"  # captured before a crash; the service has not been changed since
         load_balancers = service.get("loadBalancers") or []
         target_group = next((lb["targetGroupArn"] for lb in load_balancers if lb.get("targetGroupArn")), None)
@@ -106,22 +108,22 @@ class DeployHandlers:
         return "snapshot"
 
     # ---- snapshotted: decide what to register -----------------------------------------------------
-    def snapshotted(self, ctx: RunContext) -> str:
+    def snapshotted(self, ctx: Context) -> str:
         p = self.params
-        rollback_target = ctx.data["rollback_target"]
+        rollback_target = ctx.facts.target()
         try:
-            task_definition, tags = self.ecs.describe_task_definition(p.taskdef or rollback_target["task_definition"])
+            task_definition, tags = self.ecs.describe_task_definition(p.taskdef or rollback_target.task_definition)
         except TaskDefinitionNotFound as exc:
-            ctx.record(reason=f"nothing was changed: {exc.message}")
+            ctx.set_reason(f"nothing was changed: {exc.message}")
             return "fail"
         base = str(task_definition["taskDefinitionArn"])
         before = register_request_from(task_definition, tags)
         try:
             after = apply_edits(before, p.edits)
         except EditError as exc:
-            ctx.record(reason=f"nothing was changed: {exc}")
+            ctx.set_reason(f"nothing was changed: {exc}")
             return "fail"
-        for line in describe_changes(before, after, rollback_target["desired_count"], p.desired_count):
+        for line in describe_changes(before, after, rollback_target.desired_count, p.desired_count):
             ctx.progress(line)
         if not has_changes(before, after):
             ctx.record(base_task_definition=base, new_task_definition=base, registered_revision=False)
@@ -133,12 +135,12 @@ class DeployHandlers:
         return "register"
 
     # ---- registering -----------------------------------------------------------------------------
-    def registering(self, ctx: RunContext) -> str:
-        request = ctx.data["register_request"]
+    def registering(self, ctx: Context) -> str:
+        request = ctx.facts.register_request or {}
         try:
             result = self.changes.register_task_definition(ctx, request)
         except StepFailed as exc:
-            ctx.record(reason=f"RegisterTaskDefinition refused ({exc.code}: {exc.error.get('message')}); "
+            ctx.set_reason(f"RegisterTaskDefinition refused ({exc.code}: {exc.error.get('message')}); "
                        "the service was not changed")
             return "fail"
         ctx.record(new_task_definition=result["taskDefinitionArn"], registered_revision=True)
@@ -146,25 +148,25 @@ class DeployHandlers:
         return "registered"
 
     # ---- updating --------------------------------------------------------------------------------
-    def updating(self, ctx: RunContext) -> str:
+    def updating(self, ctx: Context) -> str:
         p = self.params
-        request = self.changes.update_request(ctx.data["new_task_definition"], p.desired_count)
-        snapshot = ctx.data["rollback_target"]["deployments"]
-        known = {d["id"] for d in snapshot}
-        trusted = next((d["id"] for d in snapshot if d.get("status") == "PRIMARY"), None)
+        facts = ctx.facts
+        request = self.changes.update_request(str(facts.new_task_definition), p.desired_count)
+        known = facts.target().deployment_ids
+        trusted = facts.target().primary_id
         try:
             service = self.ecs.describe_service(p.cluster, p.service)
         except EcsNotFound as exc:
-            ctx.record(reason=f"the service was not changed: {exc.message}")
+            ctx.set_reason(f"the service was not changed: {exc.message}")
             return "fail"
         other = someone_elses_primary(service, trusted, known, request["taskDefinition"])
         if other is not None:
-            ctx.record(reason=_taken_over_reason(other, "our update; the service was not changed by this run"))
+            ctx.set_reason(_taken_over_reason(other, "our update; the service was not changed by this run"))
             return "superseded"
         try:
             result = self.changes.update_service(ctx, "update_service", request, known)
         except StepFailed as exc:
-            ctx.record(reason=f"UpdateService refused ({exc.code}: {exc.error.get('message')}); "
+            ctx.set_reason(f"UpdateService refused ({exc.code}: {exc.error.get('message')}); "
                        "the service was not changed")
             return "fail"
         ctx.record(deployment_id=result["deployment_id"])
@@ -172,20 +174,20 @@ class DeployHandlers:
         return "updated"
 
     # ---- waiting ---------------------------------------------------------------------------------
-    def waiting(self, ctx: RunContext) -> str:
+    def waiting(self, ctx: Context) -> str:
         p = self.params
-        deployment_id = ctx.data["deployment_id"]
-        rollback_target = ctx.data["rollback_target"]
+        deployment_id = str(ctx.facts.deployment_id)
+        rollback_target = ctx.facts.target()
         watch = self.follower.follow(
-            ctx, deployment_id, "deploy", rollback_target["task_definition"], p.wait_until == "draining-started"
+            ctx, deployment_id, "deploy", rollback_target.task_definition, p.wait_until == "draining-started"
         )
         if watch.verdict is Verdict.STABLE:
             return "stable"
         if watch.verdict is Verdict.SUPERSEDED:
-            ctx.record(reason=watch.reason)
+            ctx.set_reason(watch.reason)
             return "superseded"
         if watch.verdict is Verdict.ECS_ROLLED_BACK:
-            ctx.record(failure=watch.reason, ecs_rollback_deployment_id=watch.primary_id)
+            ctx.record(rollback_cause=watch.reason, ecs_rollback_deployment_id=watch.primary_id)
             return "ecs_rolled_back"
         if watch.verdict is Verdict.FAILED:
             cause, trigger = watch.reason, "deploy_failed"
@@ -194,41 +196,42 @@ class DeployHandlers:
                      f"(last seen: {watch.summary})")
             trigger = "timed_out"
         if p.no_rollback:
-            previous = short_name(rollback_target["task_definition"])
-            ctx.record(reason=(
+            previous = short_name(rollback_target.task_definition)
+            ctx.set_reason(
                 f"{cause}; --no-rollback: deployment {deployment_id} is left as it is. To roll back: ecsops deploy "
                 f"--cluster {p.cluster} --service {p.service} --taskdef {previous} "
-                f"--desired-count {rollback_target['desired_count']}"
-            ))
+                f"--desired-count {rollback_target.desired_count}"
+            )
             return "gave_up"
-        ctx.record(failure=cause)
+        ctx.record(rollback_cause=cause)
         ctx.progress(f"{cause}; rolling back")
         return trigger
 
     # ---- rolling back ----------------------------------------------------------------------------
-    def rolling_back(self, ctx: RunContext) -> str:
+    def rolling_back(self, ctx: Context) -> str:
         p = self.params
-        rollback_target = ctx.data["rollback_target"]
-        cause = ctx.data.get("failure", "the deploy failed")
-        previous = short_name(rollback_target["task_definition"])
+        facts = ctx.facts
+        rollback_target = facts.target()
+        cause = facts.rollback_cause or "the deploy failed"
+        previous = short_name(rollback_target.task_definition)
         try:
             service = self.ecs.describe_service(p.cluster, p.service)
         except EcsNotFound as exc:
-            ctx.record(reason=f"{cause}; cannot roll back: {exc.message}")
+            ctx.set_reason(f"{cause}; cannot roll back: {exc.message}")
             return "rollback_failed"
-        if "rollback_known_deployments" not in ctx.data:
-            ctx.record(rollback_known_deployments=[d.get("id") for d in service.get("deployments", [])])
-        known = set(ctx.data["rollback_known_deployments"])
-        request = self.changes.update_request(rollback_target["task_definition"], rollback_target["desired_count"])
+        if facts.rollback_known_deployments is None:
+            ctx.record(rollback_known_deployments=[str(d.get("id")) for d in service.get("deployments", [])])
+        known = set(ctx.facts.rollback_known_deployments or ())
+        request = self.changes.update_request(rollback_target.task_definition, rollback_target.desired_count)
         # Checked on every entry: a resumed run must not roll back over a deploy made while it was down.
-        other = someone_elses_primary(service, ctx.data["deployment_id"], known, request["taskDefinition"])
+        other = someone_elses_primary(service, facts.deployment_id, known, request["taskDefinition"])
         if other is not None:
-            ctx.record(reason=f"{cause}; {_taken_over_reason(other, 'our rollback')}")
+            ctx.set_reason(f"{cause}; {_taken_over_reason(other, 'our rollback')}")
             return "superseded"
         try:
             result = self.changes.update_service(ctx, "rollback_update_service", request, known)
         except StepFailed as exc:
-            ctx.record(reason=self._rollback_failed_reason(
+            ctx.set_reason(self._rollback_failed_reason(
                 cause, f"UpdateService back to {previous} was refused ({exc.code}: {exc.error.get('message')})"
             ))
             return "rollback_failed"
@@ -236,29 +239,29 @@ class DeployHandlers:
         ctx.progress(f"rollback deployment {result['deployment_id']} started on {previous}")
         return self._finish_rollback(ctx, result["deployment_id"], cause, f"rolled back to {previous}")
 
-    def ecs_rolling_back(self, ctx: RunContext) -> str:
-        cause = ctx.data.get("failure", "the deployment failed")
-        deployment_id = ctx.data["ecs_rollback_deployment_id"]
+    def ecs_rolling_back(self, ctx: Context) -> str:
+        cause = ctx.facts.rollback_cause or "the deployment failed"
+        deployment_id = str(ctx.facts.ecs_rollback_deployment_id)
         return self._finish_rollback(ctx, deployment_id, cause, "ECS's circuit breaker rollback finished")
 
-    def _finish_rollback(self, ctx: RunContext, deployment_id: str, cause: str, done: str) -> str:
-        rollback_target = ctx.data["rollback_target"]
+    def _finish_rollback(self, ctx: Context, deployment_id: str, cause: str, done: str) -> str:
+        rollback_target = ctx.facts.target()
         watch = self.follower.follow(ctx, deployment_id, "rollback", None, False)
         if watch.verdict is Verdict.STABLE:
-            ctx.record(reason=(
-                f"{cause}; {done}: {short_name(rollback_target['task_definition'])} with desired count "
-                f"{rollback_target['desired_count']} is running again"
-            ))
+            ctx.set_reason(
+                f"{cause}; {done}: {short_name(rollback_target.task_definition)} with desired count "
+                f"{rollback_target.desired_count} is running again"
+            )
             return "rollback_done"
         if watch.verdict is Verdict.SUPERSEDED:
-            ctx.record(reason=f"{cause}; during the rollback {watch.reason}")
+            ctx.set_reason(f"{cause}; during the rollback {watch.reason}")
             return "superseded"
         if watch.verdict is Verdict.FAILED:
             what = f"rollback deployment {deployment_id} failed too ({watch.reason})"
         else:
             what = (f"rollback deployment {deployment_id} did not finish within "
                     f"{format_duration(self.params.timeout_seconds)}")
-        ctx.record(reason=self._rollback_failed_reason(cause, what, watch.summary))
+        ctx.set_reason(self._rollback_failed_reason(cause, what, watch.summary))
         return "rollback_failed"
 
     def _rollback_failed_reason(self, cause: str, what: str, summary: str | None = None) -> str:

@@ -14,6 +14,7 @@ def build(params: dict[str, Any]) -> Operation:
     from ecsops.aws.clients import make_client
     from ecsops.aws.ecs import EcsGateway
     from ecsops.aws.elbv2 import Elbv2Gateway
+    from ecsops.deploy.facts import DeployFacts
     from ecsops.deploy.handlers import DeployHandlers
     from ecsops.deploy.params import DeployParams
 
@@ -23,7 +24,7 @@ def build(params: dict[str, Any]) -> Operation:
         lambda: make_client("ecs", deploy.profile, deploy.region, retry=False),
     )
     elbv2 = Elbv2Gateway(lambda: make_client("elbv2", deploy.profile, deploy.region))
-    return Operation(DEPLOY, DeployHandlers(deploy, ecs, elbv2).mapping())
+    return Operation(DEPLOY, DeployHandlers(deploy, ecs, elbv2).mapping(), facts=DeployFacts)
 
 
 def document_fields(run: RunRecord, items: list[ItemRecord]) -> dict[str, Any]:

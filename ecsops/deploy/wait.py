@@ -5,6 +5,7 @@ from __future__ import annotations
 from ecsops.aws.ecs import EcsGateway, EcsNotFound, short_name
 from ecsops.aws.elbv2 import Elbv2Gateway
 from ecsops.aws.errors import is_transient
+from ecsops.deploy.facts import DeployFacts
 from ecsops.deploy.params import DeployParams
 from ecsops.deploy.verdict import Verdict, Watch, judge, new_events
 from machines.context import RunContext
@@ -26,7 +27,7 @@ class DeploymentFollower:
 
     def follow(
         self,
-        ctx: RunContext,
+        ctx: RunContext[DeployFacts],
         deployment_id: str,
         deadline_name: str,
         rollback_task_definition: str | None,
@@ -77,11 +78,11 @@ class DeploymentFollower:
             return self.params.poll_interval
         return float(min(ADAPTIVE_MAX_INTERVAL, ADAPTIVE_FIRST_INTERVAL * 1.5**polls))
 
-    def _draining_started(self, ctx: RunContext) -> str | None:
-        group = ctx.data.get("target_group")
+    def _draining_started(self, ctx: RunContext[DeployFacts]) -> str | None:
+        group = ctx.facts.target_group
         if not group:
             return None
-        initial = set(ctx.data.get("initial_targets") or [])
+        initial = set(ctx.facts.initial_targets)
         health = self.elbv2.describe_target_health(group)
         draining = [t for t in health if t.state == "draining"]
         if draining:

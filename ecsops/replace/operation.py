@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from machines.items import ItemMachine
 from machines.operation import Operation, OperationSpec
 from machines.replace_instances import INSTANCE_DEFINITION, RUN_DEFINITION
 from store.models import ItemRecord, RunRecord
@@ -20,17 +21,23 @@ INSTANCE_FIELDS = (
 
 
 def build(params: dict[str, Any]) -> Operation:
+    from ecsops.replace.facts import InstanceFacts, ReplaceFacts
     from ecsops.replace.gateways import make_gateways
     from ecsops.replace.handlers import ReplaceHandlers
+    from ecsops.replace.instances import WAITS_AFTER, InstanceHandlers
     from ecsops.replace.params import ReplaceParams
 
-    handlers = ReplaceHandlers(
-        ReplaceParams.from_run(params), make_gateways(params.get("profile"), params.get("region"))
+    replace = ReplaceParams.from_run(params)
+    gateways = make_gateways(params.get("profile"), params.get("region"))
+    handlers = ReplaceHandlers(replace, gateways)
+    instances = ItemMachine(
+        INSTANCE_DEFINITION, InstanceHandlers(replace, gateways).mapping(), InstanceFacts, WAITS_AFTER
     )
     return Operation(
         RUN_DEFINITION,
         {"planned": handlers.planned, "replacing": handlers.replacing},
-        item_definition=INSTANCE_DEFINITION,
+        facts=ReplaceFacts,
+        items=instances,
     )
 
 
