@@ -8,37 +8,35 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import run_ecsops
+from crash_points import new_points, points_along, required_points
 from deploy_helpers import demo_with, deploy, revisions
 
 from ecsops.sim.server import SimServer
+from machines.deploy import DEPLOY
 
-GOOD_PATH = [
-    ("planned", "snapshotted"), ("snapshotted", "registering"), ("registering", "updating"),
-    ("updating", "waiting"), ("waiting", "succeeded"),
-]
-GOOD_POINTS = [
-    "enter:planned",
-    "checkpoint:snapshotted",
-    "enter:snapshotted",
-    "checkpoint:registering",
-    "enter:registering",
-    "intent:register_task_definition",
-    "call:register_task_definition",
-    "checkpoint:updating",
-    "enter:updating",
-    "intent:update_service",
-    "call:update_service",
-    "checkpoint:waiting",
-    "enter:waiting",
-]
-ROLLBACK_PATH = [*GOOD_PATH[:4], ("waiting", "rolling_back"), ("rolling_back", "rolled_back")]
-ROLLBACK_POINTS = [
-    "checkpoint:rolling_back",
-    "enter:rolling_back",
-    "intent:rollback_update_service",
-    "call:rollback_update_service",
-]
-ECS_ROLLBACK_PATH = [*GOOD_PATH[:4], ("waiting", "ecs_rolling_back"), ("ecs_rolling_back", "rolled_back")]
+GOOD = ("snapshot", "register", "registered", "updated", "stable")
+ROLLBACK = (*GOOD[:4], "deploy_failed", "rollback_done")
+ECS_ROLLBACK = (*GOOD[:4], "ecs_rolled_back", "rollback_done")
+
+
+def _path(triggers: tuple[str, ...]) -> list[tuple[str, str]]:
+    state, path = DEPLOY.initial, []
+    for trigger in triggers:
+        dest = DEPLOY.fire(state, trigger)
+        path.append((state, dest))
+        state = dest
+    return path
+
+
+GOOD_PATH, ROLLBACK_PATH, ECS_ROLLBACK_PATH = _path(GOOD), _path(ROLLBACK), _path(ECS_ROLLBACK)
+GOOD_POINTS = points_along(DEPLOY, GOOD)
+ROLLBACK_POINTS = new_points(points_along(DEPLOY, ROLLBACK), GOOD_POINTS)
+ECS_ROLLBACK_POINTS = new_points(points_along(DEPLOY, ECS_ROLLBACK), GOOD_POINTS, ROLLBACK_POINTS)
+
+
+def test_the_kill_points_cover_every_declared_state_and_step() -> None:
+    covered = {*GOOD_POINTS, *ROLLBACK_POINTS, *ECS_ROLLBACK_POINTS}
+    assert required_points(DEPLOY) - covered == set()
 
 
 def _assert_complete(document: dict[str, object], path: list[tuple[str, str]]) -> None:
@@ -91,7 +89,7 @@ def test_killed_rollback_resumes_to_rolled_back_with_one_rollback_deployment(
     assert len(revisions(aws_env)) == 2
 
 
-@pytest.mark.parametrize("crash_at", ["checkpoint:ecs_rolling_back", "enter:ecs_rolling_back"])
+@pytest.mark.parametrize("crash_at", ECS_ROLLBACK_POINTS)
 def test_killed_while_ecs_rolls_back_resumes_to_rolled_back(
     tmp_path: Path, aws_env: SimServer, crash_at: str
 ) -> None:

@@ -8,20 +8,30 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import run_ecsops
+from crash_points import new_points, points_along, required_points
 from replace_helpers import fleet_scenario, replace
 
 from ecsops.sim.server import SimServer
+from machines.replace_instances import INSTANCE_DEFINITION, RUN_DEFINITION
 
-RUN_POINTS = ["enter:planned", "checkpoint:replacing", "enter:replacing", "checkpoint:succeeded"]
-ITEM_STATES = ["detaching", "waiting_replacement", "draining", "drained", "terminating", "terminated"]
-STEPS = ["detach", "drain", "terminate"]
+REPLACED = ("start", "detached", "replacement_active", "drained", "terminate", "terminated")
+PUT_BACK = ("start", "detached", "replacement_active", "fail", "reattached")
+RUN_POINTS = points_along(RUN_DEFINITION, ("plan", "all_replaced"))
+REPLACED_POINTS = points_along(INSTANCE_DEFINITION, REPLACED, item=True)
+# The second instance is skipped once the first failed.
+FAILURE_POINTS = [*new_points(points_along(INSTANCE_DEFINITION, PUT_BACK, item=True), REPLACED_POINTS),
+                  *points_along(INSTANCE_DEFINITION, ("skip",), item=True)]
+REFUSED_POINTS = ["intent:reattach:FIRST", "item-checkpoint:reattach_failed"]
 
 
 def _crash_points() -> list[str]:
-    points = list(RUN_POINTS)
-    points += [f"item-checkpoint:{state}" for state in ITEM_STATES]
-    points += [f"{when}:{step}:FIRST" for step in STEPS for when in ("intent", "call")]
-    return points
+    return [*RUN_POINTS, *REPLACED_POINTS]
+
+
+def test_the_kill_points_cover_every_declared_state_and_step() -> None:
+    assert required_points(RUN_DEFINITION) - set(RUN_POINTS) == set()
+    covered = {*REPLACED_POINTS, *FAILURE_POINTS, *REFUSED_POINTS}
+    assert required_points(INSTANCE_DEFINITION, item=True) - covered == set()
 
 
 def _kill_then_resume(sim: SimServer, tmp_path: Path, crash_at: str, *args: str) -> tuple[dict, dict]:  # type: ignore[type-arg]
@@ -60,17 +70,6 @@ def test_killed_replacement_resumes_without_repeating_mutations(
     assert len(per_item) == len(set(per_item)), "no instance passes a state twice"
 
 
-FAILURE_POINTS = [
-    "item-checkpoint:reattaching",
-    "intent:activate:FIRST",
-    "call:activate:FIRST",
-    "intent:reattach:FIRST",
-    "call:reattach:FIRST",
-    "item-checkpoint:reattached",
-    "item-checkpoint:skipped",
-]
-
-
 @pytest.mark.parametrize("crash_at", FAILURE_POINTS)
 def test_killed_reattach_resumes_without_repeating_it(aws_env: SimServer, tmp_path: Path, crash_at: str) -> None:
     seeded = aws_env.reset(fleet_scenario(instances=3, out_of_date=2, stuck=True)).asgs["prod-asg"]
@@ -89,7 +88,7 @@ def test_killed_reattach_resumes_without_repeating_it(aws_env: SimServer, tmp_pa
     assert "ec2:TerminateInstances" not in counts
 
 
-@pytest.mark.parametrize("crash_at", ["intent:reattach:FIRST", "item-checkpoint:reattach_failed"])
+@pytest.mark.parametrize("crash_at", REFUSED_POINTS)
 def test_killed_refused_reattach_resumes_to_failed_without_asking_again(
     aws_env: SimServer, tmp_path: Path, crash_at: str
 ) -> None:
