@@ -97,7 +97,7 @@ def run_replace(
     output: str,
     store_path: str | None = None,
 ) -> int:
-    """The whole command; returns its exit code. Shared with the enforce-aws-ecs-asg-launchconfig command."""
+    """The whole command after typer has read the flags; returns its exit code."""
     from machines.durations import parse_duration
 
     output = output.lower()
