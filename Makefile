@@ -2,15 +2,25 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# What `make demo` needs (ecsops and the simulator) is a subset of what the tests and linters need.
+SIM_STAMP := $(VENV)/.installed-sim
 STAMP := $(VENV)/.installed
+PIP_INSTALL := $(BIN)/pip install --quiet -e
 
 .PHONY: test lint demo bench clean
 
-$(STAMP): pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+
+$(SIM_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) '.[sim]'
+	touch $(SIM_STAMP)
+
+# The dev extras include the sim extras, so this stamps both.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) '.[dev]'
+	touch $(STAMP) $(SIM_STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests
@@ -19,10 +29,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check ecsops machines store tests
 	$(BIN)/mypy
 
-demo: $(STAMP)
+demo: $(SIM_STAMP)
 	$(BIN)/python -m ecsops.demo
 
-bench: $(STAMP)
+bench: $(SIM_STAMP)
 	$(BIN)/python -m ecsops.demo.bench
 
 clean:

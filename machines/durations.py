@@ -5,20 +5,25 @@ from __future__ import annotations
 import math
 import re
 
-ACCEPTED_FORMS = "'90s', '15m', '1h', '1h30m', '1h30m15s' or plain seconds like '90' or '2.5'"
+ACCEPTED_FORMS = "'90s', '15m', '1h', '1h30m', '10m0s', '500ms' or plain seconds like '90' or '2.5'"
 
 _NUMBER = r"\d+(?:\.\d+)?"
 _PLAIN_SECONDS = re.compile(rf"{_NUMBER}")
-# Units must appear largest first and at most once each, as in Go's time.ParseDuration.
-_WITH_UNITS = re.compile(rf"(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m)?(?:(?P<s>{_NUMBER})s)?")
-_SECONDS_PER_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0}
+# Go's time.Duration units (what go-awsecs's -timeout took: `10m0s`, `500ms`, `1h30m`), each at most once and
+# largest first; `m` followed by `s` is milliseconds.
+_WITH_UNITS = re.compile(
+    rf"(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m(?!s))?(?:(?P<s>{_NUMBER})s)?(?:(?P<ms>{_NUMBER})ms)?"
+    rf"(?:(?P<us>{_NUMBER})(?:us|\u00b5s|\u03bcs))?(?:(?P<ns>{_NUMBER})ns)?"
+)
+_SECONDS_PER_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
 
 def parse_duration(text: str) -> float:
     """Return the number of seconds that `text` denotes.
 
-    Accepts `90s`, `15m`, `1h`, combinations largest unit first (`1h30m`, `2m30s`) and plain
-    seconds (`90`, `2.5`, `0`). Surrounding whitespace and upper-case units are tolerated.
+    Accepts `90s`, `15m`, `1h`, Go's smaller units (`500ms`, `250us`, `10ns`), combinations largest unit
+    first as Go prints them (`1h30m`, `10m0s`, `1m30.5s`) and plain seconds (`90`, `2.5`, `0`).
+    Surrounding whitespace and upper-case units are tolerated.
     Raises ValueError, naming the accepted forms, for anything else (negatives, `inf`, `1m1h`, ``).
     """
     candidate = text.strip().lower()

@@ -133,7 +133,8 @@ def test_machines_lists_and_draws(tmp_path: Path) -> None:
 
 def test_ci_identity_from_common_ci_variables() -> None:
     github = ci_identity({"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "org/app", "GITHUB_RUN_ID": "42"})
-    assert github == {"system": "github-actions", "GITHUB_REPOSITORY": "org/app", "GITHUB_RUN_ID": "42"}
+    assert github == {"system": "github-actions", "url": "https://github.com/org/app/actions/runs/42",
+                      "GITHUB_REPOSITORY": "org/app", "GITHUB_RUN_ID": "42"}
     assert ci_identity({"CI": "true"}) == {"system": "unknown-ci"}
     assert ci_identity({}) == {}
 

@@ -42,6 +42,20 @@ CASES = [
     pytest.param([*WEB, "--desired-count", "-1"], ["--desired-count -1", "0 or more"], id="negative-desired-count"),
     pytest.param([*WEB, "--desired-count", "two"], ["--desired-count"], id="non-numeric-desired-count"),
     pytest.param([*WEB, "--output", "yaml"], ["--output must be text or json"], id="bad-output"),
+    pytest.param([*WEB, "--container-image", "app=nginx:1.26", "--container-image", "app=nginx:1.27"],
+                 ["--container-image 'app=nginx:1.27'", "conflicts with --container-image 'app=nginx:1.26'"],
+                 id="conflicting-images"),
+    pytest.param([*WEB, "--container-envvar", "app=OK=2"],
+                 ["--container-envvar 'app=OK=2'", "'app=OK=1'", "environment variable 'OK'"],
+                 id="conflicting-envvars"),
+    pytest.param([*WEB, "--container-secret", "app=S=arn:a", "--container-secret", "app=S=arn:b"],
+                 ["--container-secret 'app=S=arn:b'", "'app=S=arn:a'"], id="conflicting-secrets"),
+    pytest.param([*WEB, "--container-logopt", "app=awslogs=mode=a", "--container-logopt", "app=awslogs=mode=b"],
+                 ["--container-logopt 'app=awslogs=mode=b'", "'app=awslogs=mode=a'"], id="conflicting-logopts"),
+    pytest.param([*WEB, "--task-role", "garbage"], ["--task-role 'garbage'", "arn:aws:iam::ACCOUNT:role/NAME"],
+                 id="task-role-not-an-arn"),
+    pytest.param([*WEB, "--task-role", "arn:aws:iam::123456789012:user/web"], ["--task-role"],
+                 id="task-role-a-user-arn"),
 ]
 
 
@@ -86,3 +100,34 @@ def test_aws_refusing_the_preflight_read_exits_1_not_2_and_changes_nothing(tmp_p
         assert "Traceback" not in result.stderr
     assert aws_env.mutating_calls() == {}
     assert run_ecsops(tmp_path / "s.db", "runs", "--output", "json").json() == []
+
+
+@pytest.mark.parametrize(
+    ("controller", "what_deploys_it"),
+    [("CODE_DEPLOY", "CodeDeploy deployment"), ("EXTERNAL", "task sets")],
+)
+def test_a_service_ecs_does_not_deploy_is_refused_before_any_change(
+    tmp_path: Path, aws_env: SimServer, controller: str, what_deploys_it: str
+) -> None:
+    ecs = aws_env.client("ecs")
+    ecs.create_service(cluster="demo", serviceName="blue", taskDefinition="web:1", desiredCount=1,
+                       deploymentController={"type": controller})
+    before = aws_env.counts()
+    for extra in ([], ["--dry-run"]):
+        result = run_ecsops(tmp_path / "s.db", "deploy", "--cluster", "demo", "--service", "blue",
+                            "--container-image", "app=nginx:1.27", *extra)
+        assert result.returncode == 2, (result.stdout, result.stderr)
+        assert f"uses the {controller} deployment controller" in result.stderr
+        assert what_deploys_it in result.stderr and "Nothing was changed" in result.stderr
+    calls = {op: n - before.get(op, 0) for op, n in aws_env.counts().items() if n != before.get(op, 0)}
+    assert calls == {"ecs:DescribeServices": 2}  # the read preflight already made, and nothing else
+    assert run_ecsops(tmp_path / "s.db", "runs", "--output", "json").json() == []
+    assert ecs.list_task_definitions(familyPrefix="web")["taskDefinitionArns"][-1].endswith(":1")
+
+
+def test_the_ecs_controller_is_deployed_as_before(tmp_path: Path, aws_env: SimServer) -> None:
+    aws_env.client("ecs").create_service(cluster="demo", serviceName="green", taskDefinition="web:1",
+                                         desiredCount=1, deploymentController={"type": "ECS"})
+    result = run_ecsops(tmp_path / "s.db", "deploy", "--cluster", "demo", "--service", "green",
+                        "--container-image", "app=nginx:1.27", "--dry-run")
+    assert result.returncode == 0, result.stderr

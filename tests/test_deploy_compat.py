@@ -88,3 +88,16 @@ def test_compat_failing_image_exits_with_the_deploy_codes(tmp_path: Path, aws_en
                         "--poll-interval", "0")
     assert result.returncode == 3, result.stderr
     assert aws_env.counts()["ecs:UpdateService"] == 1
+
+
+def test_compat_takes_go_durations_and_ecsops_flags(tmp_path: Path, aws_env: SimServer) -> None:
+    store = tmp_path / "s.db"
+    result = run_compat(
+        store, "-cluster", "demo", "-service", "web", "-container-image", "app=nginx:1.27",
+        "-timeout", "1h30m0s", "-poll-interval=500ms", "-run-id", "go-durations", "-output", "json",
+        "-store", str(store),
+    )
+    assert result.returncode == 0, result.stderr
+    params = result.json()["params"]
+    assert params["timeout_seconds"] == 5400 and params["poll_interval"] == 0.5
+    assert run_ecsops(store, "status", "go-durations", "--output", "json").json()["status"] == "succeeded"

@@ -59,10 +59,32 @@ def test_values_keep_equals_signs_and_empty_value_means_remove():
     assert app.log_secret_options == {"token": ""}
 
 
-def test_later_flag_for_same_key_overrides_earlier():
-    parsed = edits(images=["app=a:1", "app=a:2"], envvars=["app=FOO=1", "app=FOO=2"])
-    assert parsed.containers["app"].image == "a:2"
-    assert parsed.containers["app"].environment == {"FOO": "2"}
+@pytest.mark.parametrize(
+    ("kwargs", "flag", "earlier", "later"),
+    [
+        ({"images": ["app=a:1", "app=a:2"]}, FLAG_IMAGE, "app=a:1", "app=a:2"),
+        ({"envvars": ["app=FOO=1", "app=BAR=x", "app=FOO=2"]}, "--container-envvar", "app=FOO=1", "app=FOO=2"),
+        ({"secrets": ["app=S=arn:1", "app=S="]}, "--container-secret", "app=S=arn:1", "app=S="),
+        ({"logopts": ["app=awslogs=k=v", "app=awslogs=k=w"]}, FLAG_LOGOPT, "app=awslogs=k=v", "app=awslogs=k=w"),
+        ({"logsecrets": ["app=awslogs=k=a", "app=awslogs=k=b"]}, FLAG_LOGSECRET, "app=awslogs=k=a", "app=awslogs=k=b"),
+    ],
+)
+def test_two_values_for_the_same_key_are_refused_naming_both(kwargs, flag, earlier, later):
+    with pytest.raises(EditError) as excinfo:
+        edits(**kwargs)
+    assert excinfo.value.flag == flag and excinfo.value.value == later
+    assert repr(earlier) in excinfo.value.message and "container 'app'" in excinfo.value.message
+
+
+def test_the_same_value_twice_and_other_containers_or_keys_are_fine():
+    parsed = edits(
+        images=["app=a:1", " app = a:1 ", "sidecar=b:1"],
+        envvars=["app=FOO=1", "app=FOO=1", "sidecar=FOO=2", "app=BAR=2"],
+        logopts=["app=awslogs=k=v"],
+        logsecrets=["app=awslogs=k=w"],  # an option and a secret option of the same name are different entries
+    )
+    assert parsed.containers["app"].image == "a:1" and parsed.containers["sidecar"].image == "b:1"
+    assert parsed.containers["app"].environment == {"FOO": "1", "BAR": "2"}
 
 
 def test_names_are_stripped_values_are_verbatim():
@@ -85,6 +107,8 @@ def test_flags_are_remembered_for_error_messages():
         ("", None, False),
         ("None", None, True),
         ("arn:aws:iam::123456789012:role/app", "arn:aws:iam::123456789012:role/app", False),
+        ("arn:aws-us-gov:iam::123456789012:role/svc/app+x", "arn:aws-us-gov:iam::123456789012:role/svc/app+x", False),
+        ("arn:aws-cn:iam::123456789012:role/app", "arn:aws-cn:iam::123456789012:role/app", False),
     ],
 )
 def test_task_role(task_role, arn, clear):
@@ -157,3 +181,15 @@ def test_model_invariants():
         TaskDefinitionEdits(task_role_arn="arn:role", clear_task_role=True)
     with pytest.raises(ValidationError):
         ContainerEdits(log_options={"k": "v"})
+
+
+@pytest.mark.parametrize(
+    "task_role",
+    ["garbage", "app-role", "arn:aws:iam::123456789012:user/app", "arn:aws:iam::12345:role/app",
+     "arn:aws:s3:::bucket", "arn:aws:iam::123456789012:role/", "nONE"],
+)
+def test_task_role_must_be_a_role_arn_or_none(task_role):
+    with pytest.raises(EditError) as excinfo:
+        edits(task_role=task_role)
+    assert excinfo.value.flag == "--task-role"
+    assert "arn:aws:iam::ACCOUNT:role/NAME" in excinfo.value.message and "None" in excinfo.value.message

@@ -20,6 +20,16 @@ from machines.durations import format_duration, parse_duration
         ("0", 0.0),
         ("0s", 0.0),
         (" 15M ", 900.0),
+        # Go's time.Duration as go-awsecs printed and took it.
+        ("10m0s", 600.0),
+        ("15m0s", 900.0),
+        ("1h30m0s", 5400.0),
+        ("500ms", 0.5),
+        ("1m30s500ms", 90.5),
+        ("1.5ms", 0.0015),
+        ("250us", 0.00025),
+        ("250\u00b5s", 0.00025),
+        ("0ms", 0.0),
     ],
 )
 def test_parse_duration_accepts(text, seconds):
@@ -28,7 +38,7 @@ def test_parse_duration_accepts(text, seconds):
 
 @pytest.mark.parametrize(
     "text", ["", " ", "-5", "-5s", "abc", "5x", "1m1h", "1s1s", "h", "1.s", ".5", "inf", "nan", "1e3", "5 m",
-             "9" * 400]
+             "9" * 400, "ms", "5sm", "1ms1s", "5msec"]
 )
 def test_parse_duration_rejects_with_accepted_forms(text):
     with pytest.raises(ValueError) as excinfo:

@@ -277,8 +277,13 @@ images = st.text(alphabet="abc:@/0123456789.", min_size=1, max_size=12).filter(l
 
 @st.composite
 def flag_sets(draw):
+    def container_and_key(parts):
+        return tuple(part.strip() for part in parts[:-1])
+
     def flags(fields):
-        return draw(st.lists(st.builds(lambda parts: "=".join(parts), st.tuples(*fields)), max_size=4))
+        # One value per container and key: two different ones are refused by parse_edits.
+        parts = draw(st.lists(st.tuples(*fields), max_size=4, unique_by=container_and_key))
+        return ["=".join(p) for p in parts]
 
     return edits(
         images=flags([names, images]),
@@ -286,7 +291,7 @@ def flag_sets(draw):
         secrets=flags([names, keys, values]),
         logopts=flags([st.just("app"), st.just("awslogs"), keys, values]),
         logsecrets=flags([st.just("app"), st.just("awslogs"), keys, values]),
-        task_role=draw(st.sampled_from([None, "None", "arn:aws:iam::1:role/x"])),
+        task_role=draw(st.sampled_from([None, "None", "arn:aws:iam::123456789012:role/x"])),
     )
 
 

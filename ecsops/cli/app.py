@@ -10,8 +10,18 @@ import typer
 import ecsops
 from ecsops.cli import exit_codes
 from ecsops.cli.deploy_command import deploy
-from ecsops.cli.options import STATE, OutputOption, check_output, fail_usage, open_store_or_exit
+from ecsops.cli.options import (
+    DEFAULT_STORE_HELP,
+    STATE,
+    OutputOption,
+    StoreOption,
+    check_output,
+    fail_usage,
+    open_store_or_exit,
+    use_store,
+)
 from ecsops.cli.replace_command import register as register_replace_instances
+from ecsops.cli.usage import EcsopsGroup
 from ecsops.sim.cli import sim_app
 
 if TYPE_CHECKING:
@@ -19,6 +29,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="ecsops",
+    cls=EcsopsGroup,
     help="Resumable, audited ECS deploys and container-instance replacement. "
     "Every step is checkpointed to SQLite: a killed run can be resumed with `ecsops resume RUN_ID`.",
     no_args_is_help=True,
@@ -43,7 +54,8 @@ def main_options(
         typer.Option(
             "--store",
             envvar="ECSOPS_STORE",
-            help="SQLite store path (default ~/.local/state/ecsops/ecsops.db).",
+            metavar="PATH",
+            help=f"The run store, a SQLite file ({DEFAULT_STORE_HELP}). Also accepted after the command name.",
             show_envvar=True,
         ),
     ] = None,
@@ -64,12 +76,14 @@ def runs(
     = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many runs.")] = 50,
     output: OutputOption = "text",
+    store_path: StoreOption = None,
 ) -> None:
     """Recent runs, newest first."""
     from ecsops.cli.documents import run_document
     from ecsops.cli.render import render_runs
     from store.models import RunFilter
 
+    use_store(store_path)
     output = check_output(output)
     if since is not None:
         since = _normalise_since(since)
@@ -98,14 +112,16 @@ def _normalise_since(since: str) -> str:
 
 @app.command()
 def status(
-    run_id: Annotated[str, typer.Argument(help="The run to show.")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The run to show.")],
     output: OutputOption = "text",
+    store_path: StoreOption = None,
 ) -> None:
     """One run: its state, the timeline of transitions, its steps and what is in flight."""
     from ecsops.cli.documents import run_document
     from ecsops.cli.render import render_status
     from store.errors import RunNotFoundError
 
+    use_store(store_path)
     output = check_output(output)
     store = open_store_or_exit()
     try:
@@ -118,11 +134,12 @@ def status(
 
 @app.command()
 def resume(
-    run_id: Annotated[str, typer.Argument(help="The unfinished run to continue.")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The unfinished run to continue.")],
     force: Annotated[
         bool, typer.Option("--force", help="Resume even if the run was recorded under another machine version.")
     ] = False,
     output: OutputOption = "text",
+    store_path: StoreOption = None,
 ) -> None:
     """Continue an unfinished run from its last checkpoint; calls already made are not repeated."""
     from ecsops.cli.operations import UnknownOperation, get_operation
@@ -130,6 +147,7 @@ def resume(
     from ecsops.cli.runner import resume as resume_run
     from store.errors import RunNotFoundError
 
+    use_store(store_path)
     output = check_output(output)
     store = open_store_or_exit()
     try:
@@ -145,9 +163,10 @@ def resume(
 
 @app.command()
 def abandon(
-    run_id: Annotated[str, typer.Argument(help="The unfinished run to give up on.")],
-    reason: Annotated[str, typer.Option(help="Why, recorded with the run.")] = "abandoned by a person",
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The unfinished run to give up on.")],
+    reason: Annotated[str, typer.Option(metavar="TEXT", help="Why, recorded with the run.")] = "abandoned by a person",
     output: OutputOption = "text",
+    store_path: StoreOption = None,
 ) -> None:
     """Mark an unfinished run abandoned and release its lock. Makes no AWS calls: check the target yourself."""
     from ecsops.cli.runner import locked_message, report_run
@@ -155,6 +174,7 @@ def abandon(
     from machines.errors import RunFinished
     from store.errors import LockHeldError, RunNotFoundError
 
+    use_store(store_path)
     output = check_output(output)
     store = open_store_or_exit()
     try:
@@ -175,24 +195,39 @@ def machines_list(ctx: typer.Context) -> None:
         return
     from ecsops.cli.operations import all_operations
 
+    rows: list[tuple[str, str, str]] = []
     for spec in sorted(all_operations().values(), key=lambda s: s.name):
-        typer.echo(f"{spec.name:<20} version {spec.definition.version}  {spec.describe}")
+        rows.append((spec.definition.name, spec.definition.version, spec.describe))
         if spec.item_definition is not None:
-            typer.echo(f"{spec.name + ' (item)':<20} version {spec.item_definition.version}")
+            item_text = str(spec.extra.get("item_describe") or f"each item of a {spec.name} run")
+            rows.append((spec.item_definition.name, spec.item_definition.version, item_text))
+    width = max((len(name) for name, _, _ in rows), default=0)
+    for name, version, text in rows:
+        typer.echo(f"{name:<{width}}  version {version}  {text}".rstrip())
 
 
 @machines_app.command("show")
 def machines_show(
-    name: Annotated[str, typer.Argument(help="Operation name, e.g. deploy.")],
-    item: Annotated[bool, typer.Option("--item", help="Show the per-item machine (e.g. per instance).")] = False,
+    name: Annotated[
+        str,
+        typer.Argument(metavar="NAME", help="A machine as `ecsops machines` lists it, e.g. deploy or "
+                       "replace-instances.instance."),
+    ],
+    item: Annotated[bool, typer.Option("--item", help="Show the operation's per-item machine (e.g. per instance).")]
+    = False,
 ) -> None:
     """Print a machine as a Mermaid state diagram."""
-    from ecsops.cli.operations import UnknownOperation, get_operation
+    from ecsops.cli.operations import UnknownOperation, all_operations, get_operation
 
     try:
         spec = get_operation(name)
-    except UnknownOperation as exc:
-        fail_usage(str(exc))
+    except UnknownOperation:
+        # The per-item machines are listed by their own names (replace-instances.instance).
+        items = {s.item_definition.name: s for s in all_operations().values() if s.item_definition is not None}
+        if name not in items:
+            known = ", ".join(sorted([*all_operations(), *items])) or "none"
+            fail_usage(f"no machine named {name!r}; known: {known}")
+        spec, item = items[name], True
     definition = spec.item_definition if item else spec.definition
     if definition is None:
         fail_usage(f"operation {name} has no item machine")

@@ -1,46 +1,39 @@
-"""`enforce-aws-ecs-asg-launchconfig`: go-awsecs's flags (-asg, -cluster, -profile, -region) on replace-instances."""
+"""`enforce-aws-ecs-asg-launchconfig`: go-awsecs's flags (-asg, -cluster, ...) translated to `replace-instances`."""
 
 from __future__ import annotations
 
-import argparse
-import sys
+from collections.abc import Sequence
+from typing import NoReturn
 
-# The original retried with cenkalti/backoff's default exponential back-off, which gives up after 15 minutes.
-DEFAULT_TIMEOUT = "15m"
+from ecsops.cli.compat import RUN_FLAGS, CompatCommand, Flag
+
+COMMAND = CompatCommand(
+    prog="enforce-aws-ecs-asg-launchconfig",
+    ecsops_command="replace-instances",
+    summary="Replace the ECS container instances of an Auto Scaling group whose launch configuration or launch\n"
+    "template is out of date, with go-awsecs's flags: runs `ecsops replace-instances`, so the run is recorded\n"
+    "and a killed one continues with `ecsops resume RUN_ID`.",
+    go_flags=(
+        Flag("asg", "NAME", "Auto Scaling group name", required=True),
+        Flag("cluster", "NAME", "ECS cluster name its instances register in", required=True),
+        Flag("profile", "NAME", "AWS profile"),
+        Flag("region", "REGION", "AWS region"),
+    ),
+    ecsops_flags=(
+        Flag("batch-size", "N", "instances replaced at once (default 1)"),
+        # go-awsecs retried with cenkalti/backoff's default exponential back-off, which gives up after 15 minutes.
+        Flag("timeout", "DURATION", "per instance, from detach to drained: 90s, 10m0s, 1h30m (default 15m)"),
+        Flag("poll-interval", "DURATION", "time between polls, 0 allowed (default adaptive, 2s to 15s)"),
+        *RUN_FLAGS,
+    ),
+    exit_codes="0 succeeded, 1 failed (each instance that needs a person is named), 2 bad input (nothing\n"
+    "changed), 5 group locked by another run, 130 interrupted (resumable).",
+)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="enforce-aws-ecs-asg-launchconfig",
-        description="Replace the ECS container instances of an Auto Scaling group whose launch configuration "
-        "or launch template is out of date (runs `ecsops replace-instances`; resumable with `ecsops resume`).",
-    )
-    # Go's flag package accepts -name value, -name=value and --name; argparse does too with these spellings.
-    parser.add_argument("-cluster", "--cluster", default="", help="cluster name")
-    parser.add_argument("-asg", "--asg", default="", help="asg name")
-    parser.add_argument("-profile", "--profile", default="", help="profile name")
-    parser.add_argument("-region", "--region", default="", help="region name")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    from ecsops.cli.replace_command import run_replace
-
-    args = _parser().parse_args(argv)
-    code = run_replace(
-        asg=args.asg,
-        cluster=args.cluster,
-        batch_size=1,
-        timeout=DEFAULT_TIMEOUT,
-        poll_interval=None,
-        dry_run=False,
-        run_id=None,
-        profile=args.profile or None,
-        region=args.region or None,
-        output="text",
-    )
-    return code
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    COMMAND.main(argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -2,80 +2,53 @@
 
 from __future__ import annotations
 
-import re
-import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-PROG = "update-aws-ecs-service"
+from ecsops.cli.compat import RUN_FLAGS, CompatCommand, CompatUsageError, Flag
 
-# The original tool's flags, all of which take a value (Go's flag package: -name value, -name=value, --name).
-GO_FLAGS = (
-    "cluster",
-    "service",
-    "profile",
-    "region",
-    "taskdef",
-    "desired-count",
-    "task-role",
-    "container-image",
-    "container-envvar",
-    "container-secret",
-    "container-logopt",
-    "container-logsecret",
-    "timeout",
+__all__ = ["COMMAND", "CompatUsageError", "main", "translate"]
+
+COMMAND = CompatCommand(
+    prog="update-aws-ecs-service",
+    ecsops_command="deploy",
+    summary="Deploy to an ECS service with go-awsecs's flags: runs `ecsops deploy`, so the run is recorded and a\n"
+    "killed one continues with `ecsops resume RUN_ID`.",
+    go_flags=(
+        Flag("cluster", "NAME", "ECS cluster name or ARN", required=True),
+        Flag("service", "NAME", "ECS service name or ARN", required=True),
+        Flag("container-image", "NAME=IMAGE", "set a container's image; repeatable"),
+        Flag("container-envvar", "NAME=KEY=VALUE", "set an environment variable (an empty VALUE removes it)"),
+        Flag("container-secret", "NAME=KEY=VALUEFROM", "set a secret (an empty VALUEFROM removes it)"),
+        Flag("container-logopt", "NAME=DRIVER=OPTION=VALUE", "set a log driver option"),
+        Flag("container-logsecret", "NAME=DRIVER=OPTION=VALUEFROM", "set a log driver secret option"),
+        Flag("task-role", "ARN|None", "set the task role (arn:aws:iam::ACCOUNT:role/NAME); None clears it"),
+        Flag("taskdef", "FAMILY[:REV]|ARN", "edit this task definition instead of the service's current one"),
+        Flag("desired-count", "N", "desired count; a negative N (go-awsecs's default, -1) leaves it unchanged",
+             negative_means_unset=True),
+        Flag("timeout", "DURATION", "how long to wait, then roll back: 90s, 10m0s, 1h30m, 500ms (default 15m0s)"),
+        Flag("profile", "NAME", "AWS profile"),
+        Flag("region", "REGION", "AWS region"),
+    ),
+    ecsops_flags=(
+        Flag("poll-interval", "DURATION", "time between polls, 0 allowed (default adaptive, 2s to 15s)"),
+        Flag("wait-until", "primary-rolled|draining-started", "what done means (default primary-rolled)"),
+        Flag("no-rollback", None, "on failure or timeout leave the failed deployment in place, exit 1"),
+        *RUN_FLAGS,
+    ),
+    exit_codes="0 succeeded, 1 failed, 2 bad input (nothing changed), 3 rolled back, 4 rollback failed,\n"
+    "5 service locked by another run, 6 superseded by another deployment, 130 interrupted (resumable).",
 )
-# ecsops deploy's own flags, accepted here too so CI scripts can add a run id or JSON output.
-ECSOPS_VALUE_FLAGS = ("run-id", "output", "poll-interval", "wait-until")
-ECSOPS_SWITCHES = ("no-rollback", "dry-run")
-_FLAG = re.compile(r"^--?(?P<name>[A-Za-z][\w-]*)(?:=(?P<value>.*))?$", re.DOTALL)
-
-
-class CompatUsageError(ValueError):
-    pass
 
 
 def translate(argv: Sequence[str]) -> list[str]:
-    """The `ecsops deploy` arguments for go-awsecs arguments (plus ecsops's --run-id, --output...).
-
-    As in the original, a negative `-desired-count` means "leave it unchanged".
-    """
-    translated: list[str] = []
-    args = list(argv)
-    index = 0
-    while index < len(args):
-        arg = args[index]
-        index += 1
-        match = _FLAG.match(arg)
-        if match is None:
-            raise CompatUsageError(f"unexpected argument {arg!r}: every argument is a flag, e.g. -cluster NAME")
-        name, value = match.group("name"), match.group("value")
-        if name in ("h", "help"):
-            return ["--help"]
-        if name in ECSOPS_SWITCHES and value is None:
-            translated.append(f"--{name}")
-            continue
-        if name not in GO_FLAGS + ECSOPS_VALUE_FLAGS:
-            raise CompatUsageError(f"flag provided but not defined: -{name}")
-        if value is None:
-            if index >= len(args):
-                raise CompatUsageError(f"flag needs an argument: -{name}")
-            value = args[index]
-            index += 1
-        if name == "desired-count" and value.strip().lstrip("-").isdigit() and int(value) < 0:
-            continue
-        translated += [f"--{name}", value]
-    return translated
+    """The `ecsops deploy` arguments for go-awsecs arguments (`["--help"]` when help was asked for)."""
+    arguments = COMMAND.translate(argv)
+    return ["--help"] if arguments is None else arguments
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    from ecsops.cli.app import app
-
-    try:
-        arguments = translate(sys.argv[1:] if argv is None else argv)
-    except CompatUsageError as exc:
-        sys.stderr.write(f"{PROG}: {exc}\nflags: {' '.join('-' + name for name in GO_FLAGS)}\n")
-        sys.exit(2)
-    app(args=["deploy", *arguments], prog_name=PROG)
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    COMMAND.main(argv)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ecsops.cli.options import OUTPUT_HELP, STORE_HELP
+
 if TYPE_CHECKING:
     from ecsops.deploy.params import DeployParams
 
@@ -16,8 +18,8 @@ RUN_PANEL = "Run, AWS and output"
 
 
 def deploy(
-    cluster: Annotated[str | None, typer.Option(help="ECS cluster name or ARN.", show_default=False)] = None,
-    service: Annotated[str | None, typer.Option(help="ECS service name or ARN.", show_default=False)] = None,
+    cluster: Annotated[str, typer.Option("--cluster", metavar="NAME", help="ECS cluster name or ARN.")],
+    service: Annotated[str, typer.Option("--service", metavar="NAME", help="ECS service name or ARN.")],
     container_image: Annotated[
         list[str] | None,
         typer.Option("--container-image", metavar="NAME=IMAGE", rich_help_panel=EDIT_PANEL,
@@ -49,7 +51,7 @@ def deploy(
                      help="Set the task role; the literal None clears it."),
     ] = None,
     desired_count: Annotated[
-        int | None,
+        str | None,
         typer.Option("--desired-count", metavar="N", rich_help_panel=WAIT_PANEL,
                      help="Set the service's desired count (absolute). Default: unchanged."),
     ] = None,
@@ -67,12 +69,14 @@ def deploy(
     timeout: Annotated[
         str,
         typer.Option("--timeout", metavar="DURATION", rich_help_panel=WAIT_PANEL,
-                     help="How long to wait for the deployment (90s, 15m, 1h, or seconds); then roll back."),
+                     help="How long to wait for the deployment (90s, 15m, 1h30m, 500ms, or seconds); "
+                     "then roll back."),
     ] = "15m",
     poll_interval: Annotated[
         str | None,
-        typer.Option("--poll-interval", metavar="SECONDS", rich_help_panel=WAIT_PANEL,
-                     help="Seconds between polls (0 allowed). Default: adaptive, 2s growing to 15s."),
+        typer.Option("--poll-interval", metavar="DURATION", rich_help_panel=WAIT_PANEL,
+                     help="Time between polls (5s, 500ms, or seconds; 0 allowed). Default: adaptive, 2s growing "
+                     "to 15s."),
     ] = None,
     no_rollback: Annotated[
         bool,
@@ -91,25 +95,32 @@ def deploy(
                      "one's result is printed again; nothing is deployed twice."),
     ] = None,
     profile: Annotated[
-        str | None, typer.Option("--profile", rich_help_panel=RUN_PANEL, help="AWS profile.")
+        str | None, typer.Option("--profile", metavar="NAME", rich_help_panel=RUN_PANEL, help="AWS profile.")
     ] = None,
-    region: Annotated[str | None, typer.Option("--region", rich_help_panel=RUN_PANEL, help="AWS region.")] = None,
+    region: Annotated[
+        str | None, typer.Option("--region", metavar="REGION", rich_help_panel=RUN_PANEL, help="AWS region.")
+    ] = None,
     output: Annotated[
-        str,
-        typer.Option("--output", "-o", rich_help_panel=RUN_PANEL,
-                     help="text (for people) or json (one document on stdout)."),
+        str, typer.Option("--output", "-o", metavar="text|json", rich_help_panel=RUN_PANEL, help=OUTPUT_HELP)
     ] = "text",
+    store_path: Annotated[
+        str | None,
+        typer.Option("--store", metavar="PATH", show_default=False, rich_help_panel=RUN_PANEL, help=STORE_HELP),
+    ] = None,
 ) -> None:
-    """Deploy to an ECS service: edit its task definition, update the service, wait for *our* deployment,
-    roll back on failure. Every step is checkpointed: a killed deploy continues with `ecsops resume RUN_ID`.
+    """Deploy to an ECS service: edit its task definition, update the service, wait for our deployment.
+
+    On failure or timeout the service is rolled back. Every step is checkpointed: a killed deploy continues
+    with `ecsops resume RUN_ID`. go-awsecs's single-dash flags work with `update-aws-ecs-service`.
 
     Exit codes: 0 succeeded, 1 failed, 2 bad input (nothing changed), 3 rolled back, 4 rollback failed,
     5 service locked by another run, 6 superseded by another deployment, 130 interrupted (resumable).
     """
     from ecsops.cli import exit_codes
-    from ecsops.cli.options import check_output, fail_usage, open_store_or_exit
+    from ecsops.cli.options import check_output, fail_usage, open_store_or_exit, use_store
     from ecsops.deploy.preflight import DeployFlags, PreflightAwsError, PreflightError, check_against_aws, parse_flags
 
+    use_store(store_path)
     output = check_output(output)
     flags = DeployFlags(
         cluster=cluster,
@@ -120,7 +131,7 @@ def deploy(
         logopts=container_logopt or (),
         logsecrets=container_logsecret or (),
         task_role=task_role,
-        desired_count=desired_count,
+        desired_count=_whole_number("--desired-count", desired_count),
         taskdef=taskdef,
         wait_until=wait_until,
         timeout=timeout,
@@ -155,6 +166,17 @@ def deploy(
         store, SPEC, run_id=run_id, target=params.target, params=params.recorded(), output=output
     )
     raise typer.Exit(code)
+
+
+def _whole_number(flag: str, text: str | None) -> int | None:
+    from ecsops.cli.options import fail_usage
+
+    if text is None:
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        fail_usage(f"{flag} {text!r}: expected a whole number, e.g. 3")
 
 
 def _dry_run(params: DeployParams, output: str) -> None:

@@ -11,11 +11,17 @@ from ecsops.cli import exit_codes
 if TYPE_CHECKING:
     from store.base import RunStore
 
+OUTPUT_HELP = "text (for people) or json (one document on stdout)."
 OutputOption = Annotated[
     str,
-    typer.Option("--output", "-o", help="text (for people) or json (one document on stdout).",
-                 case_sensitive=False),
+    typer.Option("--output", "-o", metavar="text|json", help=OUTPUT_HELP, case_sensitive=False),
 ]
+
+DEFAULT_STORE_HELP = "default ~/.local/state/ecsops/ecsops.db"
+# Every command that reads or writes runs takes --store after its name too (`ecsops runs --store X`);
+# it wins over the one given before the command name and over ECSOPS_STORE.
+STORE_HELP = f"The run store, a SQLite file ({DEFAULT_STORE_HELP}); same as `ecsops --store`."
+StoreOption = Annotated[str | None, typer.Option("--store", metavar="PATH", show_default=False, help=STORE_HELP)]
 
 
 class CliState:
@@ -23,6 +29,12 @@ class CliState:
 
 
 STATE = CliState()
+
+
+def use_store(store: str | None) -> None:
+    """Honour a command's own --store (given after the command name)."""
+    if store is not None:
+        STATE.store_path = store
 
 
 def check_output(output: str) -> str:
@@ -33,7 +45,10 @@ def check_output(output: str) -> str:
 
 
 def fail_usage(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    """Bad input: one `error:` line naming what to fix and the help to read, exit 2."""
+    from ecsops.cli.usage import help_hint
+
+    typer.echo(f"error: {message} (see '{help_hint()}')", err=True)
     raise typer.Exit(exit_codes.BAD_INPUT)
 
 

@@ -26,8 +26,7 @@ def render_status(document: dict[str, Any]) -> str:
         f"started   {_time(document['started_at'])} by {document['started_by'] or '?'}",
     ]
     if document.get("ci"):
-        ci = document["ci"]
-        lines.append("ci        " + ", ".join(f"{key}={value}" for key, value in ci.items()))
+        lines.extend(_ci_lines(document["ci"]))
     lines.append(f"versions  ecsops {document['ecsops_version']}, machine {document['machine_version']}")
     if document.get("reason"):
         lines.append(f"reason    {document['reason']}")
@@ -62,6 +61,17 @@ def render_status(document: dict[str, Any]) -> str:
             "in flight " + ", ".join(document["in_flight"]) + "  (will be reconciled against AWS on resume)"
         )
     return "\n".join(lines)
+
+
+def _ci_lines(ci: dict[str, str]) -> list[str]:
+    """`ci        github-actions job by octocat  https://...`, then the job's identifiers."""
+    head = f"ci        {ci.get('system', '?')} job"
+    if ci.get("actor"):
+        head += f" by {ci['actor']}"
+    if ci.get("url"):
+        head += f"  {ci['url']}"
+    details = ", ".join(f"{key}={value}" for key, value in ci.items() if key not in ("system", "actor", "url"))
+    return [head, f"          {details}"] if details else [head]
 
 
 # An instance's optional notes, printed under it when the run document has them.

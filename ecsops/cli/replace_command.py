@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ecsops.cli import exit_codes
+from ecsops.cli.options import OUTPUT_HELP, STORE_HELP
 
 if TYPE_CHECKING:
     from ecsops.replace.plan import ReplacementPlan
@@ -18,34 +19,49 @@ DEFAULT_TIMEOUT = "15m"
 
 def replace_instances(
     *,
-    asg: Annotated[str, typer.Option("--asg", help="The Auto Scaling group whose instances are replaced.")],
-    cluster: Annotated[str, typer.Option("--cluster", help="The ECS cluster its instances are registered in.")],
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Instances replaced at once (>= 1).")] = 1,
+    asg: Annotated[
+        str, typer.Option("--asg", metavar="NAME", help="The Auto Scaling group whose instances are replaced.")
+    ],
+    cluster: Annotated[
+        str, typer.Option("--cluster", metavar="NAME", help="The ECS cluster its instances are registered in.")
+    ],
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", metavar="N", help="Instances replaced at once (>= 1).")
+    ] = 1,
     timeout: Annotated[
-        str, typer.Option("--timeout", help="Per instance, from its detach to its drain: 90s, 15m, 1h or seconds.")
+        str,
+        typer.Option("--timeout", metavar="DURATION",
+                     help="Per instance, from its detach to its drain: 90s, 15m, 1h30m or seconds."),
     ] = DEFAULT_TIMEOUT,
     poll_interval: Annotated[
-        float | None,
-        typer.Option("--poll-interval", help="Seconds between polls (0 allowed) [default: adaptive, 2s to 15s]."),
+        str | None,
+        typer.Option("--poll-interval", metavar="DURATION",
+                     help="Time between polls (5s, 500ms, or seconds; 0 allowed). Default: adaptive, 2s growing "
+                     "to 15s."),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List each instance and why it is out of date; read calls only.")
     ] = False,
     run_id: Annotated[
-        str | None, typer.Option("--run-id", help="Resume this run if unfinished, or print its recorded result.")
+        str | None,
+        typer.Option("--run-id", metavar="ID", help="Resume this run if unfinished, or print its recorded result."),
     ] = None,
-    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile.")] = None,
-    region: Annotated[str | None, typer.Option("--region", help="AWS region.")] = None,
-    output: Annotated[
-        str, typer.Option("--output", "-o", help="text (for people) or json (one document on stdout).")
-    ] = "text",
+    profile: Annotated[str | None, typer.Option("--profile", metavar="NAME", help="AWS profile.")] = None,
+    region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="AWS region.")] = None,
+    output: Annotated[str, typer.Option("--output", "-o", metavar="text|json", help=OUTPUT_HELP)] = "text",
+    store_path: Annotated[
+        str | None, typer.Option("--store", metavar="PATH", show_default=False, help=STORE_HELP)
+    ] = None,
 ) -> None:
     """Replace the group's ECS container instances whose launch configuration or template is out of date.
 
     Each instance is detached (the group launches a replacement), drained once the replacement is ACTIVE,
     and terminated when it runs no tasks; on failure it is re-activated and re-attached.
+    go-awsecs's single-dash flags work with `enforce-aws-ecs-asg-launchconfig`.
     """
-    from ecsops.cli.options import STATE
+    from ecsops.cli.options import STATE, use_store
+
+    use_store(store_path)
 
     raise typer.Exit(
         run_replace(
@@ -61,7 +77,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _usage(message: str) -> int:
-    sys.stderr.write(f"error: {message}\n")
+    from ecsops.cli.usage import help_hint
+
+    sys.stderr.write(f"error: {message} (see '{help_hint()}')\n")
     return exit_codes.BAD_INPUT
 
 
@@ -71,7 +89,7 @@ def run_replace(
     cluster: str,
     batch_size: int,
     timeout: str,
-    poll_interval: float | None,
+    poll_interval: str | None,
     dry_run: bool,
     run_id: str | None,
     profile: str | None,
@@ -79,7 +97,7 @@ def run_replace(
     output: str,
     store_path: str | None = None,
 ) -> int:
-    """The whole command; returns its exit code. Shared with the enforce-aws-ecs-asg-launchconfig command."""
+    """The whole command after typer has read the flags; returns its exit code."""
     from machines.durations import parse_duration
 
     output = output.lower()
@@ -89,12 +107,16 @@ def run_replace(
         return _usage("--asg and --cluster are required")
     if batch_size < 1:
         return _usage(f"--batch-size must be 1 or more, not {batch_size}")
-    if poll_interval is not None and poll_interval < 0:
-        return _usage(f"--poll-interval must be 0 or more seconds, not {poll_interval}")
     try:
         timeout_seconds = parse_duration(timeout)
     except ValueError as exc:
         return _usage(f"--timeout: {exc}")
+    poll_seconds = None
+    if poll_interval is not None and poll_interval.strip():
+        try:
+            poll_seconds = parse_duration(poll_interval)
+        except ValueError as exc:
+            return _usage(f"--poll-interval: {exc}")
 
     from store.errors import StoreError
     from store.open import open_store
@@ -110,7 +132,7 @@ def run_replace(
         "cluster": cluster,
         "batch_size": batch_size,
         "timeout": timeout_seconds,
-        "poll_interval": poll_interval,
+        "poll_interval": poll_seconds,
         "profile": profile,
         "region": region,
     }

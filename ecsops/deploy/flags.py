@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Self
@@ -17,6 +18,8 @@ FLAG_TASK_ROLE = "--task-role"
 
 # The literal that clears the task role, as in go-awsecs.
 TASK_ROLE_CLEAR = "None"
+# arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME, PARTITION being aws, aws-cn, aws-us-gov, aws-iso-b...
+TASK_ROLE_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::\d{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]+")
 
 # Each flag's form; all fields but the last are split off at the first '=' signs, the last
 # field is the rest of the value and may itself contain '='.
@@ -113,10 +116,11 @@ def parse_edits(
 ) -> TaskDefinitionEdits:
     """Parse the raw values of the repeated deploy flags.
 
-    A later flag for the same container and key overrides an earlier one. Names (NAME, KEY, DRIVER,
-    OPTION) are stripped of surrounding whitespace and must not be empty; values are kept verbatim
-    (images are stripped) and may contain '='. `task_role` None or blank leaves the role unchanged,
-    `"None"` clears it. Raises EditError for the first malformed flag.
+    Two flags that set the same container's image, or the same key of it, to different values are an
+    error naming both (the same value twice is fine). Names (NAME, KEY, DRIVER, OPTION) are stripped of
+    surrounding whitespace and must not be empty; values are kept verbatim (images are stripped) and may
+    contain '='. `task_role` None or blank leaves the role unchanged, `"None"` clears it, anything else
+    must be an IAM role ARN. Raises EditError for the first malformed or conflicting flag.
     """
     builders: dict[str, _ContainerBuilder] = {}
 
@@ -128,23 +132,24 @@ def parse_edits(
         image = image.strip()
         if not image:
             raise EditError(FLAG_IMAGE, raw, _expected(FLAG_IMAGE, "IMAGE is empty"))
-        builder(name).image = image
-        builder(name).flags.append(FlagUse(flag=FLAG_IMAGE, value=raw))
+        container = builder(name)
+        container.check_no_conflict(FlagUse(flag=FLAG_IMAGE, value=raw), "", container.image, image)
+        container.image = image
+        container.flags.append(FlagUse(flag=FLAG_IMAGE, value=raw))
     for raw in envvars:
         name, key, value = _split(FLAG_ENVVAR, raw)
-        builder(name).environment[key] = value
-        builder(name).flags.append(FlagUse(flag=FLAG_ENVVAR, value=raw))
+        builder(name).set_entry(FlagUse(flag=FLAG_ENVVAR, value=raw), builder(name).environment, key, value)
     for raw in secrets:
         name, key, value_from = _split(FLAG_SECRET, raw)
-        builder(name).secrets[key] = value_from
-        builder(name).flags.append(FlagUse(flag=FLAG_SECRET, value=raw))
+        builder(name).set_entry(FlagUse(flag=FLAG_SECRET, value=raw), builder(name).secrets, key, value_from)
     for flag, raws in ((FLAG_LOGOPT, logopts), (FLAG_LOGSECRET, logsecrets)):
         for raw in raws:
             name, driver, option, value = _split(flag, raw)
             container = builder(name)
-            container.set_log_driver(driver, FlagUse(flag=flag, value=raw))
+            use = FlagUse(flag=flag, value=raw)
+            container.set_log_driver(driver, use)
             target = container.log_options if flag == FLAG_LOGOPT else container.log_secret_options
-            target[option] = value
+            container.set_entry(use, target, option, value, record=False)
 
     role_arn, clear_role = _parse_task_role(task_role)
     return TaskDefinitionEdits(
@@ -163,6 +168,29 @@ class _ContainerBuilder:
     log_options: dict[str, str] = field(default_factory=dict)
     log_secret_options: dict[str, str] = field(default_factory=dict)
     flags: list[FlagUse] = field(default_factory=list)
+
+    def check_no_conflict(self, use: FlagUse, key: str, current: str | None, value: str) -> None:
+        """Two flags giving one image or one key two values: say which, rather than let the last win."""
+        if current is None or current == value:
+            return
+        earlier = next(
+            u for u in self.flags if u.flag == use.flag and u.value != use.value and _key_of(u) == (key or None)
+        )
+        what = "image" if use.flag == FLAG_IMAGE else f"{_ENTRY_KIND[use.flag]} {key!r}"
+        raise EditError(
+            use.flag,
+            use.value,
+            f"conflicts with {earlier.flag} {earlier.value!r}: two values for the {what} of container "
+            f"{_split(use.flag, use.value)[0]!r}; give one",
+        )
+
+    def set_entry(
+        self, use: FlagUse, target: dict[str, str], key: str, value: str, *, record: bool = True
+    ) -> None:
+        self.check_no_conflict(use, key, target.get(key), value)
+        target[key] = value
+        if record:
+            self.flags.append(use)
 
     def set_log_driver(self, driver: str, use: FlagUse) -> None:
         if self.log_driver is not None and self.log_driver != driver:
@@ -207,10 +235,31 @@ def _split(flag: str, raw: str) -> list[str]:
     return [*names, parts[-1]]
 
 
+_ENTRY_KIND = {
+    FLAG_ENVVAR: "environment variable",
+    FLAG_SECRET: "secret",
+    FLAG_LOGOPT: "log option",
+    FLAG_LOGSECRET: "log secret option",
+}
+
+
+def _key_of(use: FlagUse) -> str | None:
+    """The key a flag use sets (KEY or OPTION), None for an image."""
+    if use.flag == FLAG_IMAGE:
+        return None
+    return _split(use.flag, use.value)[-2]
+
+
 def _parse_task_role(task_role: str | None) -> tuple[str | None, bool]:
     # Blank means unchanged, as in go-awsecs, so `--task-role "$ROLE"` with an unset ROLE ports as is.
     if task_role is None or not task_role.strip():
         return None, False
     if task_role.strip() == TASK_ROLE_CLEAR:
         return None, True
+    if not TASK_ROLE_ARN.fullmatch(task_role.strip()):
+        raise EditError(
+            FLAG_TASK_ROLE,
+            task_role,
+            f"expected an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME) or {TASK_ROLE_CLEAR} to clear the task role",
+        )
     return task_role.strip(), False

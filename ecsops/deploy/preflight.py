@@ -119,6 +119,7 @@ def check_against_aws(params: DeployParams) -> Plan:
     try:
         ecs = EcsGateway(lambda: make_client("ecs", params.profile, params.region))
         service = ecs.describe_service(params.cluster, params.service)
+        _check_deployment_controller(params.service, service)
         if params.wait_until == "draining-started" and not any(
             lb.get("targetGroupArn") for lb in service.get("loadBalancers") or []
         ):
@@ -145,6 +146,26 @@ def check_against_aws(params: DeployParams) -> Plan:
         base_task_definition=str(task_definition["taskDefinitionArn"]),
         before=before,
         after=after,
+    )
+
+
+# What deploys a service whose deployments ECS does not control: AWS refuses UpdateService's new task
+# definition for it, part-way through a run, so it is refused here before anything changes.
+_OTHER_CONTROLLERS = {
+    "CODE_DEPLOY": "a CodeDeploy deployment deploys it (aws deploy create-deployment with an AppSpec naming the new "
+    "task definition)",
+    "EXTERNAL": "its external controller deploys it, with task sets (CreateTaskSet, UpdateServicePrimaryTaskSet)",
+}
+
+
+def _check_deployment_controller(service_name: str, service: dict[str, Any]) -> None:
+    controller = str((service.get("deploymentController") or {}).get("type") or "ECS")
+    if controller == "ECS":
+        return
+    how = _OTHER_CONTROLLERS.get(controller, "something other than ECS deploys it")
+    raise PreflightError(
+        f"service {service_name} uses the {controller} deployment controller: {how}; ecsops deploys only "
+        "services whose deployment controller is ECS. Nothing was changed"
     )
 
 

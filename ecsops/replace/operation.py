@@ -63,4 +63,5 @@ SPEC = OperationSpec(
     document_fields=document_fields,
     item_definition=INSTANCE_DEFINITION,
     describe="replace an Auto Scaling group's out-of-date ECS container instances, in batches",
+    extra={"item_describe": "each instance of a replace-instances run: detach, drain, terminate (or re-attach)"},
 )

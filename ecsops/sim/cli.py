@@ -33,14 +33,14 @@ def serve(
     try:
         loaded = load_scenario(None if scenario == "empty" else scenario)
     except (OSError, ValueError) as error:
-        typer.echo(f"ecsops sim serve: cannot load scenario {scenario!r}: {error}", err=True)
+        typer.echo(f"error: cannot load scenario {scenario!r}: {error}", err=True)
         raise typer.Exit(2) from error
     if tick_seconds is not None:
         loaded = loaded.model_copy(update={"tick_seconds": tick_seconds})
     try:
         server = SimServer(port=port).start()
     except OSError as error:
-        typer.echo(f"ecsops sim serve: cannot listen on 127.0.0.1:{port}: {error}", err=True)
+        typer.echo(f"error: cannot listen on 127.0.0.1:{port}: {error}", err=True)
         raise typer.Exit(2) from error
     seeded = server.reset(loaded)
     for line in (
