@@ -19,6 +19,7 @@ from machines.durations import format_duration
 from machines.errors import StepFailed
 
 Handler = Callable[[RunContext], str]
+ROLLBACK_DEADLINE = "rollback"
 
 
 def deployment_record(deployment: Mapping[str, Any]) -> dict[str, Any]:
@@ -177,7 +178,8 @@ class DeployHandlers:
         deployment_id = ctx.data["deployment_id"]
         rollback_target = ctx.data["rollback_target"]
         watch = self.follower.follow(
-            ctx, deployment_id, "deploy", rollback_target["task_definition"], p.wait_until == "draining-started"
+            ctx, deployment_id, "deploy", p.timeout_seconds, rollback_target["task_definition"],
+            p.wait_until == "draining-started",
         )
         if watch.verdict is Verdict.STABLE:
             return "stable"
@@ -208,6 +210,7 @@ class DeployHandlers:
     # ---- rolling back ----------------------------------------------------------------------------
     def rolling_back(self, ctx: RunContext) -> str:
         p = self.params
+        ctx.deadline(ROLLBACK_DEADLINE, p.rollback_budget_seconds)  # the rollback's budget runs from here
         rollback_target = ctx.data["rollback_target"]
         cause = ctx.data.get("failure", "the deploy failed")
         previous = short_name(rollback_target["task_definition"])
@@ -237,13 +240,16 @@ class DeployHandlers:
         return self._finish_rollback(ctx, result["deployment_id"], cause, f"rolled back to {previous}")
 
     def ecs_rolling_back(self, ctx: RunContext) -> str:
+        ctx.deadline(ROLLBACK_DEADLINE, self.params.rollback_budget_seconds)
         cause = ctx.data.get("failure", "the deployment failed")
         deployment_id = ctx.data["ecs_rollback_deployment_id"]
         return self._finish_rollback(ctx, deployment_id, cause, "ECS's circuit breaker rollback finished")
 
     def _finish_rollback(self, ctx: RunContext, deployment_id: str, cause: str, done: str) -> str:
         rollback_target = ctx.data["rollback_target"]
-        watch = self.follower.follow(ctx, deployment_id, "rollback", None, False)
+        watch = self.follower.follow(
+            ctx, deployment_id, ROLLBACK_DEADLINE, self.params.rollback_budget_seconds, None, False
+        )
         if watch.verdict is Verdict.STABLE:
             ctx.record(reason=(
                 f"{cause}; {done}: {short_name(rollback_target['task_definition'])} with desired count "
@@ -257,7 +263,7 @@ class DeployHandlers:
             what = f"rollback deployment {deployment_id} failed too ({watch.reason})"
         else:
             what = (f"rollback deployment {deployment_id} did not finish within "
-                    f"{format_duration(self.params.timeout_seconds)}")
+                    f"{format_duration(self.params.rollback_budget_seconds)} (--rollback-timeout)")
         ctx.record(reason=self._rollback_failed_reason(cause, what, watch.summary))
         return "rollback_failed"
 
