@@ -204,13 +204,14 @@ def _identity(params: DeployParams, service: dict[str, Any]) -> EcsServiceIdenti
         identity = ecs_service_identity(service)
     except ValueError as exc:
         raise PreflightAwsError(f"{exc}; nothing was changed") from exc
-    for flag, reference in (("--cluster", ecs_cluster_reference(params.cluster)),
-                            ("--service", ecs_service_reference(params.service))):
+    for flag, typed, reference in (
+        ("--cluster", params.cluster, ecs_cluster_reference(params.cluster)),
+        ("--service", params.service, ecs_service_reference(params.service)),
+    ):
         conflicts = reference.conflicts(identity.account, identity.region, identity.cluster)
         if conflicts:
             raise PreflightError(
-                f"{flag} {params.cluster if flag == '--cluster' else params.service}: its ARN names "
-                f"{', '.join(conflicts)} of the service found ({identity.key})"
+                f"{flag} {typed}: its ARN names {', '.join(conflicts)} of the service found ({identity.key})"
             )
     return identity
 
