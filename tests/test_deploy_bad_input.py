@@ -85,8 +85,8 @@ def test_help_lists_every_deploy_flag(tmp_path: Path) -> None:
     assert result.returncode == 0
     for flag in ("--cluster", "--service", "--container-image", "--container-envvar", "--container-secret",
                  "--container-logopt", "--container-logsecret", "--task-role", "--desired-count", "--taskdef",
-                 "--wait-until", "--timeout", "--poll-interval", "--no-rollback", "--dry-run", "--run-id",
-                 "--profile", "--region", "--output"):
+                 "--wait-until", "--timeout", "--rollback-timeout", "--poll-interval", "--no-rollback", "--dry-run",
+                 "--run-id", "--profile", "--region", "--output"):
         assert flag in result.stdout, flag
 
 

@@ -23,7 +23,7 @@ def test_good_deploy_waits_for_its_own_deployment(tmp_path: Path, aws_env: SimSe
     document = result.json()
     assert document["status"] == "succeeded"
     assert document["operation"] == "deploy"
-    assert document["target"] == "ecs:demo/web"
+    assert document["target"] == "ecs:123456789012:us-east-1:demo/web"  # resolved from AWS's answer
     assert document["previous_task_definition"].endswith("web:1")
     assert document["new_task_definition"].endswith("web:2")
     assert [(t["source"], t["dest"]) for t in document["transitions"]] == [
@@ -240,7 +240,7 @@ def test_run_id_of_another_service_is_refused(tmp_path: Path, aws_env: SimServer
     reused = run_ecsops(store, "deploy", "--cluster", "demo", "--service", "api", "--run-id", "ci-9",
                         "--poll-interval", "0", "--output", "json")
     assert reused.returncode == 2
-    assert "ci-9 belongs to deploy on ecs:demo/web" in reused.stderr
+    assert "run id ci-9 was recorded with other inputs (service: recorded web, now api;" in reused.stderr
     assert reused.stdout == ""
     assert aws_env.counts()["ecs:UpdateService"] == 1
 

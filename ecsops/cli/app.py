@@ -25,7 +25,8 @@ from ecsops.cli.usage import EcsopsGroup
 from ecsops.sim.cli import sim_app
 
 if TYPE_CHECKING:
-    pass
+    from store.base import RunStore
+    from store.models import RunRecord
 
 app = typer.Typer(
     name="ecsops",
@@ -66,36 +67,95 @@ def main_options(
     STATE.store_path = store
 
 
+RUNS_LIMIT_MAX = 10000
+
+
 @app.command()
 def runs(
     operation: Annotated[str | None, typer.Option(help="Only runs of this operation (deploy, replace-instances).")]
     = None,
-    target: Annotated[str | None, typer.Option(help="Only runs on this target, e.g. ecs:demo/web.")] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(help="Only runs on this target: CLUSTER/SERVICE, GROUP, or a full key such as "
+                     "ecs:ACCOUNT:REGION:CLUSTER/SERVICE."),
+    ] = None,
     status: Annotated[str | None, typer.Option(help="Only runs with this status, e.g. rolled_back.")] = None,
     since: Annotated[str | None, typer.Option(help="Only runs started at or after this ISO date/time (UTC).")]
     = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many runs.")] = 50,
+    limit: Annotated[str, typer.Option(help=f"At most this many runs (1 to {RUNS_LIMIT_MAX}).")] = "50",
     output: OutputOption = "text",
     store_path: StoreOption = None,
 ) -> None:
     """Recent runs, newest first."""
     from ecsops.cli.documents import run_document
     from ecsops.cli.render import render_runs
-    from store.models import RunFilter
 
     use_store(store_path)
     output = check_output(output)
+    count = _check_limit(limit)
+    if status is not None:
+        _check_status(status)
+    if operation is not None:
+        _check_operation(operation)
     if since is not None:
         since = _normalise_since(since)
     store = open_store_or_exit()
-    records = store.list_runs(
-        RunFilter(operation=operation, target=target, status=status, since=since, limit=limit)
-    )
+    records = _list_runs(store, operation, target, status, since, count)
     documents = [run_document(store, run) for run in records]
     if output == "json":
         typer.echo(json.dumps(documents, indent=2, default=str))
     else:
         typer.echo(render_runs(documents))
+
+
+def _check_limit(limit: str) -> int:
+    text = limit.strip()
+    if not text.isdigit() or not 1 <= int(text) <= RUNS_LIMIT_MAX:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        fail_usage(f"--limit {shown!r}: expected a whole number from 1 to {RUNS_LIMIT_MAX}")
+    return int(text)
+
+
+def _check_status(status: str) -> None:
+    from typing import get_args
+
+    from store.models import RunStatus
+
+    if status not in get_args(RunStatus):
+        fail_usage(f"--status {status!r}: expected one of {', '.join(get_args(RunStatus))}")
+
+
+def _check_operation(operation: str) -> None:
+    from ecsops.cli.operations import BUILTIN, all_operations
+
+    if operation in BUILTIN:
+        return
+    known = sorted(all_operations())
+    if operation not in known:
+        fail_usage(f"--operation {operation!r}: expected one of {', '.join(known)}")
+
+
+def _list_runs(
+    store: RunStore, operation: str | None, target: str | None, status: str | None, since: str | None, limit: int
+) -> list[RunRecord]:
+    """Newest first. A full target key is matched by the store; what people type (CLUSTER/SERVICE, GROUP,
+    ecs:CLUSTER/SERVICE) matches any account and region, so those are filtered here, reading further back
+    until `limit` runs match or the store has no more."""
+    from ecsops.aws.arns import is_full_key, target_matches
+    from store.models import RunFilter
+
+    exact = target if target is not None and is_full_key(target) else None
+    fetch = limit
+    while True:
+        records = store.list_runs(
+            RunFilter(operation=operation, target=exact, status=status, since=since, limit=fetch)
+        )
+        if target is None or exact is not None:
+            return records
+        matched = [run for run in records if target_matches(run.target, target)]
+        if len(matched) >= limit or len(records) < fetch:
+            return matched[:limit]
+        fetch *= 4
 
 
 def _normalise_since(since: str) -> str:

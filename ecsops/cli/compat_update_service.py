@@ -33,6 +33,7 @@ COMMAND = CompatCommand(
     ecsops_flags=(
         Flag("poll-interval", "DURATION", "time between polls, 0 allowed (default adaptive, 2s to 15s)"),
         Flag("wait-until", "primary-rolled|draining-started", "what done means (default primary-rolled)"),
+        Flag("rollback-timeout", "DURATION", "how long the rollback may take, from its start (default: -timeout)"),
         Flag("no-rollback", None, "on failure or timeout leave the failed deployment in place, exit 1"),
         *RUN_FLAGS,
     ),

@@ -69,9 +69,14 @@ def deploy(
     timeout: Annotated[
         str,
         typer.Option("--timeout", metavar="DURATION", rich_help_panel=WAIT_PANEL,
-                     help="How long to wait for the deployment (90s, 15m, 1h30m, 500ms, or seconds); "
+                     help="How long to wait for the deployment (90s, 15m, 1h30m, 500ms, or seconds; above 0); "
                      "then roll back."),
     ] = "15m",
+    rollback_timeout: Annotated[
+        str | None,
+        typer.Option("--rollback-timeout", metavar="DURATION", rich_help_panel=WAIT_PANEL, show_default=False,
+                     help="How long to wait for a rollback, from its start (above 0). Default: the --timeout."),
+    ] = None,
     poll_interval: Annotated[
         str | None,
         typer.Option("--poll-interval", metavar="DURATION", rich_help_panel=WAIT_PANEL,
@@ -92,7 +97,8 @@ def deploy(
         str | None,
         typer.Option("--run-id", metavar="ID", rich_help_panel=RUN_PANEL,
                      help="Idempotency key for CI retries: an unfinished run with this id is resumed, a finished "
-                     "one's result is printed again; nothing is deployed twice."),
+                     "one's result is printed again; nothing is deployed twice. Letters, digits and ._:/- "
+                     "(up to 128, starting with a letter or digit); the inputs must be the recorded ones."),
     ] = None,
     profile: Annotated[
         str | None, typer.Option("--profile", metavar="NAME", rich_help_panel=RUN_PANEL, help="AWS profile.")
@@ -118,10 +124,14 @@ def deploy(
     """
     from ecsops.cli import exit_codes
     from ecsops.cli.options import check_output, fail_usage, open_store_or_exit, use_store
+    from ecsops.cli.run_ids import run_id_problem
     from ecsops.deploy.preflight import DeployFlags, PreflightAwsError, PreflightError, check_against_aws, parse_flags
 
     use_store(store_path)
     output = check_output(output)
+    problem = run_id_problem(run_id)
+    if problem:
+        fail_usage(problem)
     flags = DeployFlags(
         cluster=cluster,
         service=service,
@@ -135,6 +145,7 @@ def deploy(
         taskdef=taskdef,
         wait_until=wait_until,
         timeout=timeout,
+        rollback_timeout=rollback_timeout,
         poll_interval=poll_interval,
         no_rollback=no_rollback,
         profile=profile,
@@ -149,22 +160,26 @@ def deploy(
         _dry_run(params, output)
         return
 
-    from ecsops.cli.runner import start_or_replay
+    from ecsops.cli.runner import replay, start
     from ecsops.deploy.operation import SPEC
+    from ecsops.deploy.params import differences
 
     store = open_store_or_exit()
-    # A retried --run-id replays or resumes its own run; the service may already carry our change.
-    if run_id is None or store.find_run(run_id) is None:
-        try:
-            check_against_aws(params)
-        except PreflightError as exc:
-            fail_usage(str(exc))
-        except PreflightAwsError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(exit_codes.FAILED) from exc
-    code = start_or_replay(
-        store, SPEC, run_id=run_id, target=params.target, params=params.recorded(), output=output
-    )
+    # A retried --run-id replays or resumes its own run (the service may already carry our change), if its
+    # inputs are the recorded ones: compared as typed, without reading AWS.
+    existing = store.find_run(run_id) if run_id is not None else None
+    if existing is not None:
+        raise typer.Exit(replay(
+            store, SPEC, existing, differences=lambda recorded: differences(params, recorded), output=output
+        ))
+    try:
+        plan = check_against_aws(params)
+    except PreflightError as exc:
+        fail_usage(str(exc))
+    except PreflightAwsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exit_codes.FAILED) from exc
+    code = start(store, SPEC, run_id=run_id, target=plan.target, params=plan.params.recorded(), output=output)
     raise typer.Exit(code)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,6 +12,7 @@ from ecsops.cli import exit_codes
 from ecsops.cli.options import OUTPUT_HELP, STORE_HELP
 
 if TYPE_CHECKING:
+    from ecsops.replace.params import ReplaceParams
     from ecsops.replace.plan import ReplacementPlan
 
 DEFAULT_TIMEOUT = "15m"
@@ -31,7 +32,7 @@ def replace_instances(
     timeout: Annotated[
         str,
         typer.Option("--timeout", metavar="DURATION",
-                     help="Per instance, from its detach to its drain: 90s, 15m, 1h30m or seconds."),
+                     help="Per instance, from its detach to its drain: 90s, 15m, 1h30m or seconds (above 0)."),
     ] = DEFAULT_TIMEOUT,
     poll_interval: Annotated[
         str | None,
@@ -44,7 +45,8 @@ def replace_instances(
     ] = False,
     run_id: Annotated[
         str | None,
-        typer.Option("--run-id", metavar="ID", help="Resume this run if unfinished, or print its recorded result."),
+        typer.Option("--run-id", metavar="ID", help="Resume this run if unfinished, or print its recorded result "
+                     "(the inputs must be the recorded ones). Letters, digits and ._:/-, up to 128."),
     ] = None,
     profile: Annotated[str | None, typer.Option("--profile", metavar="NAME", help="AWS profile.")] = None,
     region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="AWS region.")] = None,
@@ -97,26 +99,20 @@ def run_replace(
     output: str,
     store_path: str | None = None,
 ) -> int:
-    """The whole command after typer has read the flags; returns its exit code."""
-    from machines.durations import parse_duration
+    """The whole command after typer has read the flags; returns its exit code. Shared with the
+    enforce-aws-ecs-asg-launchconfig command."""
+    from ecsops.cli.run_ids import run_id_problem
+    from ecsops.replace.params import differences
 
     output = output.lower()
     if output not in ("text", "json"):
         return _usage(f"--output must be text or json, not {output!r}")
-    if not asg or not cluster:
-        return _usage("--asg and --cluster are required")
-    if batch_size < 1:
-        return _usage(f"--batch-size must be 1 or more, not {batch_size}")
-    try:
-        timeout_seconds = parse_duration(timeout)
-    except ValueError as exc:
-        return _usage(f"--timeout: {exc}")
-    poll_seconds = None
-    if poll_interval is not None and poll_interval.strip():
-        try:
-            poll_seconds = parse_duration(poll_interval)
-        except ValueError as exc:
-            return _usage(f"--poll-interval: {exc}")
+    typed = _parse(asg, cluster, batch_size, timeout, poll_interval, profile, region)
+    if isinstance(typed, str):
+        return _usage(typed)
+    problem = run_id_problem(run_id)
+    if problem:
+        return _usage(problem)
 
     from store.errors import StoreError
     from store.open import open_store
@@ -127,45 +123,84 @@ def run_replace(
             store = open_store(store_path)
         except StoreError as exc:
             return _usage(str(exc))
-    params: dict[str, Any] = {
-        "asg": asg,
-        "cluster": cluster,
-        "batch_size": batch_size,
-        "timeout": timeout_seconds,
-        "poll_interval": poll_seconds,
-        "profile": profile,
-        "region": region,
-    }
     from ecsops.cli.operations import get_operation
-    from ecsops.cli.runner import start_or_replay
+    from ecsops.cli.runner import replay, start
 
     spec = get_operation("replace-instances")
-    target = f"asg:{asg}"
-    if store is not None and run_id is not None and store.find_run(run_id) is not None:
-        return start_or_replay(store, spec, run_id=run_id, target=target, params=params, output=output)
-    plan_or_code = _preflight(asg, cluster, profile, region)
+    existing = store.find_run(run_id) if store is not None and run_id is not None else None
+    if store is not None and existing is not None:
+        return replay(
+            store, spec, existing, differences=lambda recorded: differences(typed, recorded), output=output
+        )
+    plan_or_code = _preflight(typed)
     if isinstance(plan_or_code, int):
         return plan_or_code
+    plan, resolved = plan_or_code
     if dry_run:
-        _print_dry_run(plan_or_code, output)
+        _print_dry_run(plan, output)
         return exit_codes.SUCCEEDED
     assert store is not None
-    return start_or_replay(store, spec, run_id=run_id, target=target, params=params, output=output)
+    return start(store, spec, run_id=run_id, target=resolved.target, params=resolved.recorded(), output=output)
 
 
-def _preflight(asg: str, cluster: str, profile: str | None, region: str | None) -> ReplacementPlan | int:
-    """The plan from read calls only; exit 2 for an unknown group, cluster, profile or region."""
+def _parse(
+    asg: str, cluster: str, batch_size: int, timeout: str, poll_interval: str | None, profile: str | None,
+    region: str | None,
+) -> ReplaceParams | str:
+    """The params as typed, or the message saying which flag is wrong. No AWS call."""
+    from ecsops.aws.arns import InvalidName, asg_reference, ecs_cluster_reference
+    from ecsops.replace.params import ReplaceParams
+    from machines.durations import parse_duration
+
+    if not asg or not cluster:
+        return "--asg and --cluster are required"
+    try:
+        group, ecs_cluster = asg_reference(asg.strip()), ecs_cluster_reference(cluster.strip())
+    except InvalidName as exc:
+        return str(exc)
+    pinned = {reference.region for reference in (group, ecs_cluster)} - {None}
+    if len(pinned) > 1 or (region and pinned and pinned != {region}):
+        named = sorted(pinned | ({region} if region else set()), key=str)
+        return f"--asg, --cluster and --region name different regions: {', '.join(map(str, named))}"
+    accounts = {reference.account for reference in (group, ecs_cluster)} - {None}
+    if len(accounts) > 1:
+        return f"--asg and --cluster ARNs name different accounts: {', '.join(sorted(map(str, accounts)))}"
+    if batch_size < 1:
+        return f"--batch-size must be 1 or more, not {batch_size}"
+    poll_seconds = None
+    if poll_interval is not None and poll_interval.strip():
+        try:
+            poll_seconds = parse_duration(poll_interval)
+        except ValueError as exc:
+            return f"--poll-interval: {exc}"
+    try:
+        timeout_seconds = parse_duration(timeout)
+    except ValueError as exc:
+        return f"--timeout: {exc}"
+    if timeout_seconds <= 0:
+        return f"--timeout {timeout!r}: must be above 0, e.g. 90s, 15m or 1h"
+    return ReplaceParams(
+        asg=asg.strip(), cluster=cluster.strip(), batch_size=batch_size, timeout=timeout_seconds,
+        poll_interval=poll_seconds, profile=profile or None, region=region or next(iter(pinned), None),
+    )
+
+
+def _preflight(typed: ReplaceParams) -> tuple[ReplacementPlan, ReplaceParams] | int:
+    """The plan from read calls only, and the params on the group and cluster it resolved; exit 2 for an
+    unknown group, cluster, profile or region, or an ARN that names another one."""
     from botocore.exceptions import BotoCoreError, ClientError, NoRegionError, ProfileNotFound
 
+    from ecsops.aws.arns import asg_identity, asg_reference, ecs_cluster_reference
     from ecsops.aws.autoscaling import AutoScalingGroupNotFound
     from ecsops.aws.ecs_instances import ClusterNotFound
     from ecsops.replace.gateways import make_gateways
     from ecsops.replace.launch_settings import LaunchSettingsError
     from ecsops.replace.plan import plan_replacement
 
+    group = asg_reference(typed.asg)
     try:
-        gateways = make_gateways(profile, region)
-        return plan_replacement(gateways.reader, gateways.ecs, asg, cluster)
+        gateways = make_gateways(typed.profile, typed.region)
+        plan = plan_replacement(gateways.reader, gateways.ecs, group.name, typed.cluster)
     except (ProfileNotFound, NoRegionError) as exc:
         return _usage(f"{exc} (set --profile/--region or AWS_PROFILE/AWS_DEFAULT_REGION)")
     except (AutoScalingGroupNotFound, ClusterNotFound, LaunchSettingsError) as exc:
@@ -173,6 +208,21 @@ def _preflight(asg: str, cluster: str, profile: str | None, region: str | None) 
     except (ClientError, BotoCoreError) as exc:
         sys.stderr.write(f"error: reading the group and cluster failed: {exc}; nothing was changed\n")
         return exit_codes.FAILED
+    try:
+        identity = asg_identity(plan.group or {})
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}; nothing was changed\n")
+        return exit_codes.FAILED
+    for flag, value, reference in (("--asg", typed.asg, group),
+                                   ("--cluster", typed.cluster, ecs_cluster_reference(typed.cluster))):
+        conflicts = reference.conflicts(identity.account, identity.region)
+        if conflicts:
+            return _usage(f"{flag} {value}: its ARN names {', '.join(conflicts)} of the group found "
+                          f"({identity.key})")
+    if typed.asg != group.name and typed.asg != (plan.group or {}).get("AutoScalingGroupARN"):
+        return _usage(f"--asg {typed.asg}: no such group; the group named {group.name} has ARN "
+                      f"{(plan.group or {}).get('AutoScalingGroupARN')}")
+    return plan, typed.resolved(identity, plan.cluster)
 
 
 def _print_dry_run(plan: ReplacementPlan, output: str) -> None:

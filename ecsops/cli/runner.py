@@ -8,7 +8,7 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import FrameType
@@ -119,20 +119,66 @@ def start_or_replay(
     output: str,
     quiet: bool = False,
 ) -> int:
-    """Start a new run; with an existing --run-id, resume it if unfinished or replay its result."""
-    if run_id is not None:
-        existing = store.find_run(run_id)
-        if existing is not None:
-            if existing.operation != spec.name or existing.target != target:
-                sys.stderr.write(
-                    f"error: run id {run_id} belongs to {existing.operation} on {existing.target}; "
-                    "pick another --run-id\n"
-                )
-                return exit_codes.BAD_INPUT
-            if existing.finished:
-                sys.stderr.write(f"run {run_id} already ended ({existing.status}); nothing was done again\n")
-                return report_run(store, existing, output)
-            return resume(store, spec, run_id, output=output, force=False, quiet=quiet)
+    """Start a new run; with an existing --run-id, resume it if unfinished or replay its result, provided it
+    was recorded on this target with these very params (an operation that can compare its inputs more
+    finely calls `replay` and `start` itself)."""
+    existing = store.find_run(run_id) if run_id is not None else None
+    if existing is not None:
+
+        def differences(recorded: dict[str, Any]) -> list[str]:
+            found = [] if existing.target == target else [f"target: recorded {existing.target}, now {target}"]
+            return found + [
+                f"{key}: recorded {recorded.get(key)!r}, now {params.get(key)!r}"
+                for key in sorted(set(recorded) | set(params))
+                if recorded.get(key) != params.get(key)
+            ]
+
+        return replay(store, spec, existing, differences=differences, output=output, quiet=quiet)
+    return start(store, spec, run_id=run_id, target=target, params=params, output=output, quiet=quiet)
+
+
+def replay(
+    store: RunStore,
+    spec: OperationSpec,
+    existing: RunRecord,
+    *,
+    differences: Callable[[dict[str, Any]], list[str]],
+    output: str,
+    quiet: bool = False,
+) -> int:
+    """A retry with a run id already recorded: print a finished run's result (its exit code), resume an
+    unfinished one. Refused (exit 2, nothing done) when the run is another operation's or `differences`
+    finds the retry's inputs are not the recorded ones."""
+    run_id = existing.run_id
+    if existing.operation != spec.name:
+        sys.stderr.write(
+            f"error: run id {run_id} belongs to {existing.operation} on {existing.target}; pick another --run-id\n"
+        )
+        return exit_codes.BAD_INPUT
+    found = differences(existing.params)
+    if found:
+        sys.stderr.write(
+            f"error: run id {run_id} was recorded with other inputs ({'; '.join(found)}); repeat the recorded "
+            f"inputs to replay or resume it (ecsops status {run_id} shows them), or pick another --run-id\n"
+        )
+        return exit_codes.BAD_INPUT
+    if existing.finished:
+        sys.stderr.write(f"run {run_id} already ended ({existing.status}); nothing was done again\n")
+        return report_run(store, existing, output)
+    return resume(store, spec, run_id, output=output, force=False, quiet=quiet)
+
+
+def start(
+    store: RunStore,
+    spec: OperationSpec,
+    *,
+    run_id: str | None,
+    target: str,
+    params: dict[str, Any],
+    output: str,
+    quiet: bool = False,
+) -> int:
+    """Record and drive a new run on `target` (the resolved identity: the lock key)."""
     reporter = StderrReporter(quiet=quiet)
     stop = threading.Event()
     engine = make_engine(store, reporter, stop)

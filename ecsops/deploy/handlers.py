@@ -21,6 +21,7 @@ from machines.errors import StepFailed
 
 Context = RunContext[DeployFacts]
 Handler = Callable[[Context], str]
+ROLLBACK_DEADLINE = "rollback"
 
 
 def deployment_record(deployment: Mapping[str, Any]) -> dict[str, Any]:
@@ -179,7 +180,8 @@ class DeployHandlers:
         deployment_id = str(ctx.facts.deployment_id)
         rollback_target = ctx.facts.target()
         watch = self.follower.follow(
-            ctx, deployment_id, "deploy", rollback_target.task_definition, p.wait_until == "draining-started"
+            ctx, deployment_id, "deploy", p.timeout_seconds, rollback_target.task_definition,
+            p.wait_until == "draining-started",
         )
         if watch.verdict is Verdict.STABLE:
             return "stable"
@@ -210,6 +212,7 @@ class DeployHandlers:
     # ---- rolling back ----------------------------------------------------------------------------
     def rolling_back(self, ctx: Context) -> str:
         p = self.params
+        ctx.deadline(ROLLBACK_DEADLINE, p.rollback_budget_seconds)  # the rollback's budget runs from here
         facts = ctx.facts
         rollback_target = facts.target()
         cause = facts.rollback_cause or "the deploy failed"
@@ -240,13 +243,16 @@ class DeployHandlers:
         return self._finish_rollback(ctx, result["deployment_id"], cause, f"rolled back to {previous}")
 
     def ecs_rolling_back(self, ctx: Context) -> str:
+        ctx.deadline(ROLLBACK_DEADLINE, self.params.rollback_budget_seconds)
         cause = ctx.facts.rollback_cause or "the deployment failed"
         deployment_id = str(ctx.facts.ecs_rollback_deployment_id)
         return self._finish_rollback(ctx, deployment_id, cause, "ECS's circuit breaker rollback finished")
 
     def _finish_rollback(self, ctx: Context, deployment_id: str, cause: str, done: str) -> str:
         rollback_target = ctx.facts.target()
-        watch = self.follower.follow(ctx, deployment_id, "rollback", None, False)
+        watch = self.follower.follow(
+            ctx, deployment_id, ROLLBACK_DEADLINE, self.params.rollback_budget_seconds, None, False
+        )
         if watch.verdict is Verdict.STABLE:
             ctx.set_reason(
                 f"{cause}; {done}: {short_name(rollback_target.task_definition)} with desired count "
@@ -260,7 +266,7 @@ class DeployHandlers:
             what = f"rollback deployment {deployment_id} failed too ({watch.reason})"
         else:
             what = (f"rollback deployment {deployment_id} did not finish within "
-                    f"{format_duration(self.params.timeout_seconds)}")
+                    f"{format_duration(self.params.rollback_budget_seconds)} (--rollback-timeout)")
         ctx.set_reason(self._rollback_failed_reason(cause, what, watch.summary))
         return "rollback_failed"
 

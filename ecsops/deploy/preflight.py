@@ -6,6 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ecsops.aws.arns import (
+    EcsServiceIdentity,
+    InvalidName,
+    Reference,
+    ecs_cluster_reference,
+    ecs_service_identity,
+    ecs_service_reference,
+)
 from ecsops.deploy.flags import EditError, parse_edits
 from ecsops.deploy.params import WAIT_UNTIL_CHOICES, DeployParams
 from machines.durations import parse_duration
@@ -36,6 +44,7 @@ class DeployFlags:
     taskdef: str | None = None
     wait_until: str = "primary-rolled"
     timeout: str = "15m"
+    rollback_timeout: str | None = None
     poll_interval: str | None = None
     no_rollback: bool = False
     profile: str | None = None
@@ -46,12 +55,17 @@ class DeployFlags:
 class Plan:
     """What a deploy would do, read from AWS: the dry run prints it, the run recomputes it itself."""
 
-    params: DeployParams
+    params: DeployParams  # resolved: canonical names, the service's account and region
+    identity: EcsServiceIdentity
     current_task_definition: str
     current_desired_count: int
     base_task_definition: str
     before: dict[str, Any]
     after: dict[str, Any]
+
+    @property
+    def target(self) -> str:
+        return self.identity.key
 
     @property
     def registers_revision(self) -> bool:
@@ -61,11 +75,18 @@ class Plan:
 
 
 def parse_flags(flags: DeployFlags) -> DeployParams:
-    """The recorded params of a deploy, or PreflightError naming the flag. Makes no AWS call."""
+    """The deploy's params as typed (cluster and service not yet resolved), or PreflightError naming the
+    flag. Makes no AWS call."""
     if not flags.cluster or not flags.cluster.strip():
         raise PreflightError("--cluster is required: the ECS cluster of the service")
     if not flags.service or not flags.service.strip():
         raise PreflightError("--service is required: the ECS service to deploy")
+    cluster, service = flags.cluster.strip(), flags.service.strip()
+    try:
+        references = (ecs_cluster_reference(cluster), ecs_service_reference(service))
+    except InvalidName as exc:
+        raise PreflightError(str(exc)) from exc
+    region = _region(flags.region or None, *references)
     try:
         edits = parse_edits(
             flags.images, flags.envvars, flags.secrets, flags.logopts, flags.logsecrets, flags.task_role
@@ -76,10 +97,9 @@ def parse_flags(flags: DeployFlags) -> DeployParams:
         raise PreflightError(f"--desired-count {flags.desired_count}: must be 0 or more")
     if flags.wait_until not in WAIT_UNTIL_CHOICES:
         raise PreflightError(f"--wait-until {flags.wait_until!r}: expected one of {', '.join(WAIT_UNTIL_CHOICES)}")
-    try:
-        timeout = parse_duration(flags.timeout)
-    except ValueError as exc:
-        raise PreflightError(f"--timeout: {exc}") from exc
+    timeout = _budget("--timeout", flags.timeout)
+    rollback_timeout = timeout if flags.rollback_timeout is None else _budget("--rollback-timeout",
+                                                                             flags.rollback_timeout)
     poll_interval = None
     if flags.poll_interval is not None and flags.poll_interval.strip():
         try:
@@ -88,18 +108,46 @@ def parse_flags(flags: DeployFlags) -> DeployParams:
             raise PreflightError(f"--poll-interval: {exc}") from exc
     taskdef = flags.taskdef.strip() if flags.taskdef and flags.taskdef.strip() else None
     return DeployParams(
-        cluster=flags.cluster.strip(),
-        service=flags.service.strip(),
+        cluster=cluster,
+        service=service,
         edits=edits,
         desired_count=flags.desired_count,
         taskdef=taskdef,
         wait_until=flags.wait_until,  # type: ignore[arg-type]  # checked against WAIT_UNTIL_CHOICES above
         timeout_seconds=timeout,
+        rollback_timeout_seconds=rollback_timeout,
         poll_interval=poll_interval,
         no_rollback=flags.no_rollback,
         profile=flags.profile or None,
-        region=flags.region or None,
+        region=region,
     )
+
+
+def _budget(flag: str, text: str) -> float:
+    """A wait budget: a duration above zero (a zero budget would give up before the first look)."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise PreflightError(f"{flag}: {exc}") from exc
+    if seconds <= 0:
+        raise PreflightError(f"{flag} {text!r}: must be above 0, e.g. 90s, 15m or 1h")
+    return seconds
+
+
+def _region(region: str | None, cluster: Reference, service: Reference) -> str | None:
+    """--region, else the region the ARNs name; refuses ARNs that disagree with each other or with --region."""
+    if service.cluster is not None and service.cluster != cluster.name:
+        raise PreflightError(
+            f"--service names a service of cluster {service.cluster!r} but --cluster is {cluster.name!r}"
+        )
+    for what in ("account", "region"):
+        mine, theirs = getattr(cluster, what), getattr(service, what)
+        if mine is not None and theirs is not None and mine != theirs:
+            raise PreflightError(f"--cluster and --service ARNs name different {what}s: {mine} and {theirs}")
+    pinned = cluster.region or service.region
+    if region is not None and pinned is not None and pinned != region:
+        raise PreflightError(f"--region {region} but the ARN given names region {pinned}")
+    return region or pinned
 
 
 def check_against_aws(params: DeployParams) -> Plan:
@@ -120,6 +168,7 @@ def check_against_aws(params: DeployParams) -> Plan:
         ecs = EcsGateway(lambda: make_client("ecs", params.profile, params.region))
         service = ecs.describe_service(params.cluster, params.service)
         _check_deployment_controller(params.service, service)
+        identity = _identity(params, service)
         if params.wait_until == "draining-started" and not any(
             lb.get("targetGroupArn") for lb in service.get("loadBalancers") or []
         ):
@@ -140,7 +189,8 @@ def check_against_aws(params: DeployParams) -> Plan:
     except EditError as exc:
         raise PreflightError(str(exc)) from exc
     return Plan(
-        params=params,
+        params=params.resolved(identity),
+        identity=identity,
         current_task_definition=str(service["taskDefinition"]),
         current_desired_count=int(service["desiredCount"]),
         base_task_definition=str(task_definition["taskDefinitionArn"]),
@@ -167,6 +217,24 @@ def _check_deployment_controller(service_name: str, service: dict[str, Any]) -> 
         f"service {service_name} uses the {controller} deployment controller: {how}; ecsops deploys only "
         "services whose deployment controller is ECS. Nothing was changed"
     )
+
+
+def _identity(params: DeployParams, service: dict[str, Any]) -> EcsServiceIdentity:
+    """The service's identity from DescribeServices' answer; an ARN typed must name that very service."""
+    try:
+        identity = ecs_service_identity(service)
+    except ValueError as exc:
+        raise PreflightAwsError(f"{exc}; nothing was changed") from exc
+    for flag, typed, reference in (
+        ("--cluster", params.cluster, ecs_cluster_reference(params.cluster)),
+        ("--service", params.service, ecs_service_reference(params.service)),
+    ):
+        conflicts = reference.conflicts(identity.account, identity.region, identity.cluster)
+        if conflicts:
+            raise PreflightError(
+                f"{flag} {typed}: its ARN names {', '.join(conflicts)} of the service found ({identity.key})"
+            )
+    return identity
 
 
 def dry_run_document(plan: Plan) -> dict[str, Any]:

@@ -30,13 +30,17 @@ class DeploymentFollower:
         ctx: RunContext[DeployFacts],
         deployment_id: str,
         deadline_name: str,
+        budget_seconds: float,
         rollback_task_definition: str | None,
         until_draining: bool,
     ) -> Watch:
-        """Poll until the deployment has a verdict or the named durable deadline passes (IN_PROGRESS)."""
+        """Poll until the deployment has a verdict or the named durable deadline passes (IN_PROGRESS).
+
+        The deadline is fixed the first time its name is asked for (`budget_seconds` from then), kept across
+        resumes."""
         p = self.params
-        deadline = ctx.deadline(deadline_name, p.timeout_seconds)
-        started = deadline - p.timeout_seconds
+        deadline = ctx.deadline(deadline_name, budget_seconds)
+        started = deadline - budget_seconds
         last = Watch(Verdict.IN_PROGRESS, "", "(no answer from ECS yet)")
         polls = 0
         shown, shown_at = "", float("-inf")

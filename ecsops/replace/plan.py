@@ -69,6 +69,8 @@ class ReplacementPlan:
     to_replace: tuple[PlannedInstance, ...]
     # Out of date and InService, but not registered (or not ACTIVE) in the cluster: reported, not touched.
     not_in_cluster: tuple[PlannedInstance, ...]
+    # The group as DescribeAutoScalingGroups answered it (its ARN carries account and region).
+    group: dict[str, Any] | None = None
 
     @property
     def skipped(self) -> tuple[InstanceVerdict, ...]:
@@ -92,9 +94,12 @@ class ReplacementPlan:
 def plan_replacement(
     reader: AutoScalingReader, ecs: EcsInstancesGateway, asg_name: str, cluster: str
 ) -> ReplacementPlan:
-    """Raises AutoScalingGroupNotFound, ClusterNotFound or LaunchSettingsError (each names what is wrong)."""
-    ecs.describe_cluster(cluster)
-    verdicts = tuple(classify_group(reader, asg_name))
+    """Raises AutoScalingGroupNotFound, ClusterNotFound or LaunchSettingsError (each names what is wrong).
+
+    `cluster` may be a name or an ARN; the plan names the cluster as DescribeClusters answered it."""
+    cluster = str(ecs.describe_cluster(cluster).get("clusterName") or cluster)
+    group = reader.describe_group(asg_name)
+    verdicts = tuple(classify_instances(group, template_catalog(reader, template_references(group))))
     candidates = [v for v in verdicts if v.needs_replacement]
     registered: dict[str, dict[str, Any]] = {}
     if candidates:
@@ -114,4 +119,4 @@ def plan_replacement(
             to_replace.append(planned)
         else:
             not_in_cluster.append(planned)
-    return ReplacementPlan(asg_name, cluster, verdicts, tuple(to_replace), tuple(not_in_cluster))
+    return ReplacementPlan(asg_name, cluster, verdicts, tuple(to_replace), tuple(not_in_cluster), group)
