@@ -72,7 +72,13 @@ def deploy(
     poll_interval: Annotated[
         str | None,
         typer.Option("--poll-interval", metavar="SECONDS", rich_help_panel=WAIT_PANEL,
-                     help="Seconds between polls (0 allowed). Default: adaptive, 2s growing to 15s."),
+                     help="Seconds between polls (0 allowed). Default: adaptive, 2s growing to 6s."),
+    ] = None,
+    max_failed_tasks: Annotated[
+        int | None,
+        typer.Option("--max-failed-tasks", metavar="N", rich_help_panel=WAIT_PANEL,
+                     help="Fail (and roll back) once N tasks of our deployment failed, circuit breaker or not. "
+                     "Default: ECS's threshold, min(200, max(3, ceil(desired/2))); 0: only the timeout fails."),
     ] = None,
     no_rollback: Annotated[
         bool,
@@ -126,6 +132,7 @@ def deploy(
         timeout=timeout,
         poll_interval=poll_interval,
         no_rollback=no_rollback,
+        max_failed_tasks=max_failed_tasks,
         profile=profile,
         region=region,
     )
@@ -145,7 +152,8 @@ def deploy(
     # A retried --run-id replays or resumes its own run; the service may already carry our change.
     if run_id is None or store.find_run(run_id) is None:
         try:
-            check_against_aws(params)
+            # Preflight's reads become the run's snapshot: a good deploy reads the service once.
+            params = check_against_aws(params, on_retry=_say_retry).params_with_snapshot()
         except PreflightError as exc:
             fail_usage(str(exc))
         except PreflightAwsError as exc:
@@ -155,6 +163,10 @@ def deploy(
         store, SPEC, run_id=run_id, target=params.target, params=params.recorded(), output=output
     )
     raise typer.Exit(code)
+
+
+def _say_retry(message: str) -> None:
+    typer.echo(message, err=True)
 
 
 def _dry_run(params: DeployParams, output: str) -> None:
@@ -169,7 +181,7 @@ def _dry_run(params: DeployParams, output: str) -> None:
     )
 
     try:
-        plan = check_against_aws(params)
+        plan = check_against_aws(params, on_retry=_say_retry)
     except PreflightError as exc:
         fail_usage(str(exc))
     except PreflightAwsError as exc:
