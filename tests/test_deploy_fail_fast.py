@@ -157,3 +157,29 @@ def test_a_resumed_run_checks_the_service_again_before_updating(
     assert [t["dest"] for t in document["transitions"]][-1] == "superseded"
     assert aws_env.counts()["ecs:UpdateService"] == 1  # only the other deploy
     assert service(aws_env)["taskDefinition"] == other
+
+
+@pytest.mark.parametrize("ecs_ahead_by", [40, 300])  # ECS's rollback under way; already finished
+def test_ecs_rolling_back_first_is_followed_not_doubled(tmp_path: Path, aws_env: SimServer, ecs_ahead_by: int) -> None:
+    """Our limit fires, and before our rollback is sent ECS's circuit breaker rolls back too: ecsops follows
+    ECS's rollback instead of sending a second one (or calling it someone else's deploy)."""
+    aws_env.reset(demo_with(circuit_breaker=True, rollback=True, desired_count=10, maximum_percent=110))
+    fired: list[bool] = []
+    polled_failed = [0]
+
+    def ecs_catches_up(service_name: str, operation: str) -> None:
+        primary = aws_env.model.ecs.services["demo:web"].primary
+        if operation == "DescribeServices":
+            polled_failed[0] = primary.failed_tasks  # what this poll's answer shows
+        elif operation == "DescribeTasks" and polled_failed[0] >= 2 and not fired:
+            # ecsops saw the limit reached and reads why; meanwhile ECS reaches its own threshold (5).
+            fired.append(True)
+            aws_env.model.advance(ecs_ahead_by)
+
+    aws_env.on_request(ecs_catches_up)
+    result = deploy(tmp_path / "s.db", *BROKEN, "--max-failed-tasks", "2", "--output", "json")
+    assert fired and result.returncode == 3, result.stderr
+    document = result.json()
+    assert [t["trigger"] for t in document["transitions"]][-2:] == ["deploy_failed", "rollback_done"]
+    assert "ECS's circuit breaker rollback finished" in document["reason"]
+    assert aws_env.counts()["ecs:UpdateService"] == 1  # ours only; the rollback was ECS's

@@ -27,7 +27,7 @@ def current_section(readme: str) -> str:
 
 
 def main() -> int:
-    path = Path(__file__).resolve().parent.parent / "README.md"
+    path = Path(__file__).resolve().parents[2] / "README.md"
     readme = path.read_text()
     path.write_text(readme.replace(current_section(readme), diagrams_section()))
     print(f"rewrote the machine diagrams in {path}", file=sys.stderr)

@@ -45,13 +45,14 @@ def someone_elses_primary(
 def _ecs_rolls_back(
     service: Mapping[str, Any], primary: Mapping[str, Any], rollback_task_definition: str, ours_id: str | None
 ) -> bool:
-    """Is `primary` ECS's circuit-breaker rollback of our failed deployment `ours_id`?"""
+    """Is `primary` ECS's circuit-breaker rollback of our failed deployment `ours_id`? As in the wait's verdict:
+    back on the previous task definition with a breaker that rolls back, and ours FAILED, or already gone
+    (ECS drops the failed deployment once its rollback completed)."""
     ours = next((d for d in service.get("deployments", []) if d.get("id") == ours_id), None)
     return (
         primary.get("taskDefinition") == rollback_task_definition
         and circuit_breaker_rolls_back(service)
-        and ours is not None
-        and ours.get("rolloutState") == "FAILED"
+        and (ours is None or ours.get("rolloutState") == "FAILED")
     )
 
 

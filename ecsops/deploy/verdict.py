@@ -32,11 +32,17 @@ class Watch:
 FailureLimit = Callable[[int], "int | None"]
 """The failed-task count that fails a deployment of a given desired count; None: no limit."""
 
-TASK_DEFINITION_WIDTH = 24
+TASK_DEFINITION_WIDTH = 16
 
 
-def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _short_task_definition(arn: str) -> str:
+    """`family:rev` in at most TASK_DEFINITION_WIDTH characters; a long family is cut, never the revision."""
+    name = short_name(arn)
+    if len(name) <= TASK_DEFINITION_WIDTH:
+        return name
+    family, _, revision = name.rpartition(":")
+    keep = max(1, TASK_DEFINITION_WIDTH - len(revision) - 2)
+    return f"{family[:keep]}…:{revision}"
 
 
 def _counts(deployment: Mapping[str, Any]) -> str:
@@ -59,8 +65,8 @@ def _label(deployment: Mapping[str, Any], ours: str) -> str:
 def deployment_lines(service: Mapping[str, Any], deployment_id: str) -> list[str]:
     """One short line per deployment for the progress log (fits 80 columns with the time prefix)."""
     return [
-        f"  {_label(d, deployment_id):<7} {d.get('status')!s:<7} "
-        f"{_short(short_name(str(d.get('taskDefinition'))), TASK_DEFINITION_WIDTH)} {_counts(d)}"
+        f"  {_label(d, deployment_id):<6} {d.get('status')!s:<7} "
+        f"{_short_task_definition(str(d.get('taskDefinition')))} {_counts(d)}"
         for d in service.get("deployments", [])
     ]
 
