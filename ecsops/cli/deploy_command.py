@@ -166,7 +166,9 @@ def deploy(
 
 
 def _say_retry(message: str) -> None:
-    typer.echo(message, err=True)
+    import textwrap
+
+    typer.echo(textwrap.fill(message, width=80, subsequent_indent="    ", break_on_hyphens=False), err=True)
 
 
 def _dry_run(params: DeployParams, output: str) -> None:
