@@ -134,7 +134,9 @@ def test_preflight_says_it_is_retrying(tmp_path: Path, aws_env: SimServer) -> No
     aws_env.add_fault({"service": "ecs", "operation": "DescribeServices", "kind": "reset", "nth": 1})
     result = deploy(tmp_path / "s.db", "--container-image", "app=nginx:1.27", "--dry-run")
     assert result.returncode == 0, result.stderr
-    assert re.search(r"ecs DescribeServices failed \(\w+: .+\); retrying \(attempt 2 of 11\)", result.stderr)
+    said = " ".join(line.strip() for line in result.stderr.splitlines())  # wrapped at 80 columns
+    assert re.search(r"ecs DescribeServices failed \(\w+: .+\); retrying \(attempt 2 of 11\)", said), result.stderr
+    assert max(len(line) for line in result.stderr.splitlines()) <= 80
 
 
 def test_taskdef_switch_diffs_against_what_runs(tmp_path: Path, aws_env: SimServer) -> None:

@@ -25,7 +25,7 @@ GO_FLAGS = (
     "timeout",
 )
 # ecsops deploy's own flags, accepted here too so CI scripts can add a run id or JSON output.
-ECSOPS_VALUE_FLAGS = ("run-id", "output", "poll-interval", "wait-until")
+ECSOPS_VALUE_FLAGS = ("run-id", "output", "poll-interval", "wait-until", "max-failed-tasks")
 ECSOPS_SWITCHES = ("no-rollback", "dry-run")
 _FLAG = re.compile(r"^--?(?P<name>[A-Za-z][\w-]*)(?:=(?P<value>.*))?$", re.DOTALL)
 
