@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 DESCRIBE_SERVICES_BATCH = 10  # the most DescribeServices accepts per call
+DESCRIBE_TASKS_BATCH = 100  # the most DescribeTasks accepts per call
+LIST_TASKS_PAGE = 100  # the most ListTasks returns per call
 
 
 class EcsNotFound(LookupError):
@@ -132,6 +134,23 @@ class EcsGateway:
         # familyPrefix also matches longer family names; sort ourselves, not every endpoint honours sort.
         own = [arn for arn in arns if short_name(arn).rsplit(":", 1)[0] == family]
         return sorted(own, key=revision_of, reverse=True)[:newest]
+
+    def list_stopped_tasks(self, cluster: str, started_by: str) -> list[str]:
+        """ARNs of stopped tasks whose startedBy is `started_by` (a service's tasks carry their deployment id),
+        one page of at most 100. ECS keeps stopped tasks for about an hour. startedBy must be the only filter
+        besides the cluster and desiredStatus, so no serviceName here."""
+        response = self.client.list_tasks(
+            cluster=cluster, startedBy=started_by, desiredStatus="STOPPED", maxResults=LIST_TASKS_PAGE
+        )
+        return list(response.get("taskArns", []))
+
+    def describe_tasks(self, cluster: str, task_arns: Sequence[str]) -> list[dict[str, Any]]:
+        """DescribeTasks in batches of 100; tasks ECS no longer knows are left out."""
+        described: list[dict[str, Any]] = []
+        for start in range(0, len(task_arns), DESCRIBE_TASKS_BATCH):
+            batch = list(task_arns[start : start + DESCRIBE_TASKS_BATCH])
+            described.extend(self.client.describe_tasks(cluster=cluster, tasks=batch).get("tasks", []))
+        return described
 
     # ---- changes --------------------------------------------------------------------------------
     def register_task_definition(self, request: dict[str, Any]) -> dict[str, Any]:

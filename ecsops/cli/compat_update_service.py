@@ -31,8 +31,9 @@ COMMAND = CompatCommand(
         Flag("region", "REGION", "AWS region"),
     ),
     ecsops_flags=(
-        Flag("poll-interval", "DURATION", "time between polls, 0 allowed (default adaptive, 2s to 15s)"),
+        Flag("poll-interval", "DURATION", "time between polls, 0 allowed (default adaptive, 2s to 6s)"),
         Flag("wait-until", "primary-rolled|draining-started", "what done means (default primary-rolled)"),
+        Flag("max-failed-tasks", "N", "fail once N tasks of our deployment failed (default ECS's threshold; 0: off)"),
         Flag("rollback-timeout", "DURATION", "how long the rollback may take, from its start (default: -timeout)"),
         Flag("no-rollback", None, "on failure or timeout leave the failed deployment in place, exit 1"),
         *RUN_FLAGS,

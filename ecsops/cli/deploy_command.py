@@ -81,7 +81,13 @@ def deploy(
         str | None,
         typer.Option("--poll-interval", metavar="DURATION", rich_help_panel=WAIT_PANEL,
                      help="Time between polls (5s, 500ms, or seconds; 0 allowed). Default: adaptive, 2s growing "
-                     "to 15s."),
+                     "to 6s."),
+    ] = None,
+    max_failed_tasks: Annotated[
+        int | None,
+        typer.Option("--max-failed-tasks", metavar="N", rich_help_panel=WAIT_PANEL,
+                     help="Fail (and roll back) once N tasks of our deployment failed, circuit breaker or not. "
+                     "Default: ECS's threshold, min(200, max(3, ceil(desired/2))); 0: only the timeout fails."),
     ] = None,
     no_rollback: Annotated[
         bool,
@@ -148,6 +154,7 @@ def deploy(
         rollback_timeout=rollback_timeout,
         poll_interval=poll_interval,
         no_rollback=no_rollback,
+        max_failed_tasks=max_failed_tasks,
         profile=profile,
         region=region,
     )
@@ -173,14 +180,22 @@ def deploy(
             store, SPEC, existing, differences=lambda recorded: differences(params, recorded), output=output
         ))
     try:
-        plan = check_against_aws(params)
+        plan = check_against_aws(params, on_retry=_say_retry)
     except PreflightError as exc:
         fail_usage(str(exc))
     except PreflightAwsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exit_codes.FAILED) from exc
-    code = start(store, SPEC, run_id=run_id, target=plan.target, params=plan.params.recorded(), output=output)
+    # Preflight's reads become the run's snapshot: a good deploy reads the service once.
+    recorded = plan.params_with_snapshot().recorded()
+    code = start(store, SPEC, run_id=run_id, target=plan.target, params=recorded, output=output)
     raise typer.Exit(code)
+
+
+def _say_retry(message: str) -> None:
+    import textwrap
+
+    typer.echo(textwrap.fill(message, width=80, subsequent_indent="    ", break_on_hyphens=False), err=True)
 
 
 def _whole_number(flag: str, text: str | None) -> int | None:
@@ -206,7 +221,7 @@ def _dry_run(params: DeployParams, output: str) -> None:
     )
 
     try:
-        plan = check_against_aws(params)
+        plan = check_against_aws(params, on_retry=_say_retry)
     except PreflightError as exc:
         fail_usage(str(exc))
     except PreflightAwsError as exc:

@@ -30,9 +30,10 @@ def render_status(document: dict[str, Any]) -> str:
     lines.append(f"versions  ecsops {document['ecsops_version']}, machine {document['machine_version']}")
     if document.get("reason"):
         lines.append(f"reason    {document['reason']}")
-    for key in ("previous_task_definition", "new_task_definition", "deployment_id"):
+    for key in ("previous_task_definition", "new_task_definition", "deployment_id", "snapshot_read_at"):
         if document.get(key):
             lines.append(f"{key.replace('_', ' '):<25} {document[key]}")
+    lines.extend(_task_failure_lines(document.get("task_failures") or {}))
     lines.append("timeline")
     previous = document["started_at"]
     for transition in document["transitions"]:
@@ -72,6 +73,19 @@ def _ci_lines(ci: dict[str, str]) -> list[str]:
         head += f"  {ci['url']}"
     details = ", ".join(f"{key}={value}" for key, value in ci.items() if key not in ("system", "actor", "url"))
     return [head, f"          {details}"] if details else [head]
+
+
+def _task_failure_lines(failures: dict[str, Any]) -> list[str]:
+    """Why tasks failed, per deployment: each distinct stop reason with how many tasks had it."""
+    lines = ["task failures"] if any(entry.get("reasons") for entry in failures.values()) else []
+    for deployment_id, entry in failures.items():
+        if not entry.get("reasons"):
+            continue
+        lines.append(f"  {deployment_id}: {entry.get('failed_tasks', 0)} failed tasks")
+        for reason in entry["reasons"]:
+            verb = "failed to start" if reason.get("stop_code") == "TaskFailedToStart" else "stopped"
+            lines.append(f"    {reason.get('count', 0)} {verb}: {reason.get('text')}")
+    return lines
 
 
 # An instance's optional notes, printed under it when the run document has them.

@@ -20,7 +20,7 @@ from ecsops.cli.documents import run_document
 from ecsops.cli.identity import ci_identity, started_by
 from ecsops.cli.progress import StderrReporter
 from ecsops.cli.render import render_status
-from machines.clock import Clock
+from machines.clock import Clock, SystemClock
 from machines.engine import DEFAULT_LEASE_SECONDS, Engine
 from machines.errors import RunFinished, VersionMismatch
 from machines.operation import OperationSpec
@@ -68,11 +68,21 @@ def _stop_on_signals(stop: threading.Event, reporter: StderrReporter) -> Iterato
             signal.signal(sig, handler)
 
 
-def make_engine(store: RunStore, reporter: StderrReporter, stop: threading.Event) -> Engine:
+def make_engine(
+    store: RunStore, reporter: StderrReporter, stop: threading.Event, clock: Clock | None = None
+) -> Engine:
     lease = float(os.environ.get(LEASE_ENV, DEFAULT_LEASE_SECONDS))
     return Engine(
-        store, clock=_clock(), reporter=reporter, classify_error=_classify_error, lease_seconds=lease, stop=stop
+        store, clock=clock or _clock(), reporter=reporter, classify_error=_classify_error, lease_seconds=lease,
+        stop=stop,
     )
+
+
+def _reporter_and_engine(store: RunStore, stop: threading.Event, quiet: bool) -> tuple[StderrReporter, Engine]:
+    """One clock for both: the progress stamps and the run's deadlines and elapsed times agree."""
+    clock = _clock() or SystemClock()
+    reporter = StderrReporter(quiet=quiet, clock=clock)
+    return reporter, make_engine(store, reporter, stop, clock)
 
 
 def report_run(store: RunStore, run: RunRecord, output: str) -> int:
@@ -181,7 +191,7 @@ def start(
     """Record and drive a new run on `target` (the resolved identity: the lock key)."""
     reporter = StderrReporter(quiet=quiet)
     stop = threading.Event()
-    engine = make_engine(store, reporter, stop)
+    reporter, engine = _reporter_and_engine(store, stop, quiet)
     run_id = run_id or new_run_id(spec.name)
     reporter.note(f"run {run_id}: {spec.name} {target}")
     with _stop_on_signals(stop, reporter):
@@ -219,9 +229,8 @@ def _store_failure(store: RunStore, run_id: str, exc: StoreError) -> int:
 def resume(
     store: RunStore, spec: OperationSpec, run_id: str, *, output: str, force: bool, quiet: bool = False
 ) -> int:
-    reporter = StderrReporter(quiet=quiet)
     stop = threading.Event()
-    engine = make_engine(store, reporter, stop)
+    reporter, engine = _reporter_and_engine(store, stop, quiet)
     run = store.get_run(run_id)
     reporter.note(f"run {run_id}: resuming {spec.name} {run.target} from state {run.state}")
     with _stop_on_signals(stop, reporter):

@@ -25,16 +25,46 @@ class RollbackTarget(BaseModel):
         return next((str(d["id"]) for d in self.deployments if d.get("status") == "PRIMARY"), None)
 
 
+class StopReason(BaseModel):
+    """One distinct reason why tasks of a deployment stopped, and how many of the tasks read had it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str  # stoppedReason, with the containers' exit codes and own reasons when they add something
+    stop_code: str | None = None
+    count: int = 0
+
+    @property
+    def verb(self) -> str:
+        return "failed to start" if self.stop_code == "TaskFailedToStart" else "stopped"
+
+
+class TaskFailures(BaseModel):
+    """The failed tasks of one deployment, as read from its stopped tasks (ListTasks + DescribeTasks)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    failed_tasks: int = 0  # the deployment's failedTasks when its stopped tasks were last read
+    read_at: float | None = None  # run clock
+    task_ids: list[str] = Field(default_factory=list)  # stopped tasks already read (never described twice)
+    reasons: list[StopReason] = Field(default_factory=list)  # most frequent first
+
+
 class DeployFacts(BaseModel):
     """A deploy run's facts, in the order the machine learns them."""
 
     model_config = ConfigDict(extra="forbid")
 
     rollback_target: RollbackTarget | None = None
+    # When the rollback target was read from AWS (preflight's reads, UTC ISO), and whether they were reused.
+    snapshot_read_at: str | None = None
     previous_task_definition: str | None = None
     previous_desired_count: int | None = None
     target_group: str | None = None
     initial_targets: list[str] = Field(default_factory=list)
+    # The newest service event already accounted for: the one seen at the snapshot, then the newest shown.
+    # "" when the service had no event at the snapshot. Event ids, never clocks, decide what is new.
+    event_watermark: str | None = None
     base_task_definition: str | None = None
     register_request: dict[str, Any] | None = None
     new_task_definition: str | None = None
@@ -45,6 +75,8 @@ class DeployFacts(BaseModel):
     ecs_rollback_deployment_id: str | None = None
     rollback_known_deployments: list[str] | None = None
     rollback_deployment_id: str | None = None
+    # Why tasks failed, per deployment id (ours, the rollback's, ECS's rollback's).
+    task_failures: dict[str, TaskFailures] = Field(default_factory=dict)
 
     def target(self) -> RollbackTarget:
         """The rollback target; recorded in `planned`, before any later state runs."""

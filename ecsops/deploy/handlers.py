@@ -11,28 +11,20 @@ from ecsops.deploy.changes import DeployChanges, primary_deployment, tagged_with
 from ecsops.deploy.facts import DeployFacts
 from ecsops.deploy.flags import EditError
 from ecsops.deploy.params import DeployParams
+from ecsops.deploy.snapshot import ServiceSnapshot, snapshot_of
+from ecsops.deploy.task_failures import headline
 from ecsops.deploy.taskdef_diff import describe_changes
 from ecsops.deploy.taskdef_edit import apply_edits, has_changes, register_request_from
-from ecsops.deploy.verdict import Verdict
+from ecsops.deploy.verdict import Verdict, circuit_breaker_rolls_back
 from ecsops.deploy.wait import DeploymentFollower
 from machines.context import RunContext
 from machines.durations import format_duration
 from machines.errors import StepFailed
+from store.clock import utc_now_iso
 
 Context = RunContext[DeployFacts]
 Handler = Callable[[Context], str]
 ROLLBACK_DEADLINE = "rollback"
-
-
-def deployment_record(deployment: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON-safe facts of a deployment worth recording."""
-    return {
-        "id": deployment.get("id"),
-        "status": deployment.get("status"),
-        "taskDefinition": deployment.get("taskDefinition"),
-        "desiredCount": deployment.get("desiredCount"),
-        "rolloutState": deployment.get("rolloutState"),
-    }
 
 
 def someone_elses_primary(
@@ -51,23 +43,61 @@ def someone_elses_primary(
     return primary
 
 
+def _ecs_rolls_back(
+    service: Mapping[str, Any], primary: Mapping[str, Any], rollback_task_definition: str, ours_id: str | None
+) -> bool:
+    """Is `primary` ECS's circuit-breaker rollback of our failed deployment `ours_id`? As in the wait's verdict:
+    back on the previous task definition with a breaker that rolls back, and ours FAILED, or already gone
+    (ECS drops the failed deployment once its rollback completed)."""
+    ours = next((d for d in service.get("deployments", []) if d.get("id") == ours_id), None)
+    return (
+        primary.get("taskDefinition") == rollback_task_definition
+        and circuit_breaker_rolls_back(service)
+        and (ours is None or ours.get("rolloutState") == "FAILED")
+    )
+
+
 def _taken_over_reason(primary: Mapping[str, Any], what: str) -> str:
     return (f"deployment {primary.get('id')} ({short_name(str(primary.get('taskDefinition')))}) became PRIMARY "
             f"before {what}: someone else deployed; not deploying over it")
 
 
-class DeployHandlers:
-    """One instance per process driving a deploy run; in memory only its follower's seen events."""
+class RetryNotices:
+    """Where botocore's retries inside one call are said: the progress of the handler running now."""
 
-    def __init__(self, params: DeployParams, ecs: EcsGateway, elbv2: Elbv2Gateway) -> None:
+    def __init__(self) -> None:
+        self.say: Callable[[str], None] = lambda message: None
+
+    def __call__(self, message: str) -> None:
+        self.say(message)
+
+
+class DeployHandlers:
+    """One instance per process driving a deploy run.
+
+    In memory only: the drive (RunContext) that recorded the snapshot from preflight's reads made by this
+    process. Until that drive ends, nothing can have happened to the service that this process did not
+    see moments ago, so `updating` need not read the service again before UpdateService.
+    """
+
+    def __init__(
+        self,
+        params: DeployParams,
+        ecs: EcsGateway,
+        elbv2: Elbv2Gateway,
+        poll_ecs: EcsGateway | None = None,
+        notices: RetryNotices | None = None,
+    ) -> None:
         self.params = params
         self.ecs = ecs
         self.elbv2 = elbv2
+        self.notices = notices or RetryNotices()
         self.changes = DeployChanges(ecs, params.cluster, params.service)
-        self.follower = DeploymentFollower(params, ecs, elbv2)
+        self.follower = DeploymentFollower(params, poll_ecs or ecs, elbv2)
+        self._fresh_snapshot_drive: Context | None = None
 
     def mapping(self) -> dict[str, Handler]:
-        return {
+        handlers: dict[str, Handler] = {
             "planned": self.planned,
             "snapshotted": self.snapshotted,
             "registering": self.registering,
@@ -76,64 +106,101 @@ class DeployHandlers:
             "rolling_back": self.rolling_back,
             "ecs_rolling_back": self.ecs_rolling_back,
         }
+        return {state: self._saying_retries(handler) for state, handler in handlers.items()}
+
+    def _saying_retries(self, handler: Handler) -> Handler:
+        def run(ctx: Context) -> str:
+            self.notices.say = ctx.progress
+            return handler(ctx)
+
+        return run
 
     # ---- planned: capture the rollback target ---------------------------------------------------
     def planned(self, ctx: Context) -> str:
         p = self.params
-        try:
-            service = self.ecs.describe_service(p.cluster, p.service)
-        except EcsNotFound as exc:
-            ctx.set_reason(f"nothing was changed: {exc.message}")
-            return "fail"
         if ctx.facts.rollback_target is not None:
             return "snapshot"  # captured before a crash; the service has not been changed since
-        load_balancers = service.get("loadBalancers") or []
-        target_group = next((lb["targetGroupArn"] for lb in load_balancers if lb.get("targetGroupArn")), None)
+        snapshot = p.snapshot
+        if snapshot is None:
+            # A run recorded without preflight's reads: read the service now.
+            try:
+                service = self.ecs.describe_service(p.cluster, p.service)
+            except EcsNotFound as exc:
+                ctx.set_reason(f"nothing was changed: {exc.message}")
+                return "fail"
+            snapshot = snapshot_of(service, str(service["taskDefinition"]), {}, None, utc_now_iso())
         initial_targets: list[str] = []
-        if p.wait_until == "draining-started" and target_group:
-            initial_targets = [t.key for t in self.elbv2.describe_target_health(target_group)]
+        if p.wait_until == "draining-started" and snapshot.target_group:
+            initial_targets = [t.key for t in self.elbv2.describe_target_health(snapshot.target_group)]
         ctx.record(
             rollback_target={
-                "task_definition": service["taskDefinition"],
-                "desired_count": int(service["desiredCount"]),
-                "deployments": [deployment_record(d) for d in service.get("deployments", [])],
+                "task_definition": snapshot.task_definition,
+                "desired_count": snapshot.desired_count,
+                "deployments": snapshot.deployments,
             },
-            previous_task_definition=service["taskDefinition"],
-            previous_desired_count=int(service["desiredCount"]),
-            target_group=target_group,
+            snapshot_read_at=snapshot.read_at,
+            previous_task_definition=snapshot.task_definition,
+            previous_desired_count=snapshot.desired_count,
+            target_group=snapshot.target_group,
             initial_targets=initial_targets,
+            event_watermark=snapshot.newest_event_id,
         )
-        ctx.progress(
-            f"rollback target: {short_name(service['taskDefinition'])}, desired count {service['desiredCount']}"
-        )
+        if snapshot.read_here:
+            self._fresh_snapshot_drive = ctx
+        source = "preflight's reads" if p.snapshot is not None else "DescribeServices"
+        ctx.progress(f"rollback target: {short_name(snapshot.task_definition)}, desired count "
+                     f"{snapshot.desired_count} (from {source})")
         return "snapshot"
 
     # ---- snapshotted: decide what to register -----------------------------------------------------
     def snapshotted(self, ctx: Context) -> str:
         p = self.params
         rollback_target = ctx.facts.target()
+        running = rollback_target.task_definition
         try:
-            task_definition, tags = self.ecs.describe_task_definition(p.taskdef or rollback_target.task_definition)
+            base, before = self._base(p.taskdef or running)
+            # --taskdef naming another task definition: the diff starts from what runs, not from the base.
+            current = before if base == running else self._running_request(running)
         except TaskDefinitionNotFound as exc:
             ctx.set_reason(f"nothing was changed: {exc.message}")
             return "fail"
-        base = str(task_definition["taskDefinitionArn"])
-        before = register_request_from(task_definition, tags)
         try:
             after = apply_edits(before, p.edits)
         except EditError as exc:
             ctx.set_reason(f"nothing was changed: {exc}")
             return "fail"
-        for line in describe_changes(before, after, rollback_target.desired_count, p.desired_count):
+        switching = f"switching {short_name(running)} -> {short_name(base)}" if base != running else None
+        if switching:
+            ctx.progress(switching)
+        for line in describe_changes(current, after, rollback_target.desired_count, p.desired_count):
             ctx.progress(line)
         if not has_changes(before, after):
             ctx.record(base_task_definition=base, new_task_definition=base, registered_revision=False)
-            ctx.progress(f"task definition unchanged: deploying {short_name(base)} again, no new revision")
+            if switching:
+                ctx.progress(f"deploying {short_name(base)} as it is, no new revision")
+            else:
+                ctx.progress(f"task definition unchanged: deploying {short_name(base)} again, no new revision")
             return "reuse"
         # The run id tag lets a resumed run find the revision it registered; decided after has_changes.
         request = tagged_with_run_id(after, ctx.run_id)
         ctx.record(base_task_definition=base, register_request=request)
         return "register"
+
+    def _base(self, reference: str) -> tuple[str, dict[str, Any]]:
+        """(ARN, register request) of the task definition to edit: preflight's read (task definitions never
+        change once registered), else DescribeTaskDefinition."""
+        snapshot = self.params.snapshot
+        if snapshot is not None and snapshot.base_request:
+            return snapshot.base_task_definition, snapshot.base_request
+        task_definition, tags = self.ecs.describe_task_definition(reference)
+        return str(task_definition["taskDefinitionArn"]), register_request_from(task_definition, tags)
+
+    def _running_request(self, running: str) -> dict[str, Any]:
+        snapshot: ServiceSnapshot | None = self.params.snapshot
+        if snapshot is not None and snapshot.running_request is not None and snapshot.task_definition == running:
+            return snapshot.running_request
+        task_definition, tags = self.ecs.describe_task_definition(running)
+        return register_request_from(task_definition, tags)
 
     # ---- registering -----------------------------------------------------------------------------
     def registering(self, ctx: Context) -> str:
@@ -155,15 +222,18 @@ class DeployHandlers:
         request = self.changes.update_request(str(facts.new_task_definition), p.desired_count)
         known = facts.target().deployment_ids
         trusted = facts.target().primary_id
-        try:
-            service = self.ecs.describe_service(p.cluster, p.service)
-        except EcsNotFound as exc:
-            ctx.set_reason(f"the service was not changed: {exc.message}")
-            return "fail"
-        other = someone_elses_primary(service, trusted, known, request["taskDefinition"])
-        if other is not None:
-            ctx.set_reason(_taken_over_reason(other, "our update; the service was not changed by this run"))
-            return "superseded"
+        # Read the service again only if this run may have been down since its snapshot (resumed, or the
+        # snapshot came from another process): someone may have deployed meanwhile.
+        if self._fresh_snapshot_drive is not ctx:
+            try:
+                service = self.ecs.describe_service(p.cluster, p.service)
+            except EcsNotFound as exc:
+                ctx.set_reason(f"the service was not changed: {exc.message}")
+                return "fail"
+            other = someone_elses_primary(service, trusted, known, request["taskDefinition"])
+            if other is not None:
+                ctx.set_reason(_taken_over_reason(other, "our update; the service was not changed by this run"))
+                return "superseded"
         try:
             result = self.changes.update_service(ctx, "update_service", request, known)
         except StepFailed as exc:
@@ -184,12 +254,15 @@ class DeployHandlers:
             p.wait_until == "draining-started",
         )
         if watch.verdict is Verdict.STABLE:
+            ctx.set_reason(f"{watch.reason} (deployment {deployment_id}: {watch.summary})"
+                           if p.wait_until == "draining-started" else watch.reason)
             return "stable"
         if watch.verdict is Verdict.SUPERSEDED:
             ctx.set_reason(watch.reason)
             return "superseded"
         if watch.verdict is Verdict.ECS_ROLLED_BACK:
-            ctx.record(rollback_cause=watch.reason, ecs_rollback_deployment_id=watch.primary_id)
+            cause = self._with_task_failures(ctx, watch.reason, deployment_id)
+            ctx.record(rollback_cause=cause, ecs_rollback_deployment_id=watch.primary_id)
             return "ecs_rolled_back"
         if watch.verdict is Verdict.FAILED:
             cause, trigger = watch.reason, "deploy_failed"
@@ -197,6 +270,7 @@ class DeployHandlers:
             cause = (f"deployment {deployment_id} did not finish within {format_duration(p.timeout_seconds)} "
                      f"(last seen: {watch.summary})")
             trigger = "timed_out"
+        cause = self._with_task_failures(ctx, cause, deployment_id)
         if p.no_rollback:
             previous = short_name(rollback_target.task_definition)
             ctx.set_reason(
@@ -208,6 +282,12 @@ class DeployHandlers:
         ctx.record(rollback_cause=cause)
         ctx.progress(f"{cause}; rolling back")
         return trigger
+
+    @staticmethod
+    def _with_task_failures(ctx: Context, cause: str, deployment_id: str) -> str:
+        """`cause`, then why the deployment's tasks failed (its most frequent stop reason), if known."""
+        why = headline(ctx.facts.task_failures.get(deployment_id))
+        return f"{cause}; {why}" if why else cause
 
     # ---- rolling back ----------------------------------------------------------------------------
     def rolling_back(self, ctx: Context) -> str:
@@ -228,6 +308,11 @@ class DeployHandlers:
         request = self.changes.update_request(rollback_target.task_definition, rollback_target.desired_count)
         # Checked on every entry: a resumed run must not roll back over a deploy made while it was down.
         other = someone_elses_primary(service, facts.deployment_id, known, request["taskDefinition"])
+        if other is not None and _ecs_rolls_back(service, other, rollback_target.task_definition, facts.deployment_id):
+            # Our failure limit and ECS's circuit breaker fired together, and ECS sent its rollback first.
+            ctx.record(ecs_rollback_deployment_id=str(other.get("id")))
+            ctx.progress(f"ECS's circuit breaker is already rolling back ({other.get('id')}); following it")
+            return self._finish_rollback(ctx, str(other.get("id")), cause, "ECS's circuit breaker rollback finished")
         if other is not None:
             ctx.set_reason(f"{cause}; {_taken_over_reason(other, 'our rollback')}")
             return "superseded"
@@ -267,6 +352,7 @@ class DeployHandlers:
         else:
             what = (f"rollback deployment {deployment_id} did not finish within "
                     f"{format_duration(self.params.rollback_budget_seconds)} (--rollback-timeout)")
+        what = self._with_task_failures(ctx, what, deployment_id)
         ctx.set_reason(self._rollback_failed_reason(cause, what, watch.summary))
         return "rollback_failed"
 

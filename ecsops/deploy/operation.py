@@ -15,16 +15,21 @@ def build(params: dict[str, Any]) -> Operation:
     from ecsops.aws.ecs import EcsGateway
     from ecsops.aws.elbv2 import Elbv2Gateway
     from ecsops.deploy.facts import DeployFacts
-    from ecsops.deploy.handlers import DeployHandlers
+    from ecsops.deploy.handlers import DeployHandlers, RetryNotices
     from ecsops.deploy.params import DeployParams
 
     deploy = DeployParams.model_validate(params)
+    notices = RetryNotices()
     ecs = EcsGateway(
-        lambda: make_client("ecs", deploy.profile, deploy.region),
+        lambda: make_client("ecs", deploy.profile, deploy.region, on_retry=notices),
         lambda: make_client("ecs", deploy.profile, deploy.region, retry=False),
     )
-    elbv2 = Elbv2Gateway(lambda: make_client("elbv2", deploy.profile, deploy.region))
-    return Operation(DEPLOY, DeployHandlers(deploy, ecs, elbv2).mapping(), facts=DeployFacts)
+    # Polls make one attempt each: the wait loop tries again on its own schedule, through the run's clock,
+    # and prints each failed poll instead of botocore backing off silently for half a minute.
+    poll_ecs = EcsGateway(lambda: make_client("ecs", deploy.profile, deploy.region, attempts=1))
+    elbv2 = Elbv2Gateway(lambda: make_client("elbv2", deploy.profile, deploy.region, on_retry=notices))
+    handlers = DeployHandlers(deploy, ecs, elbv2, poll_ecs, notices)
+    return Operation(DEPLOY, handlers.mapping(), facts=DeployFacts)
 
 
 def document_fields(run: RunRecord, items: list[ItemRecord]) -> dict[str, Any]:
@@ -37,6 +42,12 @@ def document_fields(run: RunRecord, items: list[ItemRecord]) -> dict[str, Any]:
         "desired_count": run.params.get("desired_count"),
         "registered_revision": data.get("registered_revision"),
         "rollback_deployment_id": data.get("rollback_deployment_id") or data.get("ecs_rollback_deployment_id"),
+        "snapshot_read_at": data.get("snapshot_read_at"),
+        # Why tasks failed, per deployment: {deployment id: {"failed_tasks", "reasons": [{text, stop_code, count}]}}
+        "task_failures": {
+            deployment_id: {"failed_tasks": failures.get("failed_tasks", 0), "reasons": failures.get("reasons", [])}
+            for deployment_id, failures in (data.get("task_failures") or {}).items()
+        },
     }
 
 

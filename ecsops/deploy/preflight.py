@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecsops.aws.arns import (
     EcsServiceIdentity,
@@ -17,6 +17,9 @@ from ecsops.aws.arns import (
 from ecsops.deploy.flags import EditError, parse_edits
 from ecsops.deploy.params import WAIT_UNTIL_CHOICES, DeployParams
 from machines.durations import parse_duration
+
+if TYPE_CHECKING:
+    from ecsops.deploy.snapshot import ServiceSnapshot
 
 
 class PreflightError(ValueError):
@@ -47,6 +50,7 @@ class DeployFlags:
     rollback_timeout: str | None = None
     poll_interval: str | None = None
     no_rollback: bool = False
+    max_failed_tasks: int | None = None
     profile: str | None = None
     region: str | None = None
 
@@ -62,6 +66,9 @@ class Plan:
     base_task_definition: str
     before: dict[str, Any]
     after: dict[str, Any]
+    snapshot: ServiceSnapshot | None = None
+    # What runs, as a register request, when --taskdef names another task definition: the diff's start.
+    running: dict[str, Any] | None = None
 
     @property
     def target(self) -> str:
@@ -72,6 +79,14 @@ class Plan:
         from ecsops.deploy.taskdef_edit import has_changes
 
         return has_changes(self.before, self.after)
+
+    @property
+    def diff_from(self) -> dict[str, Any]:
+        return self.running if self.running is not None else self.before
+
+    def params_with_snapshot(self) -> DeployParams:
+        """The params to record: preflight's reads go with them, so the run does not read the same again."""
+        return self.params.model_copy(update={"snapshot": self.snapshot})
 
 
 def parse_flags(flags: DeployFlags) -> DeployParams:
@@ -95,6 +110,8 @@ def parse_flags(flags: DeployFlags) -> DeployParams:
         raise PreflightError(str(exc)) from exc
     if flags.desired_count is not None and flags.desired_count < 0:
         raise PreflightError(f"--desired-count {flags.desired_count}: must be 0 or more")
+    if flags.max_failed_tasks is not None and flags.max_failed_tasks < 0:
+        raise PreflightError(f"--max-failed-tasks {flags.max_failed_tasks}: must be 0 (off) or more")
     if flags.wait_until not in WAIT_UNTIL_CHOICES:
         raise PreflightError(f"--wait-until {flags.wait_until!r}: expected one of {', '.join(WAIT_UNTIL_CHOICES)}")
     timeout = _budget("--timeout", flags.timeout)
@@ -118,6 +135,7 @@ def parse_flags(flags: DeployFlags) -> DeployParams:
         rollback_timeout_seconds=rollback_timeout,
         poll_interval=poll_interval,
         no_rollback=flags.no_rollback,
+        max_failed_tasks=flags.max_failed_tasks,
         profile=flags.profile or None,
         region=region,
     )
@@ -150,8 +168,11 @@ def _region(region: str | None, cluster: Reference, service: Reference) -> str |
     return region or pinned
 
 
-def check_against_aws(params: DeployParams) -> Plan:
-    """Read the service and the base task definition and check the edits apply. Read calls only."""
+def check_against_aws(params: DeployParams, on_retry: Callable[[str], None] | None = None) -> Plan:
+    """Read the service and the base task definition and check the edits apply. Read calls only.
+
+    `on_retry` is told when botocore sends a read again (throttled, 5xx, endpoint unreachable) and why.
+    """
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
@@ -162,10 +183,13 @@ def check_against_aws(params: DeployParams) -> Plan:
 
     from ecsops.aws.clients import make_client
     from ecsops.aws.ecs import EcsGateway, EcsNotFound
+    from ecsops.deploy.snapshot import snapshot_of
     from ecsops.deploy.taskdef_edit import apply_edits, register_request_from
+    from store.clock import utc_now_iso
 
     try:
-        ecs = EcsGateway(lambda: make_client("ecs", params.profile, params.region))
+        ecs = EcsGateway(lambda: make_client("ecs", params.profile, params.region, on_retry=on_retry))
+        read_at = utc_now_iso()
         service = ecs.describe_service(params.cluster, params.service)
         _check_deployment_controller(params.service, service)
         identity = _identity(params, service)
@@ -177,6 +201,9 @@ def check_against_aws(params: DeployParams) -> Plan:
                 "use --wait-until primary-rolled"
             )
         task_definition, tags = ecs.describe_task_definition(params.taskdef or service["taskDefinition"])
+        running = None
+        if task_definition["taskDefinitionArn"] != service["taskDefinition"]:
+            running = register_request_from(*ecs.describe_task_definition(service["taskDefinition"]))
     except EcsNotFound as exc:
         raise PreflightError(exc.message) from exc
     except (ProfileNotFound, NoRegionError, NoCredentialsError) as exc:
@@ -188,14 +215,17 @@ def check_against_aws(params: DeployParams) -> Plan:
         after = apply_edits(before, params.edits)
     except EditError as exc:
         raise PreflightError(str(exc)) from exc
+    base = str(task_definition["taskDefinitionArn"])
     return Plan(
         params=params.resolved(identity),
         identity=identity,
         current_task_definition=str(service["taskDefinition"]),
         current_desired_count=int(service["desiredCount"]),
-        base_task_definition=str(task_definition["taskDefinitionArn"]),
+        base_task_definition=base,
         before=before,
         after=after,
+        snapshot=snapshot_of(service, base, before, running, read_at),
+        running=running,
     )
 
 
@@ -248,7 +278,7 @@ def dry_run_document(plan: Plan) -> dict[str, Any]:
         "base_task_definition": plan.base_task_definition,
         "registers_new_revision": plan.registers_revision,
         "changes": changes_as_json(
-            plan.before, plan.after, plan.current_desired_count, plan.params.desired_count
+            plan.diff_from, plan.after, plan.current_desired_count, plan.params.desired_count
         ),
     }
 
@@ -259,10 +289,14 @@ def dry_run_lines(plan: Plan) -> list[str]:
 
     p = plan.params
     lines = [f"dry run: deploy to {p.cluster}/{p.service} (now on {short_name(plan.current_task_definition)})"]
-    lines += describe_changes(plan.before, plan.after, plan.current_desired_count, p.desired_count)
+    if plan.running is not None:
+        lines.append(f"switching {short_name(plan.current_task_definition)} -> {short_name(plan.base_task_definition)}")
+    lines += describe_changes(plan.diff_from, plan.after, plan.current_desired_count, p.desired_count)
     if plan.registers_revision:
         lines.append(f"would register a new revision of {short_name(plan.base_task_definition).rsplit(':', 1)[0]} "
                      f"(based on {short_name(plan.base_task_definition)}) and deploy it")
+    elif plan.running is not None:
+        lines.append(f"would deploy {short_name(plan.base_task_definition)} as it is (no new revision)")
     else:
         lines.append(f"task definition unchanged: would deploy {short_name(plan.base_task_definition)} again "
                      "(forced new deployment, no new revision)")

@@ -1,96 +1,189 @@
-"""Poll one deployment until ECS gives a verdict or its durable deadline passes, reporting progress as it goes."""
+"""Poll one deployment until ECS gives a verdict or its durable deadline passes, saying what happens as it goes."""
 
 from __future__ import annotations
 
-from ecsops.aws.ecs import EcsGateway, EcsNotFound, short_name
+from collections.abc import Callable
+
+from ecsops.aws.ecs import EcsGateway, EcsNotFound
 from ecsops.aws.elbv2 import Elbv2Gateway
 from ecsops.aws.errors import is_transient
+from ecsops.deploy.events import events_after, shown, target_group_name
 from ecsops.deploy.facts import DeployFacts
 from ecsops.deploy.params import DeployParams
-from ecsops.deploy.verdict import Verdict, Watch, judge, new_events
+from ecsops.deploy.task_failures import headline, merged
+from ecsops.deploy.verdict import Verdict, Watch, deployment_lines, judge
 from machines.context import RunContext
 from machines.durations import format_duration
 
+# Adaptive polling: 2s, 3s, 4.5s, then every 6s: completion is noticed within 6s, at 10 DescribeServices a
+# minute (fabfuel's ecs-deploy polls every second: 60 a minute).
 ADAPTIVE_FIRST_INTERVAL = 2.0
-ADAPTIVE_MAX_INTERVAL = 15.0
-PROGRESS_HEARTBEAT_SECONDS = 60.0
+ADAPTIVE_MAX_INTERVAL = 6.0
+# Nothing printed for longer than this during a wait: a line says the run is alive and what it waits for.
+MAX_SILENCE_SECONDS = 15.0
+# Stopped tasks are read again only when failedTasks grew, and at most this often (and once more at the end).
+FAILURE_READ_INTERVAL = 30.0
+# Consecutive failed polls back off up to this (run clock), each one said.
+FAILED_POLL_MAX_BACKOFF = 30.0
+
+Context = RunContext[DeployFacts]
 
 
 class DeploymentFollower:
-    """One per process driving a deploy run; remembers only the service events already shown."""
+    """Follows one deployment of the service; everything it must remember across a resume is in the facts."""
 
     def __init__(self, params: DeployParams, ecs: EcsGateway, elbv2: Elbv2Gateway) -> None:
         self.params = params
-        self.ecs = ecs
+        self.ecs = ecs  # a client that does not retry inside a call: the loop retries, and says so
         self.elbv2 = elbv2
-        self._seen_events: set[str] = set()
+        self._said_at = float("-inf")
 
     def follow(
         self,
-        ctx: RunContext[DeployFacts],
+        ctx: Context,
         deployment_id: str,
-        deadline_name: str,
+        phase: str,
         budget_seconds: float,
         rollback_task_definition: str | None,
         until_draining: bool,
     ) -> Watch:
-        """Poll until the deployment has a verdict or the named durable deadline passes (IN_PROGRESS).
+        """Poll until the deployment has a verdict or the phase's durable deadline passes (IN_PROGRESS).
 
-        The deadline is fixed the first time its name is asked for (`budget_seconds` from then), kept across
-        resumes."""
+        `phase` ("deploy" or "rollback") names the deadline and prefixes every line, with its own elapsed
+        time and the time left, both on the run's clock. The deadline is fixed the first time the phase asks
+        for it (`budget_seconds` from then: --timeout, or --rollback-timeout) and kept across resumes.
+        """
         p = self.params
-        deadline = ctx.deadline(deadline_name, budget_seconds)
+        deadline = ctx.deadline(phase, budget_seconds)
         started = deadline - budget_seconds
         last = Watch(Verdict.IN_PROGRESS, "", "(no answer from ECS yet)")
-        polls = 0
-        shown, shown_at = "", float("-inf")
+        polls = failed_polls = 0
+        shown_lines: list[str] = []
+        previous_poll = poll_gap = None
+
+        def clock_line(now: float) -> str:
+            return (f"{phase}: {format_duration(max(0.0, now - started))} elapsed, "
+                    f"{format_duration(max(0.0, deadline - now))} left")
+
         while True:
+            interval = self._interval(polls)
+            polled = ctx.now()
+            poll_gap, previous_poll = (polled - previous_poll if previous_poll is not None else None), polled
             try:
                 service = self.ecs.describe_service(p.cluster, p.service)
-                last = judge(service, deployment_id, rollback_task_definition)
-                if last.verdict is Verdict.IN_PROGRESS and until_draining:
-                    draining = self._draining_started(ctx)
-                    if draining:
-                        return Watch(Verdict.STABLE, draining, last.summary, last.primary_id)
             except EcsNotFound as exc:
-                return Watch(Verdict.FAILED, exc.message, last.summary, last.primary_id)
+                return Watch(Verdict.FAILED, exc.message, last.summary, last.primary_id, last.failed_tasks)
             except Exception as exc:
                 if not is_transient(exc):
                     raise
-                ctx.progress(f"poll failed ({type(exc).__name__}: {exc}); trying again")
-                service = None
-            now = ctx.now()
-            if service is not None:
-                for message in new_events(service, self._seen_events, started):
-                    ctx.progress(f"event: {message}")
-                # A line when the counts change, else a heartbeat, so a slow rollout is not a wall of text.
-                if last.summary != shown or now - shown_at >= PROGRESS_HEARTBEAT_SECONDS:
-                    shown, shown_at = last.summary, now
-                    ctx.progress(
-                        f"{last.summary} | elapsed {format_duration(now - started)}, "
-                        f"{format_duration(max(0.0, deadline - now))} left"
-                    )
-            if last.verdict is not Verdict.IN_PROGRESS:
+                failed_polls += 1
+                interval = max(interval, min(FAILED_POLL_MAX_BACKOFF, 2.0 ** (failed_polls - 1)))
+                now = ctx.now()
+                self._say(ctx, f"{clock_line(now)}; DescribeServices failed ({type(exc).__name__}: {exc}); "
+                               f"polling again in {format_duration(interval)} ({failed_polls} failed in a row)")
+            else:
+                failed_polls = 0
+                last = judge(service, deployment_id, rollback_task_definition, p.failure_limit)
+                if last.verdict is Verdict.IN_PROGRESS and until_draining:
+                    draining = self._draining_started(ctx)
+                    if draining:
+                        last = Watch(Verdict.STABLE, draining, last.summary, last.primary_id, last.failed_tasks)
+                self._report_events(ctx, service)
+                final = last.verdict is not Verdict.IN_PROGRESS or ctx.now() >= deadline
+                self._read_failures(ctx, deployment_id, last.failed_tasks, final)
+                now = ctx.now()
+                lines = deployment_lines(service, deployment_id)
+                if lines != shown_lines or final:
+                    shown_lines = lines
+                    self._say(ctx, clock_line(now))
+                    for line in lines:
+                        self._say(ctx, line)
+                    if last.verdict is Verdict.STABLE and until_draining:
+                        self._say(ctx, last.reason)
+                elif now - self._said_at + min(max(interval, poll_gap or 0.0), MAX_SILENCE_SECONDS) > (
+                    MAX_SILENCE_SECONDS
+                ):
+                    # The next line would come after the next poll: too late; say the run is alive now.
+                    self._say(ctx, f"{clock_line(now)}; no change")
+            if last.verdict is not Verdict.IN_PROGRESS or now >= deadline:
                 return last
-            if now >= deadline:
-                return last
-            ctx.sleep(self._interval(polls))
+            self._pause(ctx, min(interval, max(0.0, deadline - now)), clock_line)
             polls += 1
+
+    def _say(self, ctx: Context, line: str) -> None:
+        ctx.progress(line)
+        self._said_at = ctx.now()
+
+    def _pause(self, ctx: Context, seconds: float, clock_line: Callable[[float], str]) -> None:
+        """Sleep between polls; a long --poll-interval is slept in pieces so the log never goes quiet."""
+        while seconds > MAX_SILENCE_SECONDS:
+            ctx.sleep(MAX_SILENCE_SECONDS)
+            seconds -= MAX_SILENCE_SECONDS
+            self._say(ctx, f"{clock_line(ctx.now())}; next poll in {format_duration(seconds)}")
+        ctx.sleep(seconds)
 
     def _interval(self, polls: int) -> float:
         if self.params.poll_interval is not None:
             return self.params.poll_interval
         return float(min(ADAPTIVE_MAX_INTERVAL, ADAPTIVE_FIRST_INTERVAL * 1.5**polls))
 
-    def _draining_started(self, ctx: RunContext[DeployFacts]) -> str | None:
+    def _report_events(self, ctx: Context, service: dict[str, object]) -> None:
+        """Print the service events newer than the watermark (folded), then move the watermark."""
+        messages, newest = events_after(service, ctx.facts.event_watermark)
+        for message in shown(messages):
+            self._say(ctx, f"event: {message}")
+        if newest != ctx.facts.event_watermark:
+            ctx.record(event_watermark=newest)
+
+    def _read_failures(self, ctx: Context, deployment_id: str, failed_tasks: int | None, final: bool) -> None:
+        """Read the deployment's stopped tasks when it has new failures (ListTasks + DescribeTasks of the new
+        ones), at most every FAILURE_READ_INTERVAL, and once more when the wait ends; record the reasons."""
+        previous = ctx.facts.task_failures.get(deployment_id)
+        known = previous.failed_tasks if previous else 0
+        now = ctx.now()
+        if failed_tasks is not None and failed_tasks <= known:
+            return
+        if failed_tasks is None and (previous is not None or not final):
+            return  # the deployment is gone (ECS dropped it); read its stopped tasks once, at the end
+        recently = previous is not None and previous.read_at is not None and (
+            now - previous.read_at < FAILURE_READ_INTERVAL
+        )
+        if recently and not final:
+            return
+        try:
+            arns = self.ecs.list_stopped_tasks(self.params.cluster, deployment_id)
+            seen = set(previous.task_ids) if previous else set()
+            fresh = [arn for arn in arns if arn.rsplit("/", 1)[-1] not in seen]
+            tasks = self.ecs.describe_tasks(self.params.cluster, fresh) if fresh else []
+        except Exception as exc:
+            if not is_transient(exc) and not _is_client_error(exc):
+                raise
+            # Knowing why is worth a line, not a failed deploy: the next poll tries again.
+            self._say(ctx, f"could not read the stopped tasks of {deployment_id}: {type(exc).__name__}: {exc}")
+            return
+        failures = merged(previous, tasks, failed_tasks or 0, now)
+        ctx.record(task_failures={**ctx.facts.task_failures, deployment_id: failures})
+        line = headline(failures)
+        if line and (previous is None or headline(previous) != line):
+            self._say(ctx, line)
+
+    def _draining_started(self, ctx: Context) -> str | None:
         group = ctx.facts.target_group
         if not group:
             return None
         initial = set(ctx.facts.initial_targets)
         health = self.elbv2.describe_target_health(group)
         draining = [t for t in health if t.state == "draining"]
+        name = target_group_name(group)
         if draining:
-            return f"target {draining[0].key} of {short_name(group)} started draining"
+            more = f" (and {len(draining) - 1} more)" if len(draining) > 1 else ""
+            return f"target {draining[0].key} of {name} started draining{more}"
         if initial and not initial & {t.key for t in health}:
-            return f"every target registered before the deploy has left {short_name(group)}"
+            return f"every target registered before the deploy has left {name}"
         return None
+
+
+def _is_client_error(exc: BaseException) -> bool:
+    from botocore.exceptions import ClientError
+
+    return isinstance(exc, ClientError)

@@ -11,7 +11,7 @@ from typing import Any
 from moto.ecs.models import ecs_backends
 
 from ecsops.sim.clock import VirtualClock
-from ecsops.sim.ecs_tasks import ModelTask, TaskRunner
+from ecsops.sim.ecs_tasks import ModelTask, StartFailure, TaskRunner
 
 MAX_EVENTS = 100
 DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
@@ -67,9 +67,12 @@ class EcsModel:
     account: str
     region: str
     runner: TaskRunner
-    failing_images: set[str]
+    start_failures: dict[str, StartFailure]
     stuck_services: set[str]
     stuck_from: float = float("inf")
+    # cluster -> seconds without placement from the first UpdateService after seeding, and when that ends
+    placement_outages: dict[str, float] = field(default_factory=dict)
+    outage_until: dict[str, float] = field(default_factory=dict)
     services: dict[str, ServiceState] = field(default_factory=dict)
     _ids: random.Random = field(default_factory=lambda: random.Random(0))
 
@@ -101,6 +104,9 @@ class EcsModel:
             task_definition = self.backend().describe_task_definition(params["taskDefinition"]).arn
         if task_definition != state.primary.task_definition or params.get("forceNewDeployment"):
             self._push_deployment(state, service, task_definition)
+        outage = self.placement_outages.get(state.cluster)
+        if outage is not None and state.cluster not in self.outage_until and self.clock.now() >= self.stuck_from:
+            self.outage_until[state.cluster] = self.clock.now() + outage
         state.primary.desired_count = service.desired_count
         state.steady = state.steady and len(state.deployments) == 1
         self._render(state)
@@ -222,13 +228,15 @@ class EcsModel:
         if count <= 0:
             return False
         task_definition = self.backend().describe_task_definition(state.primary.task_definition)
-        images = {c.get("image") for c in task_definition.container_definitions}
-        failing = bool(images & self.failing_images)
+        images = [c.get("image") for c in task_definition.container_definitions]
+        failure = next((self.start_failures[i] for i in images if i in self.start_failures), None)
         stuck = state.name in self.stuck_services and self.clock.now() >= self.stuck_from
         fargate = (service.launch_type or "EC2") == "FARGATE"
+        no_capacity = self.clock.now() < self.outage_until.get(state.cluster, float("-inf"))
         started: list[ModelTask] = []
         for _ in range(count):
-            placement = self.runner.place(state.cluster, fargate)
+            # No capacity (yet): ECS says so in an event and keeps trying; nothing counts as a failed task.
+            placement = None if no_capacity else self.runner.place(state.cluster, fargate)
             if placement is None:
                 self._event(
                     state,
@@ -237,7 +245,7 @@ class EcsModel:
                     dedupe=True,
                 )
                 break
-            started.append(self.runner.start(service, task_definition, state.primary.id, placement, failing, stuck))
+            started.append(self.runner.start(service, task_definition, state.primary.id, placement, failure, stuck))
         if started:
             tasks = " ".join(f"(task {t.short_id})" for t in started)
             self._event(state, f"(service {state.name}) has started {len(started)} tasks: {tasks}.")

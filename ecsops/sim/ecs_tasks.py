@@ -18,6 +18,36 @@ NO_RESOURCES: dict[str, Any] = {"CPU": 0, "MEMORY": 0, "PORTS": [], "PORTS_UDP":
 RUNNING_LIKE = ("RUNNING", "DEACTIVATING", "STOPPING")
 
 
+@dataclass(frozen=True)
+class StartFailure:
+    """How a task of a bad image ends before it runs, as ECS reports it on the stopped task.
+
+    kind `pull`: CannotPullContainerError (stopCode TaskFailedToStart, the container has no exit code);
+    `secrets`: ResourceInitializationError while fetching secrets or registry auth (TaskFailedToStart);
+    `exit`: the essential container exits with `exit_code` as it starts (EssentialContainerExited).
+    """
+
+    kind: str = "pull"
+    exit_code: int = 1
+
+    def stop_code(self) -> str:
+        return "EssentialContainerExited" if self.kind == "exit" else "TaskFailedToStart"
+
+    def stopped_reason(self, image: str) -> str:
+        if self.kind == "exit":
+            return "Essential container in task exited"
+        if self.kind == "secrets":
+            return (
+                "ResourceInitializationError: unable to pull secrets or registry auth: execution resource "
+                "retrieval failed: unable to retrieve secret from asm: ResourceNotFoundException: Secrets "
+                "Manager can't find the specified secret."
+            )
+        return (
+            f"CannotPullContainerError: pull image manifest has been retried 1 time(s): "
+            f"failed to resolve ref {image}: not found"
+        )
+
+
 @dataclass
 class TaskTiming:
     start_seconds: float
@@ -34,7 +64,7 @@ class ModelTask:
     service_key: str
     deployment_id: str
     container_instance_id: str | None
-    failing: bool
+    failure: StartFailure | None
     stuck: bool
     targets: list[TargetRef] = field(default_factory=list)
     state: str = "PENDING"
@@ -43,6 +73,10 @@ class ModelTask:
     stop_seconds: float = 0.0
     # A one-off task's essential container exits this long after it starts running; service tasks run on.
     run_seconds: float | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.failure is not None
 
     @property
     def arn(self) -> str:
@@ -105,7 +139,7 @@ class TaskRunner:
         task_definition: Any,
         deployment_id: str,
         placement: Placement,
-        failing: bool,
+        failure: StartFailure | None,
         stuck: bool,
     ) -> ModelTask:
         backend = self.backend()
@@ -132,9 +166,9 @@ class TaskRunner:
             service_key=f"{cluster.name}:{service.name}",
             deployment_id=deployment_id,
             container_instance_id=container_instance.id if container_instance else None,
-            failing=failing,
+            failure=failure,
             stuck=stuck,
-            due=INF if stuck and not failing else self.clock.now() + self.timing.start_seconds,
+            due=INF if stuck and failure is None else self.clock.now() + self.timing.start_seconds,
         )
         model_task.targets = self._targets(service, task_definition, model_task, container_instance, placement, awsvpc)
         self.tasks[model_task.arn] = model_task
@@ -167,7 +201,7 @@ class TaskRunner:
             service_key="",
             deployment_id="",
             container_instance_id=container_instance.id,
-            failing=False,
+            failure=None,
             stuck=False,
             due=self.clock.now() + self.timing.start_seconds,
             run_seconds=run_seconds,
@@ -266,17 +300,21 @@ class TaskRunner:
         self._finish_stop(model_task)
 
     def _fail(self, model_task: ModelTask) -> None:
+        failure = model_task.failure or StartFailure()
         image = model_task.task.containers[0].image if model_task.task.containers else "?"
-        reason = (
-            f"CannotPullContainerError: pull image manifest has been retried 1 time(s): "
-            f"failed to resolve ref {image}: not found"
-        )
+        reason = failure.stopped_reason(image)
         model_task.stopping = True
         model_task.task.desired_status = "STOPPED"
         model_task.task.stopped_reason = reason
-        model_task.task.stop_code = "TaskFailedToStart"
+        model_task.task.stop_code = failure.stop_code()
         for container in model_task.task.containers:
-            container.reason = reason
+            if failure.kind == "exit":
+                container.exitCode = failure.exit_code
+                container.reason = None
+            else:
+                # The container never ran: ECS reports no exit code, only why it could not start.
+                container.exitCode = None
+                container.reason = reason if failure.kind == "pull" else None
         self._finish_stop(model_task)
 
     def _finish_stop(self, model_task: ModelTask) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from moto.autoscaling.exceptions import ValidationError
 from moto.autoscaling.models import AutoScalingBackend, InstanceState
+from moto.ecs.exceptions import InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import ELBv2Backend
@@ -95,7 +96,10 @@ def _list_tasks(
     service_name: str | None = None,
     desiredStatus: str | None = None,
 ) -> list[Any]:
-    # ECS filters on serviceName and defaults desiredStatus to RUNNING; moto does neither.
+    # ECS filters on serviceName and defaults desiredStatus to RUNNING; moto does neither. ECS refuses startedBy
+    # beside another filter ("cannot specify startedBy with other arguments"); desiredStatus is allowed with it.
+    if started_by and (container_instance or family or service_name):
+        raise InvalidParameterException("cannot specify startedBy with other arguments")
     tasks: list[Any] = _originals["list_tasks"](
         self, cluster_str, container_instance, family, started_by, None, desiredStatus or "RUNNING"
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ecsops.sim.asg_model import AsgModel
 from ecsops.sim.clock import VirtualClock
 from ecsops.sim.ecs_model import EcsModel
-from ecsops.sim.ecs_tasks import TaskRunner, TaskTiming
+from ecsops.sim.ecs_tasks import StartFailure, TaskRunner, TaskTiming
 from ecsops.sim.elb_model import ElbModel
 from ecsops.sim.scenario import Scenario
 
@@ -36,7 +36,17 @@ class SimModel:
             elb,
             {c.name: c.max_tasks_per_instance for c in scenario.clusters},
         )
-        ecs = EcsModel(clock, account, region, runner, set(scenario.failing_images), set(scenario.stuck_services))
+        failures = {image: StartFailure() for image in scenario.failing_images}
+        failures.update({f.image: StartFailure(f.kind, f.exit_code) for f in scenario.image_failures})
+        ecs = EcsModel(
+            clock,
+            account,
+            region,
+            runner,
+            failures,
+            set(scenario.stuck_services),
+            placement_outages={o.cluster: o.seconds for o in scenario.placement_outages},
+        )
         asg = AsgModel(
             clock,
             account,

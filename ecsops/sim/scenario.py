@@ -147,6 +147,28 @@ class AsgSpec(_Spec):
         return self.max_size if self.max_size is not None else self.desired_capacity * 2
 
 
+class ImageFailure(_Spec):
+    """Tasks whose containers use `image` stop before they run, as ECS reports such tasks.
+
+    `pull`: CannotPullContainerError (the image does not exist); `secrets`: ResourceInitializationError
+    (a secret or the registry auth cannot be fetched); `exit`: the essential container exits with
+    `exit_code` as it starts. Each such task counts in its deployment's failedTasks.
+    """
+
+    image: str
+    kind: Literal["pull", "secrets", "exit"] = "pull"
+    exit_code: int = 1
+
+
+class PlacementOutage(_Spec):
+    """For `seconds` after the first UpdateService since seeding, no new task of `cluster` can be placed:
+    ECS says "was unable to place a task" and keeps trying (capacity arriving late). Nothing counts as
+    failed, and the circuit breaker does not trip, as in ECS."""
+
+    cluster: str
+    seconds: float = Field(gt=0.0)
+
+
 class Scenario(_Spec):
     """A whole simulated account. Times are virtual seconds."""
 
@@ -162,7 +184,9 @@ class Scenario(_Spec):
     task_definitions: list[TaskDefinitionSpec] = Field(default_factory=list)
     services: list[ServiceSpec] = Field(default_factory=list)
     asgs: list[AsgSpec] = Field(default_factory=list)
-    failing_images: list[str] = Field(default_factory=list)
+    failing_images: list[str] = Field(default_factory=list, description="images that cannot be pulled")
+    image_failures: list[ImageFailure] = Field(default_factory=list)
+    placement_outages: list[PlacementOutage] = Field(default_factory=list)
     stuck_services: list[str] = Field(default_factory=list, description="tasks started after seeding never run")
     faults: list[FaultSpec] = Field(default_factory=list)
     fault_seed: int = 0
@@ -181,6 +205,9 @@ class Scenario(_Spec):
         for asg in self.asgs:
             if asg.cluster is not None and asg.cluster not in clusters:
                 raise ValueError(f"asg {asg.name}: unknown cluster {asg.cluster}")
+        for outage in self.placement_outages:
+            if outage.cluster not in clusters:
+                raise ValueError(f"placement outage: unknown cluster {outage.cluster}")
         return self
 
 
