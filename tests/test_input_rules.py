@@ -73,13 +73,17 @@ def test_the_rollback_has_its_own_budget_counted_from_its_start(tmp_path: Path, 
     """The rollout fails to finish in 30s; the rollback needs about 40s of (virtual) time. With the rollback
     sharing the 30s it is left unfinished (exit 4); with --rollback-timeout 10m it completes (exit 3)."""
     aws_env.reset(demo_with(circuit_breaker=False, rollback=False))
-    shared = deploy(tmp_path / "a.db", *BROKEN, "--timeout", "30s", "--output", "json")
+    # --max-failed-tasks 0: only the timeout fails the rollout, so the rollback starts at a known moment.
+    shared = deploy(tmp_path / "a.db", *BROKEN, "--timeout", "30s", "--max-failed-tasks", "0", "--output", "json")
     assert shared.returncode == 4, shared.stderr
     assert "rollback deployment" in shared.json()["reason"] and "did not finish within 30s" in shared.json()["reason"]
     assert shared.json()["params"]["rollback_timeout_seconds"] == 30  # the default: --timeout
 
     aws_env.reset(demo_with(circuit_breaker=False, rollback=False))
-    own = deploy(tmp_path / "b.db", *BROKEN, "--timeout", "30s", "--rollback-timeout", "10m", "--output", "json")
+    own = deploy(
+        tmp_path / "b.db", *BROKEN, "--timeout", "30s", "--max-failed-tasks", "0", "--rollback-timeout", "10m",
+        "--output", "json",
+    )
     assert own.returncode == 3, own.stderr
     document = own.json()
     assert document["status"] == "rolled_back"
