@@ -24,7 +24,7 @@ from machines.engine import DEFAULT_LEASE_SECONDS, Engine
 from machines.errors import LostLock, RunFinished, VersionMismatch
 from machines.operation import OperationSpec
 from store.base import RunStore
-from store.errors import LockHeldError, StoreError, StoreIntegrityError, StoreWriteError
+from store.errors import LockHeldError, LockLostError, StoreError, StoreIntegrityError, StoreWriteError
 from store.models import RunRecord
 
 LEASE_ENV = "ECSOPS_LOCK_LEASE_SECONDS"
@@ -203,6 +203,9 @@ def start_or_replay(
             return exit_codes.LOCKED
         except LostLock as exc:
             return _lost_lock(exc)
+        except LockLostError as exc:  # taken over between acquiring the lock and the first write
+            sys.stderr.write(f"error: {exc}; nothing was done\n")
+            return exit_codes.LOCKED
         except StoreError as exc:
             return _store_failure(store, run_id, exc)
         code = report_run(store, run, output)
@@ -261,6 +264,9 @@ def resume(
             return exit_codes.LOCKED
         except LostLock as exc:
             return _lost_lock(exc)
+        except LockLostError as exc:  # taken over between acquiring the lock and the first write
+            sys.stderr.write(f"error: {exc}; nothing was done\n")
+            return exit_codes.LOCKED
         except VersionMismatch as exc:
             sys.stderr.write(f"error: {exc}\n")
             return exit_codes.BAD_INPUT
