@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -11,9 +10,10 @@ from pydantic import BaseModel
 
 from machines.definition import MachineDefinition
 from machines.errors import Interrupted, UndeclaredStep
+from machines.lease import Lease
 from machines.steps import DEFAULT_RETRY, Reconciler, RetryPolicy, StepRunner
 from store.base import RunStore
-from store.models import ItemRecord, RunRecord
+from store.models import Fence, ItemRecord, RunRecord
 
 if TYPE_CHECKING:
     from machines.items import ItemDriver
@@ -40,18 +40,26 @@ class NullReporter:
 class RunSession:
     """The live record of one run while a process drives it; shared by engine and context."""
 
-    def __init__(self, store: RunStore, run: RunRecord, owner: str, lease_seconds: float, reporter: Reporter) -> None:
+    def __init__(self, store: RunStore, run: RunRecord, lease: Lease, reporter: Reporter) -> None:
         self.store = store
         self.run = run
-        self.owner = owner
-        self.lease_seconds = lease_seconds
+        self.lease = lease
         self.reporter = reporter
 
-    def renew_lease(self) -> None:
-        self.store.acquire_lock(self.run.target, self.run.run_id, self.owner, self.lease_seconds, time.time())
+    @property
+    def fence(self) -> Fence:
+        """What every store write of this run proves: the target's lock, at the token we acquired."""
+        return self.lease.fence
+
+    def check_lease(self) -> None:
+        """Raise if the heartbeat found the lock lost or the store gone (it renews the lease itself)."""
+        self.lease.check()
 
     def update(self, **fields: Any) -> None:
-        self.run = self.store.update_run(self.run.run_id, self.run.version, **fields)
+        self.run = self.store.update_run(self.run.run_id, self.run.version, self.fence, **fields)
+
+    def put_item(self, item_id: str, state: str, data: dict[str, Any]) -> ItemRecord:
+        return self.store.put_item(self.run.run_id, item_id, state, data, self.fence)
 
     def checkpoint(
         self,
@@ -62,10 +70,11 @@ class RunSession:
         item_data: dict[str, Any] | None = None,
         **fields: Any,
     ) -> None:
-        """Commit a transition of the run (or of one item), renew the lease, and report it."""
+        """Commit a transition of the run (or of one item) under the run's fence, and report it."""
         self.run = self.store.checkpoint(
             self.run.run_id,
             self.run.version,
+            self.fence,
             source=source,
             dest=dest,
             trigger=trigger,
@@ -73,7 +82,6 @@ class RunSession:
             item_data=item_data,
             **fields,
         )
-        self.renew_lease()
         self.reporter.transition(self.run, source, dest, trigger, item)
 
 
@@ -162,9 +170,10 @@ class RunContext(Generic[FactsT]):
         return float(self._session.run.timers[name])
 
     def sleep(self, seconds: float) -> None:
-        """Wait between polls; renews the lock's lease; raises Interrupted on a stop request."""
+        """Wait between polls (the lease is renewed meanwhile by its heartbeat); raises Interrupted on a
+        stop request, LockLostError if the lock was lost meanwhile."""
         self.wait(seconds)
-        self._session.renew_lease()
+        self._session.check_lease()
 
     def wait(self, seconds: float) -> None:
         """Wait through the run's clock; a stop request ends the wait at once and raises Interrupted."""
@@ -192,9 +201,7 @@ class RunContext(Generic[FactsT]):
 
     def add_item(self, item_id: str, facts: BaseModel) -> ItemRecord:
         """Register an item at its machine's initial state (an existing item keeps its state)."""
-        return self._session.store.put_item(
-            self.run_id, item_id, self._items().initial, facts.model_dump(mode="json", exclude_none=True)
-        )
+        return self._session.put_item(item_id, self._items().initial, facts.model_dump(mode="json", exclude_none=True))
 
     def drive_items(self, observation: Any) -> bool:
         """Move every unfinished item as far as `observation` (this poll's view of the world) allows,

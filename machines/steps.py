@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -9,7 +10,7 @@ from typing import Any, Literal, Protocol
 from machines.crashpoints import crash_point
 from machines.errors import CannotReconcile, StepFailed, StepUnsettled
 from store.base import RunStore
-from store.models import StepRecord
+from store.models import Fence, StepRecord
 
 ErrorKind = Literal["refused", "throttled", "unknown", "foreign"]
 """What an exception from a call means for its step:
@@ -71,22 +72,27 @@ class Waiter(Protocol):
     def say(self, message: str) -> None: ...
 
 
+class CallGuard(Protocol):
+    """The run's hold on its target, as steps need it (machines.lease.Lease)."""
+
+    fence: Fence
+    lease_seconds: float
+
+    def before_call(self, step: str) -> None:
+        """Raise unless the lock is still ours with margin; called between the intent and the call."""
+
+
 class StepRunner:
     """Runs named steps of one run against the store."""
 
     def __init__(
-        self,
-        store: RunStore,
-        run_id: str,
-        classify_error: ErrorClassifier,
-        waiter: Waiter,
-        before_call: Callable[[str], None] = lambda name: None,
+        self, store: RunStore, run_id: str, classify_error: ErrorClassifier, waiter: Waiter, guard: CallGuard
     ) -> None:
         self._store = store
         self._run_id = run_id
         self._classify_error = classify_error
         self._waiter = waiter
-        self._before_call = before_call
+        self._guard = guard
 
     def run(
         self,
@@ -99,7 +105,10 @@ class StepRunner:
     ) -> Any:
         recorded = self._store.get_step(self._run_id, name)
         if recorded is None:
-            recorded = self._store.record_intent(self._run_id, name, request)
+            recorded = self._store.record_intent(
+                self._run_id, name, request, self._guard.fence,
+                lease_seconds=self._guard.lease_seconds, now=time.time(),
+            )
             crash_point(f"intent:{name}")
             return self._call(recorded, call, reconcile, retry)
         if recorded.request != request:
@@ -121,7 +130,9 @@ class StepRunner:
             raise CannotReconcile(f"step {step.name} of run {self._run_id} was in flight and cannot be reconciled")
         finding = reconcile(step)
         if finding.happened:
-            self._store.record_outcome(self._run_id, step.name, "reconciled", result=finding.result)
+            self._store.record_outcome(
+                self._run_id, step.name, "reconciled", self._guard.fence, result=finding.result
+            )
         return finding.happened
 
     def _call(
@@ -133,7 +144,8 @@ class StepRunner:
     ) -> Any:
         name, request = step.name, step.request
         for attempt in range(1, retry.attempts + 1):
-            self._before_call(name)
+            # The fencing check before every attempt: the intent is committed and the lock still ours.
+            self._guard.before_call(name)
             try:
                 result = call(request)
             except Exception as exc:
@@ -141,7 +153,7 @@ class StepRunner:
                 if kind == "foreign":
                     raise
                 if kind == "refused":
-                    self._store.record_outcome(self._run_id, name, "failed", error=error)
+                    self._store.record_outcome(self._run_id, name, "failed", self._guard.fence, error=error)
                     raise StepFailed(name, error or {}) from exc
                 if kind not in retry.retries or attempt == retry.attempts:
                     raise StepUnsettled(name, attempt, exc) from exc
@@ -152,7 +164,7 @@ class StepRunner:
                     return self._store.get_step(self._run_id, name).result  # type: ignore[union-attr]
                 continue
             crash_point(f"call:{name}")
-            self._store.record_outcome(self._run_id, name, "succeeded", result=result)
+            self._store.record_outcome(self._run_id, name, "succeeded", self._guard.fence, result=result)
             return result
         raise AssertionError("unreachable")
 

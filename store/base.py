@@ -1,4 +1,10 @@
-"""The store interface: what the engine and CLI may ask of any backend."""
+"""The store interface: what the engine and CLI may ask of any backend (the fenced RunStore contract).
+
+Times are epoch seconds from the caller's clock (`now`), so tests control them. Every method is atomic.
+Every write of a run is fenced: it happens, in the same transaction, only if the target's lock row still
+has the fence's run_id and token (expiry is not part of the condition: an expired but untaken lock still
+holds). Otherwise it raises LockLostError and writes nothing.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,11 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from store.models import (
+    Fence,
     ItemRecord,
     LockRecord,
     RunFilter,
+    RunHistory,
     RunRecord,
     StepRecord,
     StepStatus,
@@ -17,30 +25,29 @@ from store.models import (
 
 
 class RunStore(ABC):
-    """Durable record of runs. Implementations must make each method atomic."""
+    """Durable record of runs and the locks of their targets."""
 
-    # runs
+    # ---- runs (fenced writes) ------------------------------------------------------------------
     @abstractmethod
-    def create_run(self, run: RunRecord) -> None: ...
-
-    @abstractmethod
-    def get_run(self, run_id: str) -> RunRecord: ...
+    def create_run(self, run: RunRecord, fence: Fence) -> None:
+        """Insert a new run (ValueError if its id exists) while fence holds."""
 
     @abstractmethod
-    def find_run(self, run_id: str) -> RunRecord | None: ...
+    def update_run(
+        self, run_id: str, expected_version: int, fence: Fence | None, **fields: Any
+    ) -> RunRecord:
+        """Set fields if the run is still at expected_version (ConcurrentUpdateError otherwise).
 
-    @abstractmethod
-    def list_runs(self, run_filter: RunFilter) -> list[RunRecord]: ...
-
-    @abstractmethod
-    def update_run(self, run_id: str, expected_version: int, **fields: Any) -> RunRecord:
-        """Set fields (status, data, error, finished_at...) if the run is still at expected_version."""
+        fence=None only for administrative writes: abandon, or recording that the run lost its lock to
+        another run. The version check applies either way.
+        """
 
     @abstractmethod
     def checkpoint(
         self,
         run_id: str,
         expected_version: int,
+        fence: Fence,
         *,
         source: str,
         dest: str,
@@ -51,26 +58,25 @@ class RunStore(ABC):
     ) -> RunRecord:
         """Append a transition and move the run (or one item) to dest, in one transaction."""
 
-    # transitions and items
     @abstractmethod
-    def transitions(self, run_id: str) -> list[TransitionRecord]: ...
-
-    @abstractmethod
-    def items(self, run_id: str) -> list[ItemRecord]: ...
-
-    @abstractmethod
-    def put_item(self, run_id: str, item_id: str, state: str, data: dict[str, Any]) -> ItemRecord:
+    def put_item(
+        self, run_id: str, item_id: str, state: str, data: dict[str, Any], fence: Fence
+    ) -> ItemRecord:
         """Create an item, or replace its data keeping its state when it exists."""
 
-    # steps
+    # ---- steps (fenced writes) -----------------------------------------------------------------
     @abstractmethod
-    def get_step(self, run_id: str, name: str) -> StepRecord | None: ...
-
-    @abstractmethod
-    def steps(self, run_id: str) -> list[StepRecord]: ...
-
-    @abstractmethod
-    def record_intent(self, run_id: str, name: str, request: dict[str, Any]) -> StepRecord: ...
+    def record_intent(
+        self,
+        run_id: str,
+        name: str,
+        request: dict[str, Any],
+        fence: Fence,
+        *,
+        lease_seconds: float,
+        now: float,
+    ) -> StepRecord:
+        """Commit a step at `intent` and renew the lease to now + lease_seconds, in one transaction."""
 
     @abstractmethod
     def record_outcome(
@@ -78,12 +84,45 @@ class RunStore(ABC):
         run_id: str,
         name: str,
         status: StepStatus,
+        fence: Fence,
         *,
         result: Any = None,
         error: dict[str, Any] | None = None,
     ) -> StepRecord: ...
 
-    # locks
+    # ---- reads (unfenced) ----------------------------------------------------------------------
+    @abstractmethod
+    def get_run(self, run_id: str) -> RunRecord: ...
+
+    @abstractmethod
+    def find_run(self, run_id: str) -> RunRecord | None: ...
+
+    @abstractmethod
+    def list_runs(self, run_filter: RunFilter) -> list[RunRecord]: ...
+
+    @abstractmethod
+    def histories(self, run_filter: RunFilter) -> list[RunHistory]:
+        """The runs list_runs would return, each with its transitions, steps and items, read in a
+        fixed number of queries whatever the number of runs."""
+
+    @abstractmethod
+    def transitions(self, run_id: str) -> list[TransitionRecord]: ...
+
+    @abstractmethod
+    def items(self, run_id: str) -> list[ItemRecord]: ...
+
+    @abstractmethod
+    def steps(self, run_id: str) -> list[StepRecord]: ...
+
+    @abstractmethod
+    def get_step(self, run_id: str, name: str) -> StepRecord | None: ...
+
+    # ---- locks ---------------------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def skew_margin_seconds(self) -> float:
+        """How long past its expiry a lease is still honoured, for clocks that disagree between hosts."""
+
     @abstractmethod
     def acquire_lock(
         self,
@@ -91,18 +130,32 @@ class RunStore(ABC):
         run_id: str,
         owner: str,
         lease_seconds: float,
-        now: float,
         *,
-        take_over_owner: bool = False,
+        now: float,
+        replace_owner: str | None = None,
     ) -> LockRecord:
-        """Take or renew the target's lock for run_id driven by owner.
+        """Take or renew the target's lock, deciding inside one transaction.
 
-        Raises LockHeldError when another run holds an unexpired lease, or when the same run is
-        driven by another owner with an unexpired lease and take_over_owner is false.
+        - free (no row, or run_id None): taken, token = previous + 1 (1 for a new row);
+        - held by this run_id and owner: renewed, token unchanged;
+        - expired (expires_at + skew_margin_seconds <= now): taken, token + 1;
+        - the holder's run is finished or does not exist: taken, token + 1;
+        - replace_owner equals the holder's owner and the holder is this run_id (the caller proved
+          that process is gone): taken, token + 1 — a compare-and-swap;
+        - otherwise LockHeldError.
         """
 
     @abstractmethod
-    def release_lock(self, target: str, run_id: str) -> None: ...
+    def renew_lock(self, fence: Fence, owner: str, lease_seconds: float, *, now: float) -> LockRecord:
+        """Extend the lease to now + lease_seconds iff fence holds, else LockLostError."""
+
+    @abstractmethod
+    def release_lock(self, fence: Fence) -> None:
+        """Free the lock iff fence holds; a no-op otherwise."""
+
+    @abstractmethod
+    def break_lock(self, target: str, run_id: str) -> None:
+        """Administrative: if run_id holds target, free it and raise its token so the old fence fails."""
 
     @abstractmethod
     def get_lock(self, target: str) -> LockRecord | None: ...

@@ -38,3 +38,37 @@ class LockHeldError(StoreError):
         self.holder_run_id = holder_run_id
         self.holder_owner = holder_owner
         self.expires_at = expires_at
+
+
+class LockLostError(StoreError):
+    """A fenced write or renewal found that the run no longer holds its target's lock at its token."""
+
+    def __init__(
+        self,
+        target: str,
+        run_id: str,
+        token: int,
+        *,
+        holder_run_id: str | None,
+        holder_owner: str | None = None,
+    ) -> None:
+        if holder_run_id is None:
+            where = "the lock was released or broken"
+        elif holder_run_id == run_id:
+            where = f"the run was taken over by another process ({holder_owner})"
+        else:
+            where = f"run {holder_run_id} holds it now"
+        super().__init__(f"run {run_id} lost the lock on {target} (token {token}): {where}")
+        self.target = target
+        self.run_id = run_id
+        self.token = token
+        self.holder_run_id = holder_run_id
+        self.holder_owner = holder_owner
+
+
+class StoreIntegrityError(StoreError):
+    """The store was removed, replaced or overwritten under a run; the message says which."""
+
+
+class StoreWriteError(StoreError):
+    """The store could not be written (disk full, I/O error); the last committed state stays valid."""

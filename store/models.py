@@ -96,15 +96,44 @@ class ItemRecord(BaseModel):
 
 
 class LockRecord(BaseModel):
-    """Who holds a target, and until when the lease runs."""
+    """Who holds a target, with which fencing token, and until when the lease runs.
+
+    A free lock keeps its row (run_id None) so that its token only ever grows.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     target: str
-    run_id: str
-    owner: str
-    acquired_at: str
+    run_id: str | None
+    owner: str | None
+    token: int
+    acquired_at: str | None
     expires_at: float
+
+    @property
+    def free(self) -> bool:
+        return self.run_id is None
+
+
+class Fence(BaseModel):
+    """What a writer proves it holds: the target's lock, for its run, at one token."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: str
+    run_id: str
+    token: int
+
+
+class RunHistory(BaseModel):
+    """One run with everything recorded about it, read in bulk for listings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run: RunRecord
+    transitions: list[TransitionRecord] = Field(default_factory=list)
+    steps: list[StepRecord] = Field(default_factory=list)
+    items: list[ItemRecord] = Field(default_factory=list)
 
 
 class RunFilter(BaseModel):

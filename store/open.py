@@ -17,7 +17,25 @@ def resolve_store_path(explicit: str | None) -> Path:
     return Path(raw).expanduser()
 
 
-def open_store(explicit: str | None = None) -> RunStore:
+def open_store(explicit: str | None = None, *, for_reading: bool = False) -> RunStore:
+    """The store, created and migrated if needed.
+
+    for_reading: the caller only reads (`runs`, `status`). An existing store that cannot be written
+    here (a copy in a read-only place, for an audit) is then opened read-only, with no migration writes.
+    """
+    from store.errors import StoreOpenError
+    from store.sqlite_open import is_writable
     from store.sqlite_store import open_sqlite_store
 
-    return open_sqlite_store(resolve_store_path(explicit))
+    path = resolve_store_path(explicit)
+    if for_reading and path.is_file():
+        if not is_writable(path):
+            return open_sqlite_store(path, read_only=True)
+        try:
+            return open_sqlite_store(path)
+        except StoreOpenError as writable_failure:
+            try:
+                return open_sqlite_store(path, read_only=True)
+            except StoreOpenError:
+                raise writable_failure from None
+    return open_sqlite_store(path)

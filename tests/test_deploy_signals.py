@@ -4,39 +4,15 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
+import time
 from pathlib import Path
 
-from cli_helpers import cli_env, run_ecsops
-from deploy_helpers import TARGET, deploy, service
+import pytest
+from cli_helpers import run_ecsops
+from deploy_helpers import deploy, frozen_demo, read_until, service, start_deploy
 
-from ecsops.sim.scenario import demo_scenario
 from ecsops.sim.server import SimServer
 from store.open import open_store
-
-
-def frozen_demo() -> object:
-    """The demo where a poll does not move virtual time: with --poll-interval 0 a wait never ends by itself."""
-    return demo_scenario().model_copy(update={"tick_seconds": 0.0})
-
-
-def start_deploy(store: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ecsops", "deploy", *TARGET, "--poll-interval", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(store),
-    )
-
-
-def read_until(process: subprocess.Popen[str], fragment: str) -> str:
-    """stderr lines up to and including the first one containing fragment (the process must print it)."""
-    assert process.stderr is not None
-    seen = ""
-    while fragment not in seen:
-        line = process.stderr.readline()
-        assert line, f"process ended before printing {fragment!r}: {seen}"
-        seen += line
-    return seen
 
 
 def deadlines(store: Path, run_id: str) -> dict[str, float]:
@@ -74,7 +50,7 @@ def test_sigterm_during_the_wait_is_resumable_with_the_same_deployment_and_deadl
 
 def test_a_resumed_wait_keeps_the_original_deadline(tmp_path: Path, aws_env: SimServer) -> None:
     store = tmp_path / "s.db"
-    aws_env.reset(frozen_demo().model_copy(update={"stuck_services": ["web"]}))  # type: ignore[attr-defined]
+    aws_env.reset(frozen_demo().model_copy(update={"stuck_services": ["web"]}))
     process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-2", "--timeout", "10m",
                            "--no-rollback")
     read_until(process, " left")  # the wait has fixed its deadline and polled
@@ -103,3 +79,44 @@ def test_same_run_id_from_a_second_process_while_the_first_runs_exits_5(tmp_path
         first.communicate(timeout=60)
     assert first.returncode == 130
     assert aws_env.counts()["ecs:UpdateService"] == 1
+
+
+def test_sighup_is_handled_like_sigterm(tmp_path: Path, aws_env: SimServer) -> None:
+    """Case 8: SIGHUP (a closed terminal or SSH session) used to exit 129 and leave the run `running`."""
+    store = tmp_path / "s.db"
+    aws_env.reset(frozen_demo())
+    process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "hup", "--output", "json")
+    read_until(process, " left")
+    process.send_signal(signal.SIGHUP)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "received SIGHUP" in stderr and "ecsops resume hup" in stderr
+    assert json.loads(stdout)["status"] == "interrupted"
+    aws_env.advance(600)
+    resumed = run_ecsops(store, "resume", "hup", "--output", "json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert aws_env.counts()["ecs:UpdateService"] == 1
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(signal.SIGTERM, signal.SIGTERM), (signal.SIGTERM, signal.SIGHUP), (signal.SIGINT, signal.SIGTERM)],
+    ids=["term-term", "term-hup", "int-term"],
+)
+def test_any_second_signal_exits_130(tmp_path: Path, aws_env: SimServer, first: int, second: int) -> None:
+    """Case 8: a second SIGTERM 20 ms after the first used to exit 143."""
+    store = tmp_path / "s.db"
+    aws_env.reset(frozen_demo())
+    process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "twice")
+    read_until(process, " left")
+    process.send_signal(first)
+    time.sleep(0.02)
+    process.send_signal(second)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    recorded = open_store(str(store)).get_run("twice")
+    assert recorded.status in ("interrupted", "running")  # "running" only if killed mid-write: resumable
+    aws_env.advance(600)
+    resumed = run_ecsops(store, "resume", "twice")
+    assert resumed.returncode == 0, resumed.stderr

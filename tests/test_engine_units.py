@@ -9,8 +9,9 @@ import pytest
 
 from machines.definition import InvalidTrigger, MachineDefinition, Transition
 from machines.errors import CannotReconcile, Interrupted, StepFailed, StepUnsettled
+from machines.lease import Lease
 from machines.steps import NO_RETRY, NOT_HAPPENED, ErrorKind, Reconciled, RetryPolicy, StepRunner
-from store.models import RunRecord, StepRecord
+from store.models import Fence, RunRecord, StepRecord
 from store.sqlite_store import SqliteRunStore, open_sqlite_store
 
 
@@ -47,10 +48,11 @@ def test_version_changes_with_the_declaration() -> None:
 @pytest.fixture
 def store(tmp_path: Path) -> SqliteRunStore:
     store = open_sqlite_store(tmp_path / "s.db")
+    fence = Fence(target="t", run_id="r", token=store.acquire_lock("t", "r", "me:1", 300, now=0).token)
     store.create_run(RunRecord(
         run_id="r", operation="m", target="t", status="running", state="a", machine_version="v",
         ecsops_version="0", started_at="2026-01-01T00:00:00+00:00", updated_at="2026-01-01T00:00:00+00:00",
-    ))
+    ), fence)
     return store
 
 
@@ -94,7 +96,10 @@ class Waits:
 
 
 def _runner(store: SqliteRunStore, waits: Waits | None = None) -> StepRunner:
-    return StepRunner(store, "r", _classify, waits or Waits())
+    lock = store.get_lock("t")
+    assert lock is not None and lock.owner is not None
+    lease = Lease(store, Fence(target="t", run_id="r", token=lock.token), lock.owner, 300)
+    return StepRunner(store, "r", _classify, waits or Waits(), lease)
 
 
 def _answers(*answers: object) -> Any:
@@ -234,3 +239,71 @@ def test_a_second_signal_mid_step_leaves_the_run_interrupted_and_resumable(tmp_p
     assert (run.status, run.state, run.reason) == ("interrupted", "a", None)
     resumed = Engine(store).resume(Operation(_definition(), {"a": lambda ctx: "go", "b": lambda ctx: "end"}), "r")
     assert resumed.status == "succeeded"
+
+
+def test_a_run_that_lost_its_lock_before_a_call_makes_no_call_and_says_to_whom(tmp_path: Path) -> None:
+    import time
+
+    from machines.engine import Engine
+    from machines.errors import LostLock
+    from machines.operation import Operation
+
+    store = open_sqlite_store(tmp_path / "s.db")
+    calls: list[dict[str, Any]] = []
+
+    def taken_over_then_step(ctx: Any) -> str:
+        # Another run takes the target as if this one had stalled past its lease.
+        store.acquire_lock("t", "other", "elsewhere:1", 300, now=time.time() + 10_000)
+        ctx.step("mutate", {"x": 1}, calls.append, reconcile=None)
+        return "go"
+
+    operation = Operation(_definition(), {"a": taken_over_then_step, "b": lambda ctx: "end"})
+    with pytest.raises(LostLock) as lost:
+        Engine(store).start(operation, run_id="r", target="t", params={})
+    assert calls == []
+    assert (lost.value.holder_run_id, lost.value.recorded) == ("other", True)
+    run = store.get_run("r")
+    assert (run.status, run.state, run.reason) == ("interrupted", "a", "lost the lock to run other")
+    assert store.get_step("r", "mutate") is None  # the fenced intent was refused: nothing recorded, nothing sent
+
+
+def test_the_pre_call_check_renews_a_lease_short_of_its_margin_and_refuses_a_lost_one(tmp_path: Path) -> None:
+    from store.errors import LockLostError
+
+    store = open_sqlite_store(tmp_path / "s.db")
+    lock = store.acquire_lock("t", "r", "me:1", 30, now=0)  # long expired by the wall clock
+    lease = Lease(store, Fence(target="t", run_id="r", token=lock.token), "me:1", 30)
+    lease.before_call("step")  # still ours: renewed to a full lease before the call
+    renewed = store.get_lock("t")
+    assert renewed is not None and renewed.expires_at > 1e9
+    store.break_lock("t", "r")
+    with pytest.raises(LockLostError):
+        lease.before_call("step")
+
+
+def test_the_heartbeat_renews_the_lease_on_its_own_and_reports_a_loss(tmp_path: Path) -> None:
+    import time
+
+    from store.errors import LockLostError
+
+    store = open_sqlite_store(tmp_path / "s.db")
+    lock = store.acquire_lock("t", "r", "me:1", 0.3, now=time.time())
+    lease = Lease(store, Fence(target="t", run_id="r", token=lock.token), "me:1", 0.3)
+    lease.start()
+    try:
+        deadline = time.monotonic() + 10
+        while lease.renewals < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        held = store.get_lock("t")
+        assert held is not None and held.expires_at > time.time()  # 3 leases later, still held
+        store.break_lock("t", "r")
+        while True:
+            try:
+                lease.check()
+            except LockLostError:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        lease.stop()

@@ -26,7 +26,7 @@ from ecsops.sim.cli import sim_app
 
 if TYPE_CHECKING:
     from store.base import RunStore
-    from store.models import RunRecord
+    from store.models import RunHistory
 
 app = typer.Typer(
     name="ecsops",
@@ -87,7 +87,7 @@ def runs(
     store_path: StoreOption = None,
 ) -> None:
     """Recent runs, newest first."""
-    from ecsops.cli.documents import run_document
+    from ecsops.cli.documents import history_document
     from ecsops.cli.render import render_runs
 
     use_store(store_path)
@@ -99,9 +99,10 @@ def runs(
         _check_operation(operation)
     if since is not None:
         since = _normalise_since(since)
-    store = open_store_or_exit()
-    records = _list_runs(store, operation, target, status, since, count)
-    documents = [run_document(store, run) for run in records]
+    store = open_store_or_exit(for_reading=True)
+    # A fixed number of store queries whatever the number of runs listed.
+    histories = _list_histories(store, operation, target, status, since, count)
+    documents = [history_document(history) for history in histories]
     if output == "json":
         typer.echo(json.dumps(documents, indent=2, default=str))
     else:
@@ -135,9 +136,9 @@ def _check_operation(operation: str) -> None:
         fail_usage(f"--operation {operation!r}: expected one of {', '.join(known)}")
 
 
-def _list_runs(
+def _list_histories(
     store: RunStore, operation: str | None, target: str | None, status: str | None, since: str | None, limit: int
-) -> list[RunRecord]:
+) -> list[RunHistory]:
     """Newest first. A full target key is matched by the store; what people type (CLUSTER/SERVICE, GROUP,
     ecs:CLUSTER/SERVICE) matches any account and region, so those are filtered here, reading further back
     until `limit` runs match or the store has no more."""
@@ -147,12 +148,12 @@ def _list_runs(
     exact = target if target is not None and is_full_key(target) else None
     fetch = limit
     while True:
-        records = store.list_runs(
+        records = store.histories(
             RunFilter(operation=operation, target=exact, status=status, since=since, limit=fetch)
         )
         if target is None or exact is not None:
             return records
-        matched = [run for run in records if target_matches(run.target, target)]
+        matched = [history for history in records if target_matches(history.run.target, target)]
         if len(matched) >= limit or len(records) < fetch:
             return matched[:limit]
         fetch *= 4
@@ -183,7 +184,7 @@ def status(
 
     use_store(store_path)
     output = check_output(output)
-    store = open_store_or_exit()
+    store = open_store_or_exit(for_reading=True)
     try:
         run = store.get_run(run_id)
     except RunNotFoundError as exc:
