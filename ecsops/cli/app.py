@@ -10,7 +10,14 @@ import typer
 import ecsops
 from ecsops.cli import exit_codes
 from ecsops.cli.deploy_command import deploy
-from ecsops.cli.options import STATE, OutputOption, check_output, fail_usage, open_store_or_exit
+from ecsops.cli.options import (
+    STATE,
+    OutputOption,
+    check_output,
+    fail_usage,
+    open_reader_or_exit,
+    open_store_or_exit,
+)
 from ecsops.cli.replace_command import register as register_replace_instances
 from ecsops.sim.cli import sim_app
 
@@ -24,8 +31,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: typer's rich help imports rich (~100 ms), more than a whole `ecsops status` may take.
+    rich_markup_mode=None,
 )
-machines_app = typer.Typer(help="The declared state machines, as data and as Mermaid diagrams.")
+machines_app = typer.Typer(help="The declared state machines, as data and as Mermaid diagrams.", rich_markup_mode=None)
 app.add_typer(machines_app, name="machines")
 app.add_typer(sim_app, name="sim")
 app.command()(deploy)
@@ -68,15 +77,13 @@ def runs(
     """Recent runs, newest first."""
     from ecsops.cli.documents import run_document
     from ecsops.cli.render import render_runs
-    from store.models import RunFilter
+    from store.reader import RunQuery
 
     output = check_output(output)
     if since is not None:
         since = _normalise_since(since)
-    store = open_store_or_exit()
-    records = store.list_runs(
-        RunFilter(operation=operation, target=target, status=status, since=since, limit=limit)
-    )
+    store = open_reader_or_exit()
+    records = store.list_runs(RunQuery(operation=operation, target=target, status=status, since=since, limit=limit))
     documents = [run_document(store, run) for run in records]
     if output == "json":
         typer.echo(json.dumps(documents, indent=2, default=str))
@@ -107,7 +114,7 @@ def status(
     from store.errors import RunNotFoundError
 
     output = check_output(output)
-    store = open_store_or_exit()
+    store = open_reader_or_exit()
     try:
         run = store.get_run(run_id)
     except RunNotFoundError as exc:

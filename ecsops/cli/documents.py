@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ecsops.cli.operations import UnknownOperation, get_operation
-from store.base import RunStore
-from store.models import RunRecord
+from ecsops.cli.operations import document_fields
+
+if TYPE_CHECKING:
+    from store.reader import RunHistory, RunLike
 
 
-def run_document(store: RunStore, run: RunRecord) -> dict[str, Any]:
+def run_document(store: RunHistory, run: RunLike) -> dict[str, Any]:
     """A run with its timeline and steps, plus the fields its operation adds (DESIGN.md §4)."""
     transitions = store.transitions(run.run_id)
     steps = store.steps(run.run_id)
@@ -47,9 +48,5 @@ def run_document(store: RunStore, run: RunRecord) -> dict[str, Any]:
         ],
         "in_flight": [s.name for s in steps if s.status == "intent"],
     }
-    try:
-        spec = get_operation(run.operation)
-    except UnknownOperation:
-        return document
-    document.update(spec.document_fields(run, items))
+    document.update(document_fields(run, items))
     return document

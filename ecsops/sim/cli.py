@@ -9,7 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-sim_app = typer.Typer(help="Simulated AWS (ECS, EC2, Auto Scaling, ELBv2, DynamoDB) for demos and tests.")
+sim_app = typer.Typer(
+    help="Simulated AWS (ECS, EC2, Auto Scaling, ELBv2, DynamoDB) for demos and tests.", rich_markup_mode=None
+)
 
 
 @sim_app.callback()
