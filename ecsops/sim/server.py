@@ -103,12 +103,11 @@ class SimServer:
         return f"http://127.0.0.1:{self._port}"
 
     def use_clock(self, clock: str) -> None:
-        """Switch the clock mode; takes effect with the next `reset` (a fresh account under the new clock)."""
+        """Switch the clock mode; `reset` next, for a fresh account that has lived under that clock."""
         if clock not in CLOCK_MODES:
             raise ValueError(f"clock must be one of {', '.join(CLOCK_MODES)}, not {clock!r}")
         with self.lock:
             self.clock_mode = clock
-            self.model = None
 
     def reset(self, scenario: Scenario | dict[str, Any] | str | None = None) -> Seeded:
         """Fresh account: wipe every moto backend, the model, counts and faults; seed `scenario`."""
