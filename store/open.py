@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from store.base import RunStore
+if TYPE_CHECKING:
+    # Only for the annotation: store.base pulls pydantic, which `status` and `runs` do without (store/reader.py).
+    from store.base import RunStore
 
 DEFAULT_STORE_PATH = Path("~/.local/state/ecsops/ecsops.db")
 STORE_ENV = "ECSOPS_STORE"

@@ -108,12 +108,14 @@ def test_sigterm_stops_resumably_with_exit_130(tmp_path: Path) -> None:
     assert resumed.json()["status"] == "succeeded"
 
 
-def test_help_does_not_import_boto3_or_moto(tmp_path: Path) -> None:
+def test_help_imports_neither_aws_nor_pydantic_nor_sqlite_utils(tmp_path: Path) -> None:
+    """`ecsops --help` starts light: no AWS SDK, no simulator, no records, no store backend, no rich help."""
     probe = (
         "import sys\n"
         "from ecsops.cli.app import app\n"
         "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'moto'))\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in\n"
+        "               ('boto3', 'botocore', 'moto', 'pydantic', 'sqlite_utils', 'rich'))\n"
         "print('HEAVY', heavy)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,

@@ -55,3 +55,31 @@ def test_bad_scenario_path_exits_2(tmp_path: object) -> None:
     result = subprocess.run([*SERVE, "--scenario", "/nonexistent.json"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "cannot load scenario" in result.stderr
+
+
+def test_serve_on_the_wall_clock_tells_clients_to_use_the_real_clock() -> None:
+    import json
+    import time
+    import urllib.request
+
+    process = subprocess.Popen([*SERVE, "--clock", "wall"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline().strip() for _ in range(5)]
+        assert lines[4] == "unset ECSOPS_CLOCK"
+        url = lines[0].removeprefix("export AWS_ENDPOINT_URL=")
+        with urllib.request.urlopen(f"{url}/_ecsops/clock", timeout=10) as response:
+            assert abs(json.load(response)["now"] - time.time()) < 2.0
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+        assert process.returncode == 0 and "wall clock" in stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_unknown_clock_exits_2() -> None:
+    result = subprocess.run([*SERVE, "--clock", "sundial"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--clock must be one of virtual, wall" in result.stderr

@@ -17,6 +17,7 @@ from ecsops.cli.options import (
     StoreOption,
     check_output,
     fail_usage,
+    open_reader_or_exit,
     open_store_or_exit,
     use_store,
 )
@@ -25,8 +26,9 @@ from ecsops.cli.usage import EcsopsGroup
 from ecsops.sim.cli import sim_app
 
 if TYPE_CHECKING:
-    from store.base import RunStore
-    from store.models import RunHistory
+    from collections.abc import Sequence
+
+    from store.reader import HistoryLike, RunReader
 
 app = typer.Typer(
     name="ecsops",
@@ -36,8 +38,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: typer's rich help imports rich (~100 ms), more than a whole `ecsops status` may take.
+    rich_markup_mode=None,
 )
-machines_app = typer.Typer(help="The declared state machines, as data and as Mermaid diagrams.")
+machines_app = typer.Typer(help="The declared state machines, as data and as Mermaid diagrams.", rich_markup_mode=None)
 app.add_typer(machines_app, name="machines")
 app.add_typer(sim_app, name="sim")
 app.command()(deploy)
@@ -89,7 +93,6 @@ def runs(
     """Recent runs, newest first."""
     from ecsops.cli.documents import history_document
     from ecsops.cli.render import render_runs
-
     use_store(store_path)
     output = check_output(output)
     count = _check_limit(limit)
@@ -99,7 +102,7 @@ def runs(
         _check_operation(operation)
     if since is not None:
         since = _normalise_since(since)
-    store = open_store_or_exit(for_reading=True)
+    store = open_reader_or_exit()
     # A fixed number of store queries whatever the number of runs listed.
     histories = _list_histories(store, operation, target, status, since, count)
     documents = [history_document(history) for history in histories]
@@ -137,20 +140,18 @@ def _check_operation(operation: str) -> None:
 
 
 def _list_histories(
-    store: RunStore, operation: str | None, target: str | None, status: str | None, since: str | None, limit: int
-) -> list[RunHistory]:
+    store: RunReader, operation: str | None, target: str | None, status: str | None, since: str | None, limit: int
+) -> Sequence[HistoryLike]:
     """Newest first. A full target key is matched by the store; what people type (CLUSTER/SERVICE, GROUP,
     ecs:CLUSTER/SERVICE) matches any account and region, so those are filtered here, reading further back
     until `limit` runs match or the store has no more."""
     from ecsops.aws.arns import is_full_key, target_matches
-    from store.models import RunFilter
+    from store.reader import RunQuery
 
     exact = target if target is not None and is_full_key(target) else None
     fetch = limit
     while True:
-        records = store.histories(
-            RunFilter(operation=operation, target=exact, status=status, since=since, limit=fetch)
-        )
+        records = store.histories(RunQuery(operation=operation, target=exact, status=status, since=since, limit=fetch))
         if target is None or exact is not None:
             return records
         matched = [history for history in records if target_matches(history.run.target, target)]
@@ -184,7 +185,7 @@ def status(
 
     use_store(store_path)
     output = check_output(output)
-    store = open_store_or_exit(for_reading=True)
+    store = open_reader_or_exit()
     try:
         run = store.get_run(run_id)
     except RunNotFoundError as exc:

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ecsops.cli.operations import UnknownOperation, get_operation
-from store.base import RunStore
-from store.models import RunHistory, RunRecord
+from ecsops.cli.operations import document_fields
+from store.reader import HistoryView
+
+if TYPE_CHECKING:
+    from store.reader import HistoryLike, HistorySource, RunLike
 
 
-def run_document(store: RunStore, run: RunRecord) -> dict[str, Any]:
+def run_document(store: HistorySource, run: RunLike) -> dict[str, Any]:
     """A run with its timeline and steps, plus the fields its operation adds (DESIGN.md §4)."""
     return history_document(
-        RunHistory(
-            run=run, transitions=store.transitions(run.run_id), steps=store.steps(run.run_id),
-            items=store.items(run.run_id),
-        )
+        HistoryView(run, store.transitions(run.run_id), store.steps(run.run_id), store.items(run.run_id))
     )
 
 
-def history_document(history: RunHistory) -> dict[str, Any]:
+def history_document(history: HistoryLike) -> dict[str, Any]:
     """The run document of a run read with everything recorded about it (store.histories)."""
     run, transitions, steps, items = history.run, history.transitions, history.steps, history.items
     document: dict[str, Any] = {
@@ -55,9 +54,5 @@ def history_document(history: RunHistory) -> dict[str, Any]:
         ],
         "in_flight": [s.name for s in steps if s.status == "intent"],
     }
-    try:
-        spec = get_operation(run.operation)
-    except UnknownOperation:
-        return document
-    document.update(spec.document_fields(run, items))
+    document.update(document_fields(run, items))
     return document

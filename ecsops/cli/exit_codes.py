@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from store.models import RunRecord
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from store.models import RunRecord
 
 SUCCEEDED = 0
 FAILED = 1

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
-from machines.operation import OperationSpec
+if TYPE_CHECKING:
+    from machines.operation import OperationSpec
+    from store.reader import ItemLike, RunLike
+
+DocumentFields = Callable[["RunLike", "Sequence[ItemLike]"], dict[str, Any]]
 
 PLUGINS_ENV = "ECSOPS_OPERATION_PLUGINS"
 
@@ -13,6 +19,12 @@ PLUGINS_ENV = "ECSOPS_OPERATION_PLUGINS"
 BUILTIN: dict[str, str] = {
     "deploy": "ecsops.deploy.operation:SPEC",
     "replace-instances": "ecsops.replace.operation:SPEC",
+}
+# name -> "module:function" adding the operation's fields to a run document, in a module that imports neither the
+# machine nor pydantic: `status` and `runs` stay light. Other operations use their spec's document_fields.
+BUILTIN_DOCUMENT_FIELDS: dict[str, str] = {
+    "deploy": "ecsops.deploy.document:document_fields",
+    "replace-instances": "ecsops.replace.document:document_fields",
 }
 
 
@@ -28,9 +40,15 @@ def _locations() -> dict[str, str]:
     return locations
 
 
-def _load(location: str) -> OperationSpec:
+def _attribute(location: str) -> Any:
     module_name, _, attribute = location.partition(":")
-    spec = getattr(importlib.import_module(module_name), attribute)
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def _load(location: str) -> OperationSpec:
+    from machines.operation import OperationSpec
+
+    spec = _attribute(location)
     if not isinstance(spec, OperationSpec):
         raise TypeError(f"{location} is not an OperationSpec")
     return spec
@@ -48,3 +66,20 @@ def get_operation(name: str) -> OperationSpec:
     if name not in specs:
         raise UnknownOperation(f"no operation named {name!r}; known: {', '.join(sorted(specs)) or 'none'}")
     return specs[name]
+
+
+def document_fields(run: RunLike, items: Sequence[ItemLike]) -> dict[str, Any]:
+    """The fields run.operation adds to its run document; {} for an operation this ecsops does not know."""
+    if run.operation in BUILTIN_DOCUMENT_FIELDS:
+        return cast(DocumentFields, _attribute(BUILTIN_DOCUMENT_FIELDS[run.operation]))(run, items)
+    if run.operation in BUILTIN:
+        spec = _load(BUILTIN[run.operation])
+    else:
+        # Only plugins can know it: loading the built-in machines to learn that they do not would be wasted.
+        plugins = [_load(location) for name, location in _locations().items() if name not in BUILTIN]
+        found = [spec for spec in plugins if spec.name == run.operation]
+        if not found:
+            return {}
+        spec = found[-1]
+    # A plugin's document_fields is declared over store.models' records; ours answer the same reads.
+    return spec.document_fields(cast(Any, run), cast(Any, list(items)))

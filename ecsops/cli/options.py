@@ -10,6 +10,7 @@ from ecsops.cli import exit_codes
 
 if TYPE_CHECKING:
     from store.base import RunStore
+    from store.reader import RunReader
 
 OUTPUT_HELP = "text (for people) or json (one document on stdout)."
 OutputOption = Annotated[
@@ -66,3 +67,14 @@ def open_store_or_exit(*, for_reading: bool = False) -> RunStore:
         fail_usage(str(exc))
 
 
+
+
+def open_reader_or_exit() -> RunReader:
+    """The configured store for `status` and `runs` (light on a current SQLite store), or exit 2 as above."""
+    from store.errors import StoreError
+    from store.reader import open_reader
+
+    try:
+        return open_reader(STATE.store_path)
+    except StoreError as exc:
+        fail_usage(str(exc))

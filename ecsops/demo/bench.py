@@ -1,10 +1,12 @@
-"""`python -m ecsops.demo.bench`: API calls and wall time of deploys and of replace-instances for 6 and 60 instances
-(simulated AWS), and the start-up time of `ecsops --help`."""
+"""`python -m ecsops.demo.bench`: ecsops side by side with fabfuel's `ecs deploy` on the simulator (requests, wall
+time, seconds from ECS's completion to exit, outcomes), start-up against `ecs --help`, and the API calls of
+replace-instances for 6 and 60 instances."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -85,35 +87,57 @@ def render(measurements: list[Measurement]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ecsops.demo.bench", description=__doc__)
     parser.add_argument("--cases", default=",".join(f"{n}x{b}" for n, b in CASES),
-                        help="instances x batch size, comma separated (default: %(default)s)")
+                        help="replace-instances: instances x batch size, comma separated (default: %(default)s)")
+    parser.add_argument("--skip-replace", action="store_true", help="only the side-by-side deploys and start-up")
     args = parser.parse_args(argv)
     cases = [tuple(int(part) for part in case.split("x")) for case in args.cases.split(",")]
+    if args.skip_replace:
+        cases = []
+    from ecsops.demo import bench_deploy, bench_startup
     from ecsops.sim.server import SimServer
 
+    ecsops_script, ecs_script = bench_deploy.tool_path("ecsops"), bench_deploy.tool_path("ecs")
+    if ecsops_script is None:
+        print("the ecsops console script is not installed in this environment: run `make bench`", file=sys.stderr)
+        return 2
     server = SimServer(port=0).start()
+    # The in-process replace-instances runs wait on the simulator's virtual clock.
     os.environ.update(
         AWS_ENDPOINT_URL=server.url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION="us-east-1", ECSOPS_CLOCK="sim",
     )
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(name, None)
-    from ecsops.demo import bench_deploy
-
-    try:
-        with tempfile.TemporaryDirectory() as store_dir:
-            deploys = [bench_deploy.measure_deploy(server, case, Path(store_dir)) for case in bench_deploy.CASES]
-            measurements = [measure(server, n, b, Path(store_dir)) for n, b in cases]
-    finally:
-        server.stop()
-    startup = bench_deploy.help_startup_seconds()
-    print(f"`ecsops --help` start-up: {startup:.2f}s (median of {bench_deploy.HELP_SAMPLES})")
-    print("\ndeploy of demo/web against the simulator, adaptive polling (the CLI's read-only preflight adds one")
-    print("DescribeServices and one DescribeTaskDefinition):")
+    with tempfile.TemporaryDirectory() as directory:
+        workdir = Path(directory)
+        try:
+            started = time.perf_counter()
+            deploys = bench_deploy.run_cases(server, workdir)
+            deploy_seconds = time.perf_counter() - started
+            server.use_clock("virtual")
+            measurements = [measure(server, n, b, workdir) for n, b in cases]
+        finally:
+            server.stop()
+        startups = (
+            bench_startup.measure(ecsops_script, ecs_script, workdir / "ecsops.db", "bench-0")
+            if ecs_script is not None else []
+        )
+    print("ecsops and fabfuel's `ecs deploy` (ecs-deploy 1.17), each run as a subprocess against the same")
+    print("simulated service demo/web (desired 2, behind a target group); requests counted by the simulator;")
+    print(f"ratio = ecsops / fabfuel ({deploy_seconds:.0f} s of deploys)")
+    if ecs_script is None:
+        print("(ecs-deploy is not installed here: `make bench` installs the dev extras, which pin it)")
     print(bench_deploy.render(deploys))
-    print("\nreplace-instances against the simulator: every instance out of date, adaptive polling (2s to 15s)")
-    print(render(measurements))
-    expected_deploys = ["succeeded", "rolled_back", "rolled_back"]
-    deploys_ok = [m.status for m in deploys] == expected_deploys
+    print("\nrequests by operation:")
+    print(bench_deploy.render_counts(deploys))
+    if startups:
+        print(f"\nstart-up, medians of {bench_startup.SAMPLES} runs each, alternating, on this machine:")
+        print(bench_startup.render(startups))
+    if measurements:
+        print("\nreplace-instances against the simulator: every instance out of date, adaptive polling (2s to 15s)")
+        print(render(measurements))
+    good = [result.runs.get(bench_deploy.ECSOPS) for result in deploys[:2]]
+    deploys_ok = all(run is not None and run.outcome == "succeeded" for run in good)
     return 0 if deploys_ok and all(m.status == "succeeded" for m in measurements) else 1
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ecsops.deploy.document import document_fields
 from machines.deploy import DEPLOY
 from machines.operation import Operation, OperationSpec
-from store.models import ItemRecord, RunRecord
 
 
 def build(params: dict[str, Any]) -> Operation:
@@ -30,25 +30,6 @@ def build(params: dict[str, Any]) -> Operation:
     elbv2 = Elbv2Gateway(lambda: make_client("elbv2", deploy.profile, deploy.region, on_retry=notices))
     handlers = DeployHandlers(deploy, ecs, elbv2, poll_ecs, notices)
     return Operation(DEPLOY, handlers.mapping(), facts=DeployFacts)
-
-
-def document_fields(run: RunRecord, items: list[ItemRecord]) -> dict[str, Any]:
-    data = run.facts
-    return {
-        "previous_task_definition": data.get("previous_task_definition"),
-        "new_task_definition": data.get("new_task_definition"),
-        "deployment_id": data.get("deployment_id"),
-        "previous_desired_count": data.get("previous_desired_count"),
-        "desired_count": run.params.get("desired_count"),
-        "registered_revision": data.get("registered_revision"),
-        "rollback_deployment_id": data.get("rollback_deployment_id") or data.get("ecs_rollback_deployment_id"),
-        "snapshot_read_at": data.get("snapshot_read_at"),
-        # Why tasks failed, per deployment: {deployment id: {"failed_tasks", "reasons": [{text, stop_code, count}]}}
-        "task_failures": {
-            deployment_id: {"failed_tasks": failures.get("failed_tasks", 0), "reasons": failures.get("reasons", [])}
-            for deployment_id, failures in (data.get("task_failures") or {}).items()
-        },
-    }
 
 
 SPEC = OperationSpec(

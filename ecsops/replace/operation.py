@@ -4,20 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ecsops.replace.document import document_fields
 from machines.items import ItemMachine
 from machines.operation import Operation, OperationSpec
 from machines.replace_instances import INSTANCE_DEFINITION, RUN_DEFINITION
-from store.models import ItemRecord, RunRecord
-
-INSTANCE_FIELDS = (
-    "container_instance_arn",
-    "reason",
-    "replacement",
-    "replacement_container_instance_arn",
-    "failure",
-    "failed_in",
-    "reattach_error",
-)
 
 
 def build(params: dict[str, Any]) -> Operation:
@@ -39,21 +29,6 @@ def build(params: dict[str, Any]) -> Operation:
         facts=ReplaceFacts,
         items=instances,
     )
-
-
-def document_fields(run: RunRecord, items: list[ItemRecord]) -> dict[str, Any]:
-    instances = []
-    for item in items:
-        instance: dict[str, Any] = {"instance_id": item.item_id, "state": item.state}
-        instance.update({key: item.data.get(key) for key in INSTANCE_FIELDS})
-        instances.append(instance)
-    return {
-        "asg": run.params.get("asg"),
-        "cluster": run.params.get("cluster"),
-        "instances": instances,
-        "not_in_cluster": run.facts.get("not_in_cluster", []),
-        "skipped_instances": run.facts.get("skipped", []),
-    }
 
 
 SPEC = OperationSpec(

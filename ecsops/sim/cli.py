@@ -9,7 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-sim_app = typer.Typer(help="Simulated AWS (ECS, EC2, Auto Scaling, ELBv2, DynamoDB) for demos and tests.")
+sim_app = typer.Typer(
+    help="Simulated AWS (ECS, EC2, Auto Scaling, ELBv2, DynamoDB) for demos and tests.", rich_markup_mode=None
+)
 
 
 @sim_app.callback()
@@ -25,11 +27,19 @@ def serve(
     tick_seconds: Annotated[
         float | None, typer.Option(help="Virtual seconds each ECS/ASG/ELB Describe/List call adds.")
     ] = None,
+    clock: Annotated[
+        str,
+        typer.Option(help="virtual: time moves per read call (tests, demo); wall: time is real time, so tools "
+                     "that poll at different rates compare fairly."),
+    ] = "virtual",
 ) -> None:
     """Start the simulated endpoint, seed the scenario, print the environment to use; run until Ctrl-C."""
     from ecsops.sim.scenario import load_scenario
-    from ecsops.sim.server import SimServer
+    from ecsops.sim.server import CLOCK_MODES, SimServer
 
+    if clock not in CLOCK_MODES:
+        typer.echo(f"ecsops sim serve: --clock must be one of {', '.join(CLOCK_MODES)}, not {clock!r}", err=True)
+        raise typer.Exit(2)
     try:
         loaded = load_scenario(None if scenario == "empty" else scenario)
     except (OSError, ValueError) as error:
@@ -38,7 +48,7 @@ def serve(
     if tick_seconds is not None:
         loaded = loaded.model_copy(update={"tick_seconds": tick_seconds})
     try:
-        server = SimServer(port=port).start()
+        server = SimServer(port=port, clock=clock).start()
     except OSError as error:
         typer.echo(f"error: cannot listen on 127.0.0.1:{port}: {error}", err=True)
         raise typer.Exit(2) from error
@@ -48,11 +58,12 @@ def serve(
         "export AWS_ACCESS_KEY_ID=testing",
         "export AWS_SECRET_ACCESS_KEY=testing",
         f"export AWS_DEFAULT_REGION={loaded.region}",
-        "export ECSOPS_CLOCK=sim",
+        "export ECSOPS_CLOCK=sim" if clock == "virtual" else "unset ECSOPS_CLOCK",
     ):
         typer.echo(line)
     sys.stdout.flush()
-    typer.echo(f"simulated AWS on {server.url} (scenario {scenario}, tick {loaded.tick_seconds}s)", err=True)
+    timing = f"tick {loaded.tick_seconds}s" if clock == "virtual" else "wall clock"
+    typer.echo(f"simulated AWS on {server.url} (scenario {scenario}, {timing})", err=True)
     typer.echo(seeded.summary(), err=True)
     typer.echo("Ctrl-C to stop.", err=True)
     _wait_for_signal()

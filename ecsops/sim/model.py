@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ecsops.sim.asg_model import AsgModel
 from ecsops.sim.clock import VirtualClock
 from ecsops.sim.ecs_model import EcsModel
 from ecsops.sim.ecs_tasks import StartFailure, TaskRunner, TaskTiming
 from ecsops.sim.elb_model import ElbModel
+from ecsops.sim.rollouts import RolloutLog
 from ecsops.sim.scenario import Scenario
 
 MAX_STEPS_PER_ADVANCE = 100_000
@@ -23,6 +24,7 @@ class SimModel:
     ecs: EcsModel
     asg: AsgModel
     elb: ElbModel
+    rollouts: RolloutLog = field(default_factory=RolloutLog)
 
     @classmethod
     def build(cls, scenario: Scenario, clock: VirtualClock) -> SimModel:
@@ -65,6 +67,7 @@ class SimModel:
         self.asg.step()
         self.ecs.step()
         self.elb.step()
+        self.rollouts.observe(self.ecs.services, self.clock.now())
 
     def advance(self, seconds: float) -> None:
         """Move virtual time forward by `seconds`, running every event that falls due on the way."""

@@ -19,6 +19,11 @@ from ecsops.sim.seed import Seeded, seed
 
 CONTROL_PREFIX = "/_ecsops/"
 SETTLE_SECONDS = 3600.0
+CLOCK_MODES = ("virtual", "wall")
+
+
+class WallClockError(ValueError):
+    """Simulated time cannot be moved by hand while it follows the real clock."""
 
 
 class SimServer:
@@ -28,11 +33,21 @@ class SimServer:
     hour of virtual time before `now()` so instances have booted and services are steady. `seeded` holds the
     created resources (cluster/service/task definition/target group ARNs by name, ASG details).
     Only one SimServer per process drives the model at a time (moto's backends are process-global).
+
+    `clock="virtual"` (tests): time moves only when a client reads (the scenario's tick_seconds per ECS, Auto
+    Scaling or ELB Describe/List) or asks (POST /_ecsops/clock/advance), so a deploy takes milliseconds.
+    `clock="wall"` (comparing tools that poll at different rates): simulated time is real time; before
+    anything is served the model runs every event that fell due since the last request, at its own instant,
+    so what a client sees, and when a rollout completed, is as if the model had ticked all along.
     """
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", clock: str = "virtual") -> None:
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("the simulator binds to 127.0.0.1 only")
+        if clock not in CLOCK_MODES:
+            raise ValueError(f"clock must be one of {', '.join(CLOCK_MODES)}, not {clock!r}")
+        self.clock_mode = clock
+        self._seeding = False
         self._host = host
         self._port = port
         self.lock = threading.RLock()
@@ -87,6 +102,13 @@ class SimServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._port}"
 
+    def use_clock(self, clock: str) -> None:
+        """Switch the clock mode; `reset` next, for a fresh account that has lived under that clock."""
+        if clock not in CLOCK_MODES:
+            raise ValueError(f"clock must be one of {', '.join(CLOCK_MODES)}, not {clock!r}")
+        with self.lock:
+            self.clock_mode = clock
+
     def reset(self, scenario: Scenario | dict[str, Any] | str | None = None) -> Seeded:
         """Fresh account: wipe every moto backend, the model, counts and faults; seed `scenario`."""
         from moto.moto_api import state_manager
@@ -106,7 +128,11 @@ class SimServer:
             hooks.activate(self.model)
             self.faults.reset([], loaded.fault_seed)
             self._request_hooks.clear()
-        self.seeded = seed(loaded, self._clients_for(loaded.region))
+            self._seeding = True  # seeding happens an hour ago, whatever the clock mode
+        try:
+            self.seeded = seed(loaded, self._clients_for(loaded.region))
+        finally:
+            self._seeding = False
         with self.lock:
             self.model.advance(start - self.clock.now())
             self.model.ecs.stuck_from = self.clock.now()
@@ -129,12 +155,32 @@ class SimServer:
             self._counts.clear()
 
     def advance(self, seconds: float) -> float:
+        if self.clock_mode == "wall":
+            raise WallClockError(
+                "the simulator follows the wall clock: its time cannot be advanced; "
+                "run clients on the real clock (unset ECSOPS_CLOCK)"
+            )
         with self.lock:
             self.model.advance(seconds)
             return self.clock.now()
 
     def now(self) -> float:
-        return self.clock.now()
+        with self.lock:
+            self._catch_up()
+            return self.clock.now()
+
+    def rollouts(self) -> list[dict[str, Any]]:
+        """Every rolloutState each ECS deployment took, with the simulated time it took it (IN_PROGRESS when it
+        was created, then COMPLETED or FAILED), oldest first."""
+        with self.lock:
+            self._catch_up()
+            changes: list[dict[str, Any]] = self.model.rollouts.as_json()
+            return changes
+
+    def _catch_up(self) -> None:
+        """In wall-clock mode run the model up to the real now (call under the lock)."""
+        if self.clock_mode == "wall" and self.model is not None and not self._seeding:
+            self.model.advance(max(0.0, time.time() - self.clock.now()))
 
     def add_fault(self, fault: FaultSpec | dict[str, Any]) -> None:
         with self.lock:
@@ -194,10 +240,11 @@ class SimServer:
         service, operation = identify(environ, body)
         with self.lock:
             self._counts[f"{service}:{operation}"] += 1
+            self._catch_up()
             fault = self.faults.check(service, operation)
             if fault is not None and fault not in AFTER_EFFECT:
                 return fault_response(fault, service, environ, start_response)
-            if ticks(service, operation):
+            if self.clock_mode == "virtual" and ticks(service, operation):
                 self.model.advance(self.scenario.tick_seconds)
             for hook in list(self._request_hooks):
                 hook(service, operation)
@@ -222,6 +269,8 @@ class SimServer:
                 result = {"now": self.advance(float(document.get("seconds", 0)))}
             elif (method, route) == ("GET", "requests"):
                 result = self.counts()
+            elif (method, route) == ("GET", "rollouts"):
+                result = self.rollouts()
             elif (method, route) == ("POST", "reset"):
                 seeded = self.reset(document or None)
                 result = {"now": self.now(), "services": seeded.services, "clusters": seeded.clusters}
@@ -230,6 +279,8 @@ class SimServer:
                 result = {"faults": len(self.faults.rules)}
             else:
                 return _json(start_response, "404 Not Found", {"error": f"no control endpoint {method} /{route}"})
+        except WallClockError as error:
+            return _json(start_response, "409 Conflict", {"error": str(error)})
         except (ValueError, TypeError, KeyError) as error:
             return _json(start_response, "400 Bad Request", {"error": str(error)})
         return _json(start_response, "200 OK", result)
