@@ -208,6 +208,9 @@ _RUN_JSON = ("params", "facts", "timers", "ci")
 _RUN_COLUMNS = tuple(f.name for f in fields(RunView))
 
 
+HistoryParts = tuple[list["TransitionView"], list["StepView"], list["ItemView"]]
+
+
 @dataclass(frozen=True)
 class HistoryView:
     run: RunLike
@@ -271,16 +274,14 @@ class SqliteRunReader:
         """Four queries whatever the number of runs: the runs, then their transitions, steps and items."""
         runs = self.list_runs(query)
         ids = [run.run_id for run in runs]
-        transitions, steps, items = self._transitions(ids), self._steps(ids), self._items(ids)
-        return [
-            HistoryView(
-                run,
-                [t for t in transitions if t.run_id == run.run_id],
-                [s for s in steps if s.run_id == run.run_id],
-                [i for i in items if i.run_id == run.run_id],
-            )
-            for run in runs
-        ]
+        by_run: dict[str, HistoryParts] = {run_id: ([], [], []) for run_id in ids}
+        for transition in self._transitions(ids):
+            by_run[transition.run_id][0].append(transition)
+        for step in self._steps(ids):
+            by_run[step.run_id][1].append(step)
+        for item in self._items(ids):
+            by_run[item.run_id][2].append(item)
+        return [HistoryView(run, *by_run[run.run_id]) for run in runs]
 
     def _in(self, run_ids: Sequence[str]) -> str:
         return f"run_id IN ({', '.join('?' * len(run_ids))})"

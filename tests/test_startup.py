@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from ecsops.cli.operations import BUILTIN, BUILTIN_DOCUMENT_FIELDS, get_operatio
 from ecsops.deploy.facts import DeployFacts
 from ecsops.replace.document import INSTANCE_FIELDS
 from store.migrations import known_migration_names
-from store.models import RunRecord
+from store.models import Fence, RunRecord
 from store.reader import SCHEMA_MIGRATIONS, RunQuery, SqliteRunReader, StoreReader, open_reader, open_sqlite_reader
 from store.sqlite_store import open_sqlite_store
 
@@ -50,7 +51,9 @@ def _record(run_id: str, operation: str, **fields: Any) -> RunRecord:
 
 def _every_fact() -> dict[str, Any]:
     """Each deploy fact set to a value naming it, so a document field reading any fact shows up."""
-    return {name: f"<{name}>" for name in DeployFacts.model_fields}
+    facts: dict[str, Any] = {name: f"<{name}>" for name in DeployFacts.model_fields}
+    facts["task_failures"] = {"<deployment>": {"failed_tasks": 3, "reasons": [{"text": "<why>", "count": 3}]}}
+    return facts
 
 
 @pytest.fixture
@@ -58,16 +61,23 @@ def store_path(tmp_path: Path) -> Path:
     """A current store with a deploy run, a replace-instances run with one instance, and an unknown operation's."""
     path = tmp_path / "s.db"
     store = open_sqlite_store(path)
-    store.create_run(_record("d1", "deploy", params={"desired_count": 3}, facts=_every_fact(), reason="why"))
-    store.checkpoint("d1", 0, source="planned", dest="registering", trigger="planned")
-    store.record_intent("d1", "register_task_definition", {"family": "web"})
-    store.record_outcome("d1", "register_task_definition", "succeeded", result={"arn": "web:2"})
-    store.record_intent("d1", "update_service", {"service": "web"})
+
+    def fence(run_id: str) -> Fence:
+        lock = store.acquire_lock(f"t:{run_id}", run_id, "me:1", 300, now=time.time())
+        return Fence(target=lock.target, run_id=run_id, token=lock.token)
+
+    d1, rr2, xyz3 = fence("d1"), fence("rr2"), fence("xyz3")
+    lease = {"lease_seconds": 300, "now": time.time()}
+    store.create_run(_record("d1", "deploy", params={"desired_count": 3}, facts=_every_fact(), reason="why"), d1)
+    store.checkpoint("d1", 0, d1, source="planned", dest="registering", trigger="planned")
+    store.record_intent("d1", "register_task_definition", {"family": "web"}, d1, **lease)
+    store.record_outcome("d1", "register_task_definition", "succeeded", d1, result={"arn": "web:2"})
+    store.record_intent("d1", "update_service", {"service": "web"}, d1, **lease)
     store.create_run(_record("rr2", "replace-instances", params={"asg": "g", "cluster": "c"},
-                             facts={"not_in_cluster": ["i-9"], "skipped": []}))
-    store.put_item("rr2", "i-1", "detaching", {key: f"<{key}>" for key in INSTANCE_FIELDS})
-    store.checkpoint("rr2", 0, source="detaching", dest="draining", trigger="detached", item="i-1")
-    store.create_run(_record("xyz3", "retired-operation", status="failed", reason="gone"))
+                             facts={"not_in_cluster": ["i-9"], "skipped": []}), rr2)
+    store.put_item("rr2", "i-1", "detaching", {key: f"<{key}>" for key in INSTANCE_FIELDS}, rr2)
+    store.checkpoint("rr2", 0, rr2, source="detaching", dest="draining", trigger="detached", item="i-1")
+    store.create_run(_record("xyz3", "retired-operation", status="failed", reason="gone"), xyz3)
     store.close()
     return path
 

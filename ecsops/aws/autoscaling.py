@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
+
+from ecsops.aws.batching import batches
 
 if TYPE_CHECKING:
     import boto3
@@ -27,7 +29,6 @@ _TEMPLATE_NOT_FOUND_CODES = frozenset(
     }
 )
 
-_T = TypeVar("_T")
 
 
 class AutoScalingGroupNotFound(LookupError):
@@ -38,11 +39,6 @@ class AutoScalingGroupNotFound(LookupError):
     def __init__(self, asg_name: str) -> None:
         self.asg_name = asg_name
         super().__init__(self.fmt.format(asg_name=asg_name))
-
-
-def _chunks(items: Sequence[_T], size: int) -> Iterator[list[_T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
 
 
 def _is_template_not_found(error: ClientError) -> bool:
@@ -70,7 +66,7 @@ class AutoScalingReader:
         """DescribeAutoScalingGroups for these names, 100 per call, every page; unknown names are absent."""
         groups: list[dict[str, Any]] = []
         paginator = self._autoscaling.get_paginator("describe_auto_scaling_groups")
-        for names in _chunks(list(dict.fromkeys(asg_names)), GROUP_NAMES_PER_CALL):
+        for names in batches(asg_names, GROUP_NAMES_PER_CALL):
             for page in paginator.paginate(AutoScalingGroupNames=names):
                 groups.extend(cast("dict[str, Any]", group) for group in page["AutoScalingGroups"])
         return groups
@@ -85,7 +81,7 @@ class AutoScalingReader:
     def describe_launch_templates_by_id(self, template_ids: Sequence[str]) -> list[dict[str, Any]]:
         """DescribeLaunchTemplates by id, batched; ids that do not exist are left out, not an error."""
         templates: list[dict[str, Any]] = []
-        for ids in _chunks(list(dict.fromkeys(template_ids)), TEMPLATES_PER_CALL):
+        for ids in batches(template_ids, TEMPLATES_PER_CALL):
             try:
                 templates.extend(self._describe_launch_templates_call(ids))
             except ClientError as error:
@@ -108,7 +104,7 @@ class AutoScalingReader:
         """DescribeLaunchTemplates by a name filter, batched, every page; unknown names are left out."""
         templates: list[dict[str, Any]] = []
         paginator = self._ec2.get_paginator("describe_launch_templates")
-        for names in _chunks(list(dict.fromkeys(template_names)), TEMPLATES_PER_CALL):
+        for names in batches(template_names, TEMPLATES_PER_CALL):
             # A filter (unlike LaunchTemplateNames) does not fail the call for a name that does not exist.
             for page in paginator.paginate(Filters=[{"Name": "launch-template-name", "Values": names}]):
                 templates.extend(

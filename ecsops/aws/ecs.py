@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ecsops.aws.batching import batches
+
 DESCRIBE_SERVICES_BATCH = 10  # the most DescribeServices accepts per call
 DESCRIBE_TASKS_BATCH = 100  # the most DescribeTasks accepts per call
 LIST_TASKS_PAGE = 100  # the most ListTasks returns per call
@@ -83,8 +85,7 @@ class EcsGateway:
 
         found: list[dict[str, Any]] = []
         failures: list[Any] = []
-        for start in range(0, len(services), DESCRIBE_SERVICES_BATCH):
-            batch = list(services[start : start + DESCRIBE_SERVICES_BATCH])
+        for batch in batches(services, DESCRIBE_SERVICES_BATCH):
             try:
                 response = self.client.describe_services(cluster=cluster, services=batch)
             except ClientError as exc:
@@ -147,8 +148,7 @@ class EcsGateway:
     def describe_tasks(self, cluster: str, task_arns: Sequence[str]) -> list[dict[str, Any]]:
         """DescribeTasks in batches of 100; tasks ECS no longer knows are left out."""
         described: list[dict[str, Any]] = []
-        for start in range(0, len(task_arns), DESCRIBE_TASKS_BATCH):
-            batch = list(task_arns[start : start + DESCRIBE_TASKS_BATCH])
+        for batch in batches(task_arns, DESCRIBE_TASKS_BATCH):
             described.extend(self.client.describe_tasks(cluster=cluster, tasks=batch).get("tasks", []))
         return described
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from ecsops.aws.batching import batches
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -12,12 +14,6 @@ CONTAINER_INSTANCES_PER_CALL = 100  # DescribeContainerInstances
 SERVICES_PER_CALL = 10  # DescribeServices
 STATE_UPDATES_PER_CALL = 10  # UpdateContainerInstancesState
 
-_T = TypeVar("_T")
-
-
-def chunks(items: Sequence[_T], size: int) -> Iterator[list[_T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
 
 
 class ClusterNotFound(LookupError):
@@ -56,7 +52,7 @@ class EcsInstancesGateway:
     def describe_container_instances(self, cluster: str, arns: Sequence[str]) -> list[dict[str, Any]]:
         """DescribeContainerInstances, 100 ARNs per call; ARNs ECS no longer knows are left out."""
         found: list[dict[str, Any]] = []
-        for batch in chunks(list(dict.fromkeys(arns)), CONTAINER_INSTANCES_PER_CALL):
+        for batch in batches(arns, CONTAINER_INSTANCES_PER_CALL):
             response = self._ecs.describe_container_instances(cluster=cluster, containerInstances=batch)
             found.extend(cast("dict[str, Any]", ci) for ci in response.get("containerInstances", []))
         return found
@@ -64,7 +60,7 @@ class EcsInstancesGateway:
     def set_container_instances_state(self, cluster: str, arns: Sequence[str], status: str) -> list[dict[str, Any]]:
         """UpdateContainerInstancesState (ACTIVE or DRAINING); returns the container instances as updated."""
         updated: list[dict[str, Any]] = []
-        for batch in chunks(list(arns), STATE_UPDATES_PER_CALL):
+        for batch in batches(arns, STATE_UPDATES_PER_CALL):
             response = self._ecs.update_container_instances_state(
                 cluster=cluster,
                 containerInstances=batch,
@@ -85,7 +81,7 @@ class EcsInstancesGateway:
     def describe_services(self, cluster: str, arns: Sequence[str]) -> list[dict[str, Any]]:
         """DescribeServices, 10 per call."""
         found: list[dict[str, Any]] = []
-        for batch in chunks(list(arns), SERVICES_PER_CALL):
+        for batch in batches(arns, SERVICES_PER_CALL):
             response = self._ecs.describe_services(cluster=cluster, services=batch)
             found.extend(cast("dict[str, Any]", service) for service in response.get("services", []))
         return found
