@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
 
 from store.base import RunStore
+from store.location import (
+    DEFAULT_STORE_PATH,
+    STORE_ENV,
+    DynamoLocation,
+    SqliteLocation,
+    parse_store_location,
+    raw_store_location,
+)
 
-DEFAULT_STORE_PATH = Path("~/.local/state/ecsops/ecsops.db")
-STORE_ENV = "ECSOPS_STORE"
+__all__ = ["DEFAULT_STORE_PATH", "STORE_ENV", "open_location", "open_store", "resolve_store_path"]
 
 
 def resolve_store_path(explicit: str | None) -> Path:
-    """--store wins, then ECSOPS_STORE, then the default under ~/.local/state."""
-    raw = explicit or os.environ.get(STORE_ENV) or str(DEFAULT_STORE_PATH)
-    return Path(raw).expanduser()
+    """--store wins, then ECSOPS_STORE, then the default under ~/.local/state (SQLite stores only)."""
+    location = parse_store_location(raw_store_location(explicit))
+    if not isinstance(location, SqliteLocation):
+        raise ValueError(f"store {location.describe()} is not a file")
+    return location.path
 
 
-def open_store(explicit: str | None = None) -> RunStore:
+def open_location(
+    location: SqliteLocation | DynamoLocation, *, sleep: Callable[[float], None] | None = None
+) -> RunStore:
+    """Open a parsed location. boto3 is imported only for a DynamoDB store (start-up time of --help)."""
+    if isinstance(location, DynamoLocation):
+        from store.dynamodb_store import open_dynamodb_store
+
+        return open_dynamodb_store(location, sleep=sleep)
     from store.sqlite_store import open_sqlite_store
 
-    return open_sqlite_store(resolve_store_path(explicit))
+    return open_sqlite_store(location.path)
+
+
+def open_store(explicit: str | None = None, *, sleep: Callable[[float], None] | None = None) -> RunStore:
+    """The configured store: a dynamodb://TABLE URL opens the shared table, anything else a SQLite file.
+
+    sleep: how a DynamoDB store waits between retries (the run's clock); time.sleep by default.
+    """
+    return open_location(parse_store_location(raw_store_location(explicit)), sleep=sleep)
