@@ -83,27 +83,12 @@ class DynamoTable:
     """One table of one account and region; the store's only door to DynamoDB."""
 
     def __init__(self, location: DynamoLocation, *, sleep: Sleep | None = None) -> None:
-        import boto3
-        from botocore.config import Config
-
         self.location = location
         self.name = location.table
         self._sleep: Sleep = sleep or time.sleep
         self.usage = Usage()
         self._usage_lock = threading.Lock()
-        try:
-            session = boto3.session.Session(profile_name=location.profile, region_name=location.region)
-        except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
-            raise StoreOpenError(f"store {location.url()}: {exc}") from exc
-        if session.region_name is None:
-            raise StoreOpenError(
-                f"store {location.url()}: no AWS region; add ?region=R to the store or set AWS_DEFAULT_REGION"
-            )
-        self.region: str = session.region_name
-        reads = Config(retries={"mode": "standard", "max_attempts": READ_MAX_ATTEMPTS})
-        writes = Config(retries={"mode": "standard", "total_max_attempts": 1})
-        self._reader = session.client("dynamodb", config=reads)  # type: ignore[call-overload]
-        self._writer = session.client("dynamodb", config=writes)  # type: ignore[call-overload]
+        self.region, self._reader, self._writer = _clients(location)
 
     def _count(self, operation: str) -> None:
         with self._usage_lock:
@@ -279,6 +264,48 @@ class DynamoTable:
 
     def translate(self, exc: Exception, operation: str) -> StoreError:
         return self._translate(exc, operation)
+
+
+_CLIENTS: dict[tuple[str | None, ...], tuple[str, Any, Any]] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _clients(location: DynamoLocation) -> tuple[str, Any, Any]:
+    """(region, reader, writer) for the location; made once per process and configuration, since building
+    a botocore client loads the service model (a tenth of a second)."""
+    import os
+
+    key = (
+        location.profile,
+        location.region,
+        os.environ.get("AWS_ENDPOINT_URL"),
+        os.environ.get("AWS_DEFAULT_REGION"),
+        os.environ.get("AWS_ACCESS_KEY_ID"),
+        os.environ.get("AWS_PROFILE"),
+    )
+    with _CLIENTS_LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = _new_clients(location)
+        return _CLIENTS[key]
+
+
+def _new_clients(location: DynamoLocation) -> tuple[str, Any, Any]:
+    import boto3
+    from botocore.config import Config
+
+    try:
+        session = boto3.session.Session(profile_name=location.profile, region_name=location.region)
+    except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
+        raise StoreOpenError(f"store {location.url()}: {exc}") from exc
+    if session.region_name is None:
+        raise StoreOpenError(
+            f"store {location.url()}: no AWS region; add ?region=R to the store or set AWS_DEFAULT_REGION"
+        )
+    reads = Config(retries={"mode": "standard", "max_attempts": READ_MAX_ATTEMPTS})
+    writes = Config(retries={"mode": "standard", "total_max_attempts": 1})
+    reader = session.client("dynamodb", config=reads)  # type: ignore[call-overload]
+    writer = session.client("dynamodb", config=writes)  # type: ignore[call-overload]
+    return session.region_name, reader, writer
 
 
 def _as_write_error(error: StoreError) -> StoreError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -84,6 +85,6 @@ def parse_store_location(raw: str) -> StoreLocation:
             skew = float(skew_text)
         except ValueError:
             skew = -1.0
-        if not skew >= 0:
+        if not (math.isfinite(skew) and skew >= 0):
             raise StoreOpenError(f"store {raw!r}: the clock-skew margin must be seconds >= 0, not {skew_text!r}")
     return DynamoLocation(table=table, region=values.get("region"), profile=values.get("profile"), skew_seconds=skew)

@@ -12,6 +12,7 @@ from ecsops.cli import exit_codes
 from ecsops.cli.deploy_command import deploy
 from ecsops.cli.options import STATE, OutputOption, check_output, fail_usage, open_store_or_exit
 from ecsops.cli.replace_command import register as register_replace_instances
+from ecsops.cli.store_command import store_app
 from ecsops.sim.cli import sim_app
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ app = typer.Typer(
 machines_app = typer.Typer(help="The declared state machines, as data and as Mermaid diagrams.")
 app.add_typer(machines_app, name="machines")
 app.add_typer(sim_app, name="sim")
+app.add_typer(store_app, name="store")
 app.command()(deploy)
 
 def _version(value: bool) -> None:
@@ -43,7 +45,8 @@ def main_options(
         typer.Option(
             "--store",
             envvar="ECSOPS_STORE",
-            help="SQLite store path (default ~/.local/state/ecsops/ecsops.db).",
+            help="SQLite store path (default ~/.local/state/ecsops/ecsops.db), or dynamodb://TABLE"
+            "[?region=R&profile=P] for a team's shared store (see `ecsops store init`).",
             show_envvar=True,
         ),
     ] = None,
