@@ -602,12 +602,16 @@ class DynamoRunStore(RunStore):
         now: float,
         replace_owner: str | None = None,
     ) -> LockRecord:
-        """Read the lock, decide, then write conditioned on the lock being exactly as read (compare and
-        swap); a lock that moved in between is read and decided again."""
+        """First try to take a free lock in one conditional update (the usual case: one request). If it
+        is held, decide from what the refusal returned, then write conditioned on the lock being exactly
+        as seen (compare and swap); a lock that moved in between is read and decided again."""
         expires_at = float(now + lease_seconds)
-        lock: LockRecord | None = None
+        try:
+            return self._take_free(target, run_id, owner, expires_at)
+        except WriteRefused as refused:
+            seen = refused.item(0)
+        lock = codec.lock_from_item(seen) if seen else self.get_lock(target)
         for _ in range(ACQUIRE_ATTEMPTS):
-            lock = self.get_lock(target)
             decision = self._decide(lock, run_id, owner, now, replace_owner)
             if decision is None:
                 assert lock is not None and lock.run_id is not None
@@ -625,10 +629,40 @@ class DynamoRunStore(RunStore):
             try:
                 self._swap_lock(lock, taken, decision)
             except WriteRefused:
+                lock = self.get_lock(target)
                 continue
             return taken
         assert lock is not None and lock.run_id is not None
         raise LockHeldError(target, lock.run_id, lock.expires_at)
+
+    def _take_free(self, target: str, run_id: str, owner: str, expires_at: float) -> LockRecord:
+        """Take the lock if nobody holds it (no item yet, or a free one), raising its token by one."""
+        write_id = new_write_id()
+        key = layout.lock_key(target)
+        request = {
+            "TableName": self._table.name,
+            "Key": key,
+            "UpdateExpression": "SET #target = :target, #run_id = :run_id, #owner = :owner, #acquired = :at, "
+            "#expires = :expires, #w = :w, #token = if_not_exists(#token, :zero) + :one",
+            "ConditionExpression": "attribute_not_exists(#run_id)",
+            "ExpressionAttributeNames": {
+                "#target": "target", "#run_id": "run_id", "#owner": "owner", "#acquired": "acquired_at",
+                "#expires": "expires_at", "#w": layout.WRITE_MARK, "#token": "token",
+            },
+            "ExpressionAttributeValues": {
+                ":target": codec.s(target), ":run_id": codec.s(run_id), ":owner": codec.s(owner),
+                ":at": codec.s(utc_now_iso()), ":expires": codec.n(expires_at), ":w": codec.s(write_id),
+                ":zero": codec.n(0), ":one": codec.n(1),
+            },
+            "ReturnValues": "ALL_NEW",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        response = self._table.write("UpdateItem", request, applied=lambda: self._marked(key, write_id), write_units=1)
+        if "Attributes" in response:
+            return codec.lock_from_item(response["Attributes"])
+        lock = self.get_lock(target)  # the answer was lost; the read that settled it says it took effect
+        assert lock is not None
+        return lock
 
     def _decide(
         self, lock: LockRecord | None, run_id: str, owner: str, now: float, replace_owner: str | None

@@ -368,19 +368,32 @@ def test_a_lock_taken_between_reading_and_writing_it_is_not_taken_twice(
     sim_dynamo: SimServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a, b = open_store_at(), open_store_at()
+    _started(a, "r0")  # its lease ends at NOW + 300
+    later = NOW + 1000
     decide = b._decide
 
     def a_takes_it_meanwhile(*args: Any, **kwargs: Any) -> str | None:
         decision = decide(*args, **kwargs)
-        if a.get_lock(TARGET) is None:
-            _started(a, "ra")
+        lock = a.get_lock(TARGET)
+        if lock is not None and lock.run_id == "r0":
+            taken = a.acquire_lock(TARGET, "ra", "host-a:1", 300, now=later)
+            a.create_run(_run("ra"), Fence(target=TARGET, run_id="ra", token=taken.token))
         return decision
 
     monkeypatch.setattr(b, "_decide", a_takes_it_meanwhile)
     with pytest.raises(LockHeldError, match="locked by run ra"):
-        b.acquire_lock(TARGET, "rb", "host-b:1", 300, now=NOW)
+        b.acquire_lock(TARGET, "rb", "host-b:1", 300, now=later)
     lock = b.get_lock(TARGET)
-    assert lock is not None and (lock.run_id, lock.token) == ("ra", 1)
+    assert lock is not None and (lock.run_id, lock.token) == ("ra", 2)
+
+
+def test_taking_a_free_lock_is_one_request(store: DynamoRunStore, sim_dynamo: SimServer) -> None:
+    _, fence = _started(store)
+    store.release_lock(fence)
+    sim_dynamo.reset_counts()
+    taken = store.acquire_lock(TARGET, "r2", "host-b:1", 300, now=NOW)
+    assert (taken.run_id, taken.token) == ("r2", 2)
+    assert dynamo_counts(sim_dynamo) == {"UpdateItem": 1}
 
 
 # ---- import_history -------------------------------------------------------------------------------------
