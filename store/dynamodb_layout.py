@@ -128,8 +128,8 @@ def schema_differences(table: dict[str, Any]) -> list[str]:
     differences: list[str] = []
     keys = {(k["AttributeName"], k["KeyType"]) for k in table.get("KeySchema", [])}
     if keys != {(k["AttributeName"], k["KeyType"]) for k in key_schema()}:
-        found = ", ".join(f"{name} ({kind})" for name, kind in sorted(keys, key=lambda k: k[1]))
-        differences.append(f"its key is {found or 'unknown'}, ecsops needs pk (HASH) and sk (RANGE)")
+        described = ", ".join(f"{name} ({kind})" for name, kind in sorted(keys, key=lambda k: k[1]))
+        differences.append(f"its key is {described or 'unknown'}, ecsops needs pk (HASH) and sk (RANGE)")
     types = {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])}
     for definition in attribute_definitions():
         name = definition["AttributeName"]
@@ -137,7 +137,7 @@ def schema_differences(table: dict[str, Any]) -> list[str]:
             differences.append(f"attribute {name} is of type {types[name]}, ecsops needs S (string)")
     found_indexes = {index["IndexName"]: index for index in table.get("GlobalSecondaryIndexes", [])}
     for index in INDEXES:
-        found = found_indexes.get(index.name)
+        found: dict[str, Any] | None = found_indexes.get(index.name)
         if found is None:
             differences.append(f"global secondary index {index.name} is missing")
             continue

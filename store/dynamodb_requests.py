@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from store.dynamodb_codec import write_units
+from store.dynamodb_codec import write_units as item_write_units
 from store.errors import StoreError, StoreOpenError, StoreWriteError
 from store.location import DynamoLocation
 
@@ -42,6 +42,8 @@ THROTTLED = frozenset(
         "LimitExceededException",
     }
 )
+# Answers after which the write may or may not have happened (besides any HTTP 5xx).
+OUTCOME_UNKNOWN = frozenset({"InternalServerError", "ServiceUnavailable", "TransactionInProgressException"})
 ACCESS_DENIED = frozenset({"AccessDeniedException", "AccessDenied", "UnrecognizedClientException"})
 
 Sleep = Callable[[float], None]
@@ -79,6 +81,10 @@ class Usage:
         return sum(self.requests.values())
 
 
+PROCESS_USAGE = Usage()  # every table of this process together (make bench reads it)
+_USAGE_LOCK = threading.Lock()
+
+
 class DynamoTable:
     """One table of one account and region; the store's only door to DynamoDB."""
 
@@ -87,12 +93,17 @@ class DynamoTable:
         self.name = location.table
         self._sleep: Sleep = sleep or time.sleep
         self.usage = Usage()
-        self._usage_lock = threading.Lock()
         self.region, self._reader, self._writer = _clients(location)
 
     def _count(self, operation: str) -> None:
-        with self._usage_lock:
+        with _USAGE_LOCK:
             self.usage.requests[operation] += 1
+            PROCESS_USAGE.requests[operation] += 1
+
+    def _spent(self, write_units: float) -> None:
+        with _USAGE_LOCK:
+            self.usage.write_units += write_units
+            PROCESS_USAGE.write_units += write_units
 
     # ---- errors -------------------------------------------------------------------------------------
     def where(self) -> str:
@@ -177,7 +188,7 @@ class DynamoTable:
         while pending:
             chunk, pending = pending[:25], pending[25:]
             response = self.read("BatchWriteItem", RequestItems={self.name: chunk})
-            self.usage.write_units += sum(write_units(request["PutRequest"]["Item"]) for request in chunk)
+            self._spent(sum(item_write_units(request["PutRequest"]["Item"]) for request in chunk))
             unprocessed = response.get("UnprocessedItems", {}).get(self.name, [])
             if unprocessed:
                 attempt += 1
@@ -207,27 +218,28 @@ class DynamoTable:
         last_error = ""
         for attempt in range(1, WRITE_MAX_ATTEMPTS + 1):
             if outcome_unknown and applied():
-                self.usage.write_units += write_units
+                self._spent(write_units)
                 return {}
             self._count(operation)
             try:
                 response: dict[str, Any] = getattr(self._writer, _method(operation))(**request)
             except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+                answer: dict[str, Any] = dict(exc.response)
+                code = answer.get("Error", {}).get("Code", "")
+                status = answer.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
                 last_error = f"{code or status}"
                 if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
-                    reasons = exc.response.get("CancellationReasons", [])
+                    reasons: list[dict[str, Any]] = answer.get("CancellationReasons", [])
                     if code == "TransactionCanceledException" and _conflict_only(reasons):
                         self._backoff(attempt)
                         continue
                     if outcome_unknown and applied():
                         return {}
-                    raise WriteRefused(code, reasons, exc.response.get("Item")) from exc
+                    raise WriteRefused(code, reasons, answer.get("Item")) from exc
                 if code in THROTTLED:
                     self._backoff(attempt)
                     continue
-                if status >= 500 or code in ("InternalServerError", "ServiceUnavailable", "TransactionInProgressException"):
+                if status >= 500 or code in OUTCOME_UNKNOWN:
                     outcome_unknown = True
                     self._backoff(attempt)
                     continue
@@ -242,7 +254,7 @@ class DynamoTable:
                 outcome_unknown = True
                 self._backoff(attempt)
                 continue
-            self.usage.write_units += write_units
+            self._spent(write_units)
             return response
         if outcome_unknown and applied():
             return {}
@@ -303,8 +315,8 @@ def _new_clients(location: DynamoLocation) -> tuple[str, Any, Any]:
         )
     reads = Config(retries={"mode": "standard", "max_attempts": READ_MAX_ATTEMPTS})
     writes = Config(retries={"mode": "standard", "total_max_attempts": 1})
-    reader = session.client("dynamodb", config=reads)  # type: ignore[call-overload]
-    writer = session.client("dynamodb", config=writes)  # type: ignore[call-overload]
+    reader = session.client("dynamodb", config=reads)
+    writer = session.client("dynamodb", config=writes)
     return session.region_name, reader, writer
 
 

@@ -39,7 +39,9 @@ def store(sim_dynamo: SimServer) -> DynamoRunStore:
     return open_store_at()
 
 
-def _run(run_id: str, *, target: str = TARGET, started_at: str = "2026-11-26T10:00:00+00:00", **fields: Any) -> RunRecord:
+def _run(
+    run_id: str, *, target: str = TARGET, started_at: str = "2026-11-26T10:00:00+00:00", **fields: Any
+) -> RunRecord:
     values: dict[str, Any] = {
         "run_id": run_id, "operation": "deploy", "target": target, "status": "running", "state": "planned",
         "machine_version": "m1", "ecsops_version": "0.1.0", "started_at": started_at, "updated_at": started_at,
@@ -170,7 +172,8 @@ def test_init_names_what_differs_in_a_table_of_another_schema(
 
 def test_access_denied_names_the_action_and_the_table(sim_dynamo: SimServer) -> None:
     sim_dynamo.add_fault({"service": "dynamodb", "operation": "GetItem", "kind": "access_denied"})
-    with pytest.raises(StoreOpenError, match=r"not allowed to call dynamodb:GetItem on table ecsops-runs \(us-east-1\)"):
+    denied = r"not allowed to call dynamodb:GetItem on table ecsops-runs \(us-east-1\)"
+    with pytest.raises(StoreOpenError, match=denied):
         open_store_at()
 
 
@@ -201,9 +204,10 @@ def test_listing_runs_uses_the_indexes_never_a_scan(store: DynamoRunStore, sim_d
 
 def test_a_task_definition_near_ecs_64_kb_limit_fits_in_every_item(store: DynamoRunStore) -> None:
     request = _register_request(63 * 1024)
-    registered = {"taskDefinition": {**request, "revision": 2, "taskDefinitionArn": "arn:aws:ecs:::task-definition/web:2"}}
+    arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"
+    registered = {"taskDefinition": {**request, "revision": 2, "taskDefinitionArn": arn}}
     assert 60 * 1024 < len(codec.json.dumps(request)) < 64 * 1024
-    run, fence = _started(store, params={"taskdef_request": request})
+    _, fence = _started(store, params={"taskdef_request": request})
     updated = store.update_run("r1", 0, fence, facts={"rollback_task_definition": registered, "request": request})
     store.record_intent("r1", "register_task_definition", request, fence, lease_seconds=300, now=NOW)
     store.record_outcome("r1", "register_task_definition", "succeeded", fence, result=registered)
@@ -341,7 +345,7 @@ def test_writes_give_up_after_persistent_throttling_with_the_last_state_intact(
 ) -> None:
     run, fence = _started(store)
     sim_dynamo.add_fault({"service": "dynamodb", "operation": "TransactWriteItems", "kind": "throttling"})
-    with pytest.raises(StoreWriteError, match="failed 8 times .*the last committed state stays valid"):
+    with pytest.raises(StoreWriteError, match=r"failed 8 times .*the last committed state stays valid"):
         store.checkpoint("r1", run.version, fence, source="planned", dest="snapshotted", trigger="snapshot")
     assert open_store_at().get_run("r1") == run
 
