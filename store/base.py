@@ -115,6 +115,10 @@ class RunStore(ABC):
         fixed number of queries whatever the number of runs."""
 
     @abstractmethod
+    def history(self, run_id: str) -> RunHistory | None:
+        """One run with its transitions, steps and items, read together (a run document, a copy)."""
+
+    @abstractmethod
     def transitions(self, run_id: str) -> list[TransitionRecord]: ...
 
     @abstractmethod

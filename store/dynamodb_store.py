@@ -49,6 +49,9 @@ class DynamoRunStore(RunStore):
         self._skew = skew_margin_seconds
         self._runs: dict[str, tuple[RunRecord, int]] = {}
         self._steps: dict[tuple[str, str], StepRecord] = {}
+        # Runs this store created: their only steps are the ones it recorded (every step write is fenced,
+        # so a step another process might add would first take the lock and fence this one out).
+        self._created: set[str] = set()
         self._last_order = 0
         self._cache_lock = threading.Lock()
 
@@ -210,6 +213,8 @@ class DynamoRunStore(RunStore):
                 raise self._lock_lost(fence, refused.item(1)) from None
             raise ValueError(f"run {run.run_id} already exists") from None
         self._remember(run, 0)
+        with self._cache_lock:
+            self._created.add(run.run_id)
 
     def find_run(self, run_id: str) -> RunRecord | None:
         item = self._table.get(layout.run_key(run_id))
@@ -400,10 +405,11 @@ class DynamoRunStore(RunStore):
         if not run_ids:
             return []
         with ThreadPoolExecutor(max_workers=min(HISTORY_READERS, len(run_ids))) as pool:
-            found = list(pool.map(self._history, run_ids))
+            found = list(pool.map(self.history, run_ids))
         return [history for history in found if history is not None]
 
-    def _history(self, run_id: str) -> RunHistory | None:
+    def history(self, run_id: str) -> RunHistory | None:
+        """The run's whole item collection in one Query."""
         items = self._table.query(
             KeyConditionExpression="#pk = :pk",
             ExpressionAttributeNames={"#pk": layout.PK},
@@ -478,6 +484,9 @@ class DynamoRunStore(RunStore):
 
     # ---- steps --------------------------------------------------------------------------------------
     def get_step(self, run_id: str, name: str) -> StepRecord | None:
+        with self._cache_lock:
+            if run_id in self._created:
+                return self._steps.get((run_id, name))
         item = self._table.get(layout.step_key(run_id, name))
         if item is None:
             return None
@@ -829,6 +838,7 @@ class DynamoRunStore(RunStore):
         with self._cache_lock:
             self._runs.clear()
             self._steps.clear()
+            self._created.clear()
 
 
 def _fence_condition(

@@ -56,4 +56,5 @@ def dynamo_counts(sim: SimServer) -> dict[str, int]:
 def runner(home: Path, *args: str, store: str = STORE_URL, timeout: float = 60, **env: Any) -> Result:
     """`ecsops ARGS` as a CI runner of its own: its own HOME (its own default SQLite path), the team store."""
     home.mkdir(parents=True, exist_ok=True)
-    return run_ecsops(home / "unused.db", *args, timeout=timeout, HOME=str(home), ECSOPS_STORE=store, **env)
+    settings = {"HOME": str(home), "ECSOPS_STORE": store, **env}
+    return run_ecsops(home / "unused.db", *args, timeout=timeout, **settings)

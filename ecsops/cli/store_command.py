@@ -115,7 +115,7 @@ def copy(
 
 
 def _copy_runs(src: RunStore, dst: RunStore) -> tuple[int, int, list[str], tuple[int, int, int]]:
-    from store.models import RunFilter, RunHistory
+    from store.models import RunFilter
 
     copied = present = 0
     in_progress: list[str] = []
@@ -125,9 +125,9 @@ def _copy_runs(src: RunStore, dst: RunStore) -> tuple[int, int, list[str], tuple
         if _in_progress(src, run):
             in_progress.append(run.run_id)
             continue
-        history = RunHistory(
-            run=run, transitions=src.transitions(run.run_id), steps=src.steps(run.run_id), items=src.items(run.run_id)
-        )
+        history = src.history(run.run_id)
+        if history is None:
+            continue
         if dst.import_history(history):
             copied += 1
             transitions += len(history.transitions)
