@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from machines.crashpoints import crash_point
 from machines.definition import MachineDefinition
 from machines.errors import Interrupted
+from machines.lease import Lease
 from machines.steps import Reconciler, StepRunner
 from store.base import RunStore
-from store.models import ItemRecord, RunRecord
+from store.models import Fence, ItemRecord, RunRecord
 
 
 class Reporter(Protocol):
@@ -38,23 +38,30 @@ class RunSession:
         self,
         store: RunStore,
         run: RunRecord,
-        owner: str,
-        lease_seconds: float,
+        lease: Lease,
         reporter: Reporter,
         item_definition: MachineDefinition | None,
     ) -> None:
         self.store = store
         self.run = run
-        self.owner = owner
-        self.lease_seconds = lease_seconds
+        self.lease = lease
         self.reporter = reporter
         self.item_definition = item_definition
 
-    def renew_lease(self) -> None:
-        self.store.acquire_lock(self.run.target, self.run.run_id, self.owner, self.lease_seconds, time.time())
+    @property
+    def fence(self) -> Fence:
+        """What every store write of this run proves: the target's lock, at the token we acquired."""
+        return self.lease.fence
+
+    def check_lease(self) -> None:
+        """Raise if the heartbeat found the lock lost or the store gone (it renews the lease itself)."""
+        self.lease.check()
 
     def update(self, **fields: Any) -> None:
-        self.run = self.store.update_run(self.run.run_id, self.run.version, **fields)
+        self.run = self.store.update_run(self.run.run_id, self.run.version, self.fence, **fields)
+
+    def put_item(self, item_id: str, state: str, data: dict[str, Any]) -> ItemRecord:
+        return self.store.put_item(self.run.run_id, item_id, state, data, self.fence)
 
     def checkpoint(
         self,
@@ -65,10 +72,11 @@ class RunSession:
         item_data: dict[str, Any] | None = None,
         **fields: Any,
     ) -> None:
-        """Commit a transition of the run (or of one item), renew the lease, and report it."""
+        """Commit a transition of the run (or of one item) under the run's fence, and report it."""
         self.run = self.store.checkpoint(
             self.run.run_id,
             self.run.version,
+            self.fence,
             source=source,
             dest=dest,
             trigger=trigger,
@@ -76,7 +84,6 @@ class RunSession:
             item_data=item_data,
             **fields,
         )
-        self.renew_lease()
         self.reporter.transition(self.run, source, dest, trigger, item)
 
 
@@ -136,11 +143,12 @@ class RunContext:
         return float(self._session.run.timers[name])
 
     def sleep(self, seconds: float) -> None:
-        """Wait between polls; renews the lock's lease; raises Interrupted on a stop request."""
+        """Wait between polls (the lease is renewed meanwhile by its heartbeat); raises Interrupted on a
+        stop request, LockLostError if the lock was lost meanwhile."""
         self.check_stop()
         self._clock.sleep(seconds, self._stop)
         self.check_stop()
-        self._session.renew_lease()
+        self._session.check_lease()
 
     def check_stop(self) -> None:
         if self._stop.is_set():
@@ -161,7 +169,7 @@ class RunContext:
     def add_item(self, item_id: str, data: dict[str, Any]) -> ItemRecord:
         """Register an item at its machine's initial state (existing items keep their state)."""
         definition = self._item_definition()
-        return self._session.store.put_item(self.run_id, item_id, definition.initial, data)
+        return self._session.put_item(item_id, definition.initial, data)
 
     def fire_item(self, item_id: str, trigger: str, data: dict[str, Any] | None = None) -> str:
         """Move one item by trigger, checkpointed like a run transition; returns its new state."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -11,13 +12,21 @@ from typing import Any
 from machines.clock import Clock, SystemClock
 from machines.context import NullReporter, Reporter, RunContext, RunSession
 from machines.crashpoints import crash_point
-from machines.errors import Interrupted, RunFinished, VersionMismatch
+from machines.errors import Interrupted, LostLock, RunFinished, VersionMismatch
+from machines.lease import Lease
 from machines.operation import Operation
 from machines.steps import ErrorClassifier, StepRunner, never_definite
 from store.base import RunStore
 from store.clock import utc_now_iso
-from store.errors import LockHeldError
-from store.models import RunRecord
+from store.errors import (
+    ConcurrentUpdateError,
+    LockHeldError,
+    LockLostError,
+    StoreBusyError,
+    StoreError,
+    StoreWriteError,
+)
+from store.models import Fence, RunFilter, RunRecord
 
 DEFAULT_LEASE_SECONDS = 300.0
 
@@ -74,7 +83,7 @@ class Engine:
         ecsops_version: str = "",
     ) -> RunRecord:
         """Create the run under the target's lock and drive it to a final state (or a stop)."""
-        self._take_lock(target, run_id)
+        fence = self._take_lock(target, run_id)
         now = utc_now_iso()
         run = RunRecord(
             run_id=run_id,
@@ -91,11 +100,11 @@ class Engine:
             updated_at=now,
         )
         try:
-            self.store.create_run(run)
+            self.store.create_run(run, fence)
         except BaseException:
-            self.store.release_lock(target, run_id)
+            self._release_quietly(fence)
             raise
-        return self._drive(operation, self.store.get_run(run_id))
+        return self._drive(operation, run, fence)
 
     def resume(self, operation: Operation, run_id: str, *, force: bool = False) -> RunRecord:
         run = self.store.get_run(run_id)
@@ -103,12 +112,21 @@ class Engine:
             raise RunFinished(f"run {run_id} already ended: {run.status}")
         if run.machine_version != operation.version and not force:
             raise VersionMismatch(run_id, run.machine_version, operation.version)
-        self._take_lock(run.target, run_id)
-        run = self.store.update_run(run_id, run.version, status="running", reason=None)
-        return self._drive(operation, run)
+        fence = self._take_lock(run.target, run_id)
+        try:
+            # Read again under the lock: another process may have moved or ended the run meanwhile.
+            run = self.store.get_run(run_id)
+            if run.finished:
+                raise RunFinished(f"run {run_id} already ended: {run.status}")
+            run = self.store.update_run(run_id, run.version, fence, status="running", reason=None)
+        except BaseException:
+            # The run stays exactly as it was; only the lock we just took is given back.
+            self._release_quietly(fence)
+            raise
+        return self._drive(operation, run, fence)
 
     def abandon(self, run_id: str, reason: str = "abandoned by a person") -> RunRecord:
-        """Mark an unfinished run abandoned and release its lock. Makes no AWS calls."""
+        """Mark an unfinished run abandoned and break its lock (raising the token). Makes no AWS calls."""
         run = self.store.get_run(run_id)
         if run.finished:
             raise RunFinished(f"run {run_id} already ended: {run.status}")
@@ -116,38 +134,78 @@ class Engine:
         if (
             lock is not None
             and lock.run_id == run_id
+            and lock.owner is not None
             and lock.owner != self.owner
             and lock.expires_at > time.time()
             and run.status == "running"
             and not owner_is_dead(lock.owner)
         ):
             raise LockHeldError(run.target, run_id, lock.expires_at, holder_owner=lock.owner)
-        run = self.store.update_run(
-            run_id, run.version, status="abandoned", reason=reason, finished_at=utc_now_iso()
-        )
-        self.store.release_lock(run.target, run_id)
-        return run
+        # Break first: a process still holding the old token can write nothing more after this.
+        self.store.break_lock(run.target, run_id)
+        for _ in range(3):
+            try:
+                return self.store.update_run(
+                    run_id, run.version, None, status="abandoned", reason=reason, finished_at=utc_now_iso()
+                )
+            except ConcurrentUpdateError:
+                # The fenced-out process recorded its last word meanwhile; abandon over it.
+                run = self.store.get_run(run_id)
+                if run.finished:
+                    raise RunFinished(f"run {run_id} already ended: {run.status}") from None
+        raise ConcurrentUpdateError(f"run {run_id} kept changing; try `ecsops abandon {run_id}` again")
 
     # ---- internals ----------------------------------------------------------------------------
-    def _take_lock(self, target: str, run_id: str) -> None:
+    def _take_lock(self, target: str, run_id: str) -> Fence:
+        """Acquire (or take over) the target's lock; the store decides inside one transaction."""
         lock = self.store.get_lock(target)
-        if lock is not None and lock.run_id != run_id:
-            holder = self.store.find_run(lock.run_id)
-            if holder is None or holder.finished:
-                # The holder reached its final checkpoint but died before releasing: a stale lock.
-                self.store.release_lock(target, lock.run_id)
-                lock = None
-        take_over = lock is not None and lock.run_id == run_id and owner_is_dead(lock.owner)
-        self.store.acquire_lock(
-            target, run_id, self.owner, self.lease_seconds, time.time(), take_over_owner=take_over
+        replace_owner = None
+        if (
+            lock is not None
+            and lock.run_id == run_id
+            and lock.owner is not None
+            and lock.owner != self.owner
+            and owner_is_dead(lock.owner)
+        ):
+            # That process is gone: take over, but only if it is still the holder (compare-and-swap).
+            replace_owner = lock.owner
+        taken = self.store.acquire_lock(
+            target, run_id, self.owner, self.lease_seconds, now=time.time(), replace_owner=replace_owner
         )
+        return Fence(target=target, run_id=run_id, token=taken.token)
 
-    def _drive(self, operation: Operation, run: RunRecord) -> RunRecord:
+    def _release_quietly(self, fence: Fence) -> None:
+        # The lock is a convenience for the next run here: a finished or vanished holder is taken over.
+        with contextlib.suppress(StoreBusyError, StoreWriteError, LockLostError):
+            self.store.release_lock(fence)
+
+    def _drive(self, operation: Operation, run: RunRecord, fence: Fence) -> RunRecord:
+        lease = Lease(self.store, fence, self.owner, self.lease_seconds)
+        session = RunSession(self.store, run, lease, self.reporter, operation.item_definition)
+        steps = StepRunner(self.store, run.run_id, self.classify_error, lease)
+        context = RunContext(session, steps, self.clock, self.stop)
+        lease.start()
+        try:
+            finished = self._advance(operation, session, context)
+        except KeyboardInterrupt:
+            # A second signal landed outside a handler (mid-checkpoint): what was committed stands.
+            with contextlib.suppress(StoreError, KeyboardInterrupt):
+                session.update(status="interrupted", reason=None)
+            finished = False
+        except LockLostError as exc:
+            raise self._lost(session.run, exc) from exc
+        except StoreError as exc:
+            self._note_store_failure(session, exc)
+            raise
+        finally:
+            lease.stop()
+        if finished:
+            self._release_quietly(fence)
+        return session.run
+
+    def _advance(self, operation: Operation, session: RunSession, context: RunContext) -> bool:
+        """Run handlers and checkpoint until a final state (True) or a stop (False)."""
         definition = operation.definition
-        session = RunSession(
-            self.store, run, self.owner, self.lease_seconds, self.reporter, operation.item_definition
-        )
-        context = RunContext(session, StepRunner(self.store, run.run_id, self.classify_error), self.clock, self.stop)
         while session.run.state not in definition.final_states:
             state = session.run.state
             try:
@@ -159,17 +217,47 @@ class Engine:
                 # KeyboardInterrupt: a second Ctrl-C/SIGTERM stopped a step mid-way; a step left at intent
                 # is reconciled on resume, so this is as resumable as a stop between steps.
                 session.update(status="interrupted", reason=None)
-                return session.run
-            except LockHeldError as exc:
-                session.update(status="interrupted", reason=f"lost the lock: {exc}")
-                return session.run
+                return False
+            except StoreError:
+                raise  # the lock or the store failed: nothing more may be written as if it held
             except Exception as exc:
                 session.update(status="interrupted", reason=f"{type(exc).__name__}: {exc}")
-                return session.run
+                return False
             fields: dict[str, Any] = {}
             if dest in definition.final_states:
                 fields = {"status": definition.final_statuses[dest], "finished_at": utc_now_iso()}
             session.checkpoint(state, dest, trigger, **fields)
             crash_point(f"checkpoint:{dest}")
-        self.store.release_lock(session.run.target, session.run.run_id)
-        return session.run
+        return True
+
+    def _lost(self, run: RunRecord, exc: LockLostError) -> LostLock:
+        """Record that the run lost its lock (unless another process drives this same run now)."""
+        if exc.holder_run_id == run.run_id:
+            reason = f"another process ({exc.holder_owner}) took over run {run.run_id}"
+            return LostLock(run.run_id, run.target, reason, run.run_id, recorded=False)
+        holder = exc.holder_run_id or self._latest_other_run(run)
+        if exc.holder_run_id is not None:
+            reason = f"lost the lock to run {holder}"
+        elif holder is not None:
+            reason = f"lost the lock: it was taken and released by run {holder} while this process was stalled"
+        else:
+            reason = "lost the lock: it was broken (abandoned or taken over) while this process was stalled"
+        try:
+            # Unfenced (we no longer hold the lock), but only over the version this process last wrote.
+            self.store.update_run(run.run_id, run.version, None, status="interrupted", reason=reason)
+            recorded = True
+        except StoreError:
+            recorded = False
+        return LostLock(run.run_id, run.target, reason, holder, recorded=recorded)
+
+    def _latest_other_run(self, run: RunRecord) -> str | None:
+        with contextlib.suppress(StoreError):
+            for other in self.store.list_runs(RunFilter(target=run.target, since=run.started_at, limit=20)):
+                if other.run_id != run.run_id:
+                    return other.run_id
+        return None
+
+    def _note_store_failure(self, session: RunSession, exc: StoreError) -> None:
+        """Best effort: say in the record why the run stopped. The store may refuse this too."""
+        with contextlib.suppress(StoreError):
+            session.update(status="interrupted", reason=f"the store failed: {exc}")

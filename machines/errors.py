@@ -41,3 +41,19 @@ class VersionMismatch(Exception):
 
 class RunFinished(Exception):
     """The run has already reached a final state."""
+
+
+class LostLock(Exception):
+    """The run found its target's lock taken over or broken; it sent nothing more to AWS.
+
+    holder_run_id names the run that took the target when known; recorded says whether the run's
+    record now says so (it is not written when another process drives the same run).
+    """
+
+    def __init__(self, run_id: str, target: str, reason: str, holder_run_id: str | None, *, recorded: bool) -> None:
+        super().__init__(reason)
+        self.run_id = run_id
+        self.target = target
+        self.reason = reason
+        self.holder_run_id = holder_run_id
+        self.recorded = recorded

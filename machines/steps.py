@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from machines.crashpoints import crash_point
 from machines.errors import CannotReconcile, StepFailed
 from store.base import RunStore
-from store.models import StepRecord
+from store.models import Fence, StepRecord
 
 ErrorClassifier = Callable[[BaseException], dict[str, Any] | None]
 """Maps an exception to a recorded error when the call is known to have been refused, else None
@@ -35,13 +36,24 @@ def never_definite(_: BaseException) -> dict[str, Any] | None:
     return None
 
 
+class CallGuard(Protocol):
+    """The run's hold on its target, as steps need it (machines.lease.Lease)."""
+
+    fence: Fence
+    lease_seconds: float
+
+    def before_call(self, step: str) -> None:
+        """Raise unless the lock is still ours with margin; called between the intent and the call."""
+
+
 class StepRunner:
     """Runs named steps of one run against the store."""
 
-    def __init__(self, store: RunStore, run_id: str, classify_error: ErrorClassifier) -> None:
+    def __init__(self, store: RunStore, run_id: str, classify_error: ErrorClassifier, guard: CallGuard) -> None:
         self._store = store
         self._run_id = run_id
         self._classify_error = classify_error
+        self._guard = guard
 
     def run(
         self,
@@ -53,7 +65,10 @@ class StepRunner:
     ) -> Any:
         recorded = self._store.get_step(self._run_id, name)
         if recorded is None:
-            self._store.record_intent(self._run_id, name, request)
+            self._store.record_intent(
+                self._run_id, name, request, self._guard.fence,
+                lease_seconds=self._guard.lease_seconds, now=time.time(),
+            )
             crash_point(f"intent:{name}")
             return self._call(name, request, call)
         if recorded.request != request:
@@ -70,19 +85,23 @@ class StepRunner:
             raise CannotReconcile(f"step {name} of run {self._run_id} was in flight and cannot be reconciled")
         finding = reconcile(recorded)
         if finding.happened:
-            self._store.record_outcome(self._run_id, name, "reconciled", result=finding.result)
+            self._store.record_outcome(
+                self._run_id, name, "reconciled", self._guard.fence, result=finding.result
+            )
             return finding.result
         return self._call(name, request, call)
 
     def _call(self, name: str, request: dict[str, Any], call: Callable[[dict[str, Any]], Any]) -> Any:
+        # The one fencing check before any mutating call: its intent is committed, the lock still ours.
+        self._guard.before_call(name)
         try:
             result = call(request)
         except Exception as exc:
             error = self._classify_error(exc)
             if error is None:
                 raise
-            self._store.record_outcome(self._run_id, name, "failed", error=error)
+            self._store.record_outcome(self._run_id, name, "failed", self._guard.fence, error=error)
             raise StepFailed(name, error) from exc
         crash_point(f"call:{name}")
-        self._store.record_outcome(self._run_id, name, "succeeded", result=result)
+        self._store.record_outcome(self._run_id, name, "succeeded", self._guard.fence, result=result)
         return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -94,6 +95,25 @@ def m002_facts_timers_reason(db: Database) -> None:
             [json.dumps(data, sort_keys=True), json.dumps(timers, sort_keys=True), reason, run_id],
         )
     runs.transform(rename={"data": "facts"}, drop={"error"})
+
+
+@migrations()
+def m003_lock_tokens(db: Database) -> None:
+    """Fencing tokens on locks; a free lock keeps its row (run_id NULL) so its token only grows.
+
+    Also stamps the store with a random id in the file header (user_version), so a run can tell its
+    store file from another one copied over it.
+    """
+    locks = db.table("locks")
+    locks.add_column("token", int, not_null_default=0)
+    # Locks held when the store is upgraded were acquired once: token 1, so the next taker gets 2.
+    db.execute("UPDATE locks SET token = 1")
+    locks.transform(not_null={"run_id": False, "owner": False, "acquired_at": False})
+    db.execute(f"PRAGMA user_version = {secrets.randbelow(2**31 - 1) + 1}")
+
+
+# Pending migrations a read-only reader can live without: they touch nothing `runs` or `status` read.
+READ_COMPATIBLE_MIGRATIONS = frozenset({"m003_lock_tokens"})
 
 
 def known_migration_names() -> set[str]:

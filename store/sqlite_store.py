@@ -1,103 +1,253 @@
-"""The SQLite backend of RunStore, through sqlite-utils, with WAL and owner-only files."""
+"""The SQLite backend of RunStore: WAL, owner-only files, fenced writes, one connection per thread."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-from sqlite_utils import Database
 
 from store.base import RunStore
 from store.clock import utc_now_iso
 from store.errors import (
     ConcurrentUpdateError,
     LockHeldError,
+    LockLostError,
     RunNotFoundError,
     StoreBusyError,
+    StoreError,
+    StoreIntegrityError,
     StoreOpenError,
+    StoreWriteError,
 )
-from store.migrations import MIGRATION_SET, known_migration_names, migrations
+from store.migrations import MIGRATION_SET
 from store.models import (
+    FINISHED_STATUSES,
+    Fence,
     ItemRecord,
     LockRecord,
     RunFilter,
+    RunHistory,
     RunRecord,
     StepRecord,
     StepStatus,
     TransitionRecord,
 )
-
-BUSY_TIMEOUT_ENV = "ECSOPS_STORE_BUSY_TIMEOUT"
-
-
-def busy_timeout_seconds() -> float:
-    """How long to wait for another process's write lock before giving up (default 10s)."""
-    return float(os.environ.get(BUSY_TIMEOUT_ENV, "10"))
+from store.sqlite_open import (
+    FileIdentity,
+    busy_timeout_seconds,
+    connect,
+    open_sqlite_store_files,
+)
 
 _JSON_RUN_FIELDS = ("params", "facts", "timers", "ci")
+_RUN_COLUMNS = (
+    "run_id, operation, target, status, state, version, machine_version, ecsops_version, params, facts, "
+    "timers, reason, started_by, ci, started_at, updated_at, finished_at"
+)
+_STEP_COLUMNS = "run_id, name, status, request, result, error, started_at, finished_at"
+_LOCK_COLUMNS = "target, run_id, owner, token, acquired_at, expires_at"
+_FINISHED = tuple(sorted(FINISHED_STATUSES))
+
+# SQLite primary result codes (the low byte of an extended code).
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 5, 6, 8
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_NOTADB = 10, 11, 13, 26
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-class SqliteRunStore(RunStore):
-    """RunStore on one SQLite file. Open with `open_sqlite_store`."""
+def _run_from_row(row: sqlite3.Row) -> RunRecord:
+    values = dict(row)
+    for key in _JSON_RUN_FIELDS:
+        values[key] = json.loads(values[key]) if values.get(key) else {}
+    return RunRecord(**values)
 
-    def __init__(self, db: Database, path: Path) -> None:
-        self._db = db
+
+def _step_from_row(row: sqlite3.Row) -> StepRecord:
+    values = dict(row)
+    values["request"] = json.loads(values["request"] or "{}")
+    values["result"] = json.loads(values["result"]) if values["result"] is not None else None
+    values["error"] = json.loads(values["error"]) if values["error"] is not None else None
+    return StepRecord(**values)
+
+
+def _item_from_row(row: sqlite3.Row) -> ItemRecord:
+    return ItemRecord(**{**dict(row), "data": json.loads(row["data"] or "{}")})
+
+
+def _filter_sql(run_filter: RunFilter) -> tuple[str, list[Any]]:
+    """The runs a filter selects, newest first, as a SELECT of run rows (usable as a CTE)."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    for column in ("operation", "target", "status"):
+        value = getattr(run_filter, column)
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    if run_filter.since is not None:
+        clauses.append("started_at >= ?")
+        args.append(run_filter.since)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY started_at DESC, rowid DESC LIMIT ?"
+    return sql, [*args, run_filter.limit]
+
+
+class SqliteRunStore(RunStore):
+    """RunStore on one SQLite file. Open with `open_sqlite_store`.
+
+    SQLite connections belong to the thread that uses them: each thread (the run's, its lease
+    heartbeat's) gets its own connection to the same file. Every write first checks that the file at
+    the store's path is still the one opened (same device and inode, same store id in its header).
+    """
+
+    def __init__(self, path: Path, identity: FileIdentity, *, read_only: bool, uri: str) -> None:
         self.path = path
+        self.read_only = read_only
+        self._identity = identity
+        self._uri = uri
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._closed = False
 
     # ---- plumbing -------------------------------------------------------------------------
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection to the store (opened on first use)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise StoreError(f"store {self.path} is closed")
+            with self._errors("open"):
+                conn = connect(self._uri)
+            with self._connections_lock:
+                self._connections.append(conn)
+            self._local.conn = conn
+        return conn
+
+    def adopt_connection(self, conn: sqlite3.Connection) -> None:
+        """Use conn (already opened and migrated by the opener) as this thread's connection."""
+        with self._connections_lock:
+            self._connections.append(conn)
+        self._local.conn = conn
+
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        conn = self._db.conn
+    def _errors(self, action: str) -> Iterator[None]:
+        """Translate sqlite3 failures into the store's errors: one line each, saying what to do."""
         try:
-            # IMMEDIATE takes the write lock up front, so read-then-write (locks, versions) never
-            # fails half-way with SQLITE_BUSY when another process commits in between.
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc, action) from exc
+        except OSError as exc:
+            raise StoreWriteError(f"store {self.path}: {action} failed: {exc.strerror or exc}") from exc
+
+    def _translate(self, exc: sqlite3.DatabaseError, action: str) -> StoreError:
+        code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+        message = str(exc)
+        if code in (_SQLITE_BUSY, _SQLITE_LOCKED) or "locked" in message:
+            return StoreBusyError(
+                f"store {self.path} stayed locked by another process for over "
+                f"{busy_timeout_seconds():g}s; retry when it is free"
+            )
+        if code == _SQLITE_FULL:
+            return StoreWriteError(
+                f"store {self.path}: the disk is full ({action} was not written); free some space, "
+                "then resume the run"
+            )
+        if code == _SQLITE_IOERR:
+            return StoreWriteError(
+                f"store {self.path}: I/O error ({message}; {action} was not written); fix the disk, "
+                "then resume the run"
+            )
+        if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+            return StoreIntegrityError(
+                f"store {self.path} is damaged or was overwritten ({message}); {action} was not written"
+            )
+        if code == _SQLITE_READONLY:
+            return StoreWriteError(f"store {self.path} is read-only here; {action} was not written")
+        return StoreError(f"store {self.path}: {action} failed: {message}")
+
+    def _check_identity(self) -> None:
+        """Raise StoreIntegrityError if the file at self.path is no longer the store we opened."""
+        problem = self._identity.problem(self.path)
+        if problem is not None:
+            raise StoreIntegrityError(problem)
+
+    @contextlib.contextmanager
+    def _tx(self, action: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken IMMEDIATE so read-then-write decisions cannot race."""
+        if self.read_only:
+            raise StoreWriteError(f"store {self.path} was opened read-only; {action} was not written")
+        self._check_identity()
+        conn = self.connection()
+        with self._errors(action):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise StoreBusyError(
-                    f"store {self.path} stayed locked by another process for over "
-                    f"{busy_timeout_seconds():g}s; retry when it is free"
-                ) from exc
-            raise
 
-    def _row_to_run(self, row: dict[str, Any]) -> RunRecord:
-        values = dict(row)
-        for key in _JSON_RUN_FIELDS:
-            values[key] = json.loads(values[key]) if values.get(key) else {}
-        return RunRecord(**values)
+    @contextlib.contextmanager
+    def _read(self, action: str = "reading") -> Iterator[sqlite3.Connection]:
+        conn = self.connection()
+        with self._errors(action):
+            yield conn
 
-    def _run_row(self, run: RunRecord) -> dict[str, Any]:
+    def _check_fence(self, conn: sqlite3.Connection, fence: Fence) -> None:
+        row = conn.execute("SELECT run_id, owner, token FROM locks WHERE target = ?", [fence.target]).fetchone()
+        if row is None or row["run_id"] != fence.run_id or row["token"] != fence.token:
+            raise LockLostError(
+                fence.target,
+                fence.run_id,
+                fence.token,
+                holder_run_id=None if row is None else row["run_id"],
+                holder_owner=None if row is None else row["owner"],
+            )
+
+    @staticmethod
+    def _fence_is_for(fence: Fence, run_id: str) -> None:
+        if fence.run_id != run_id:
+            raise ValueError(f"fence of run {fence.run_id} cannot write run {run_id}")
+
+    def _run_in(self, conn: sqlite3.Connection, run_id: str) -> RunRecord | None:
+        row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        return _run_from_row(row) if row is not None else None
+
+    def _step_in(self, conn: sqlite3.Connection, run_id: str, name: str) -> StepRecord | None:
+        row = conn.execute(
+            f"SELECT {_STEP_COLUMNS} FROM steps WHERE run_id = ? AND name = ?", [run_id, name]
+        ).fetchone()
+        return _step_from_row(row) if row is not None else None
+
+    def _lock_in(self, conn: sqlite3.Connection, target: str) -> LockRecord | None:
+        row = conn.execute(f"SELECT {_LOCK_COLUMNS} FROM locks WHERE target = ?", [target]).fetchone()
+        return LockRecord(**dict(row)) if row is not None else None
+
+    # ---- runs -----------------------------------------------------------------------------
+    def create_run(self, run: RunRecord, fence: Fence) -> None:
+        self._fence_is_for(fence, run.run_id)
         row = run.model_dump()
         for key in _JSON_RUN_FIELDS:
             row[key] = _dumps(row[key])
-        return row
-
-    # ---- runs -----------------------------------------------------------------------------
-    def create_run(self, run: RunRecord) -> None:
-        with self._tx():
-            if self._db.table("runs").count_where("run_id = ?", [run.run_id]):
+        with self._tx(f"run {run.run_id}") as conn:
+            self._check_fence(conn, fence)
+            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", [run.run_id]).fetchone():
                 raise ValueError(f"run {run.run_id} already exists")
-            self._db.table("runs").insert(self._run_row(run))
+            conn.execute(
+                f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})", list(row.values())
+            )
 
     def find_run(self, run_id: str) -> RunRecord | None:
-        rows = list(self._db.table("runs").rows_where("run_id = ?", [run_id]))
-        return self._row_to_run(rows[0]) if rows else None
+        with self._read() as conn:
+            return self._run_in(conn, run_id)
 
     def get_run(self, run_id: str) -> RunRecord:
         run = self.find_run(run_id)
@@ -106,35 +256,59 @@ class SqliteRunStore(RunStore):
         return run
 
     def list_runs(self, run_filter: RunFilter) -> list[RunRecord]:
-        clauses: list[str] = []
-        args: list[Any] = []
-        for column in ("operation", "target", "status"):
-            value = getattr(run_filter, column)
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                args.append(value)
-        if run_filter.since is not None:
-            clauses.append("started_at >= ?")
-            args.append(run_filter.since)
-        where = " AND ".join(clauses) or None
-        rows = self._db.table("runs").rows_where(
-            where, args, order_by="started_at DESC, rowid DESC", limit=run_filter.limit
-        )
-        return [self._row_to_run(row) for row in rows]
+        sql, args = _filter_sql(run_filter)
+        with self._read() as conn:
+            return [_run_from_row(row) for row in conn.execute(sql, args)]
 
-    def _update_run_in_tx(self, run_id: str, expected_version: int, fields: dict[str, Any]) -> None:
+    def histories(self, run_filter: RunFilter) -> list[RunHistory]:
+        """Four queries in one read transaction, whatever the number of runs."""
+        sql, args = _filter_sql(run_filter)
+        chosen = f"WITH chosen AS ({sql})"
+        with self._read() as conn:
+            conn.execute("BEGIN")
+            try:
+                runs = [_run_from_row(row) for row in conn.execute(sql, args)]
+                transitions = conn.execute(
+                    f"{chosen} SELECT t.run_id, t.seq, t.item, t.source, t.dest, t.trigger, t.at "
+                    "FROM transitions t JOIN chosen USING (run_id) ORDER BY t.run_id, t.seq",
+                    args,
+                ).fetchall()
+                steps = conn.execute(
+                    f"{chosen} SELECT s.run_id, s.name, s.status, s.request, s.result, s.error, s.started_at, "
+                    "s.finished_at FROM steps s JOIN chosen USING (run_id) ORDER BY s.rowid",
+                    args,
+                ).fetchall()
+                items = conn.execute(
+                    f"{chosen} SELECT i.run_id, i.item_id, i.state, i.data, i.updated_at "
+                    "FROM items i JOIN chosen USING (run_id) ORDER BY i.rowid",
+                    args,
+                ).fetchall()
+            finally:
+                conn.execute("COMMIT")
+        by_id = {run.run_id: RunHistory(run=run) for run in runs}
+        for row in transitions:
+            by_id[row["run_id"]].transitions.append(TransitionRecord(**dict(row)))
+        for row in steps:
+            by_id[row["run_id"]].steps.append(_step_from_row(row))
+        for row in items:
+            by_id[row["run_id"]].items.append(_item_from_row(row))
+        return list(by_id.values())
+
+    def _update_run_in_tx(
+        self, conn: sqlite3.Connection, run_id: str, expected_version: int, fields: dict[str, Any]
+    ) -> None:
         values = dict(fields)
         for key in _JSON_RUN_FIELDS:
             if key in values:
                 values[key] = _dumps(values[key])
         values["updated_at"] = values.get("updated_at") or utc_now_iso()
         assignments = ", ".join(f"{key} = ?" for key in values)
-        cursor = self._db.conn.execute(
+        cursor = conn.execute(
             f"UPDATE runs SET {assignments}, version = version + 1 WHERE run_id = ? AND version = ?",
             [*values.values(), run_id, expected_version],
         )
         if cursor.rowcount != 1:
-            current = self.find_run(run_id)
+            current = self._run_in(conn, run_id)
             if current is None:
                 raise RunNotFoundError(f"no run with id {run_id!r} in store {self.path}")
             raise ConcurrentUpdateError(
@@ -142,15 +316,22 @@ class SqliteRunStore(RunStore):
                 f"{expected_version}, found {current.version})"
             )
 
-    def update_run(self, run_id: str, expected_version: int, **fields: Any) -> RunRecord:
-        with self._tx():
-            self._update_run_in_tx(run_id, expected_version, fields)
-        return self.get_run(run_id)
+    def update_run(self, run_id: str, expected_version: int, fence: Fence | None, **fields: Any) -> RunRecord:
+        if fence is not None:
+            self._fence_is_for(fence, run_id)
+        with self._tx(f"run {run_id}") as conn:
+            if fence is not None:
+                self._check_fence(conn, fence)
+            self._update_run_in_tx(conn, run_id, expected_version, fields)
+            run = self._run_in(conn, run_id)
+        assert run is not None
+        return run
 
     def checkpoint(
         self,
         run_id: str,
         expected_version: int,
+        fence: Fence,
         *,
         source: str,
         dest: str,
@@ -159,26 +340,22 @@ class SqliteRunStore(RunStore):
         item_data: dict[str, Any] | None = None,
         **run_fields: Any,
     ) -> RunRecord:
+        self._fence_is_for(fence, run_id)
         at = utc_now_iso()
-        with self._tx() as conn:
+        with self._tx(f"the checkpoint {source} -> {dest} of run {run_id}") as conn:
+            self._check_fence(conn, fence)
             fields = dict(run_fields)
             if item is None:
                 fields["state"] = dest
             fields["updated_at"] = at
-            self._update_run_in_tx(run_id, expected_version, fields)
+            self._update_run_in_tx(conn, run_id, expected_version, fields)
             (last_seq,) = conn.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM transitions WHERE run_id = ?", [run_id]
             ).fetchone()
-            self._db.table("transitions").insert(
-                {
-                    "run_id": run_id,
-                    "seq": last_seq + 1,
-                    "item": item,
-                    "source": source,
-                    "dest": dest,
-                    "trigger": trigger,
-                    "at": at,
-                }
+            conn.execute(
+                'INSERT INTO transitions (run_id, seq, item, source, dest, "trigger", at) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [run_id, last_seq + 1, item, source, dest, trigger, at],
             )
             if item is not None:
                 update: dict[str, Any] = {"state": dest, "updated_at": at}
@@ -191,63 +368,82 @@ class SqliteRunStore(RunStore):
                 )
                 if cursor.rowcount != 1:
                     raise ConcurrentUpdateError(f"item {item} of run {run_id} is no longer in {source}")
-        return self.get_run(run_id)
+            run = self._run_in(conn, run_id)
+        assert run is not None
+        return run
 
     # ---- transitions and items -----------------------------------------------------------
     def transitions(self, run_id: str) -> list[TransitionRecord]:
-        rows = self._db.table("transitions").rows_where("run_id = ?", [run_id], order_by="seq")
-        return [TransitionRecord(**row) for row in rows]
+        with self._read() as conn:
+            rows = conn.execute(
+                'SELECT run_id, seq, item, source, dest, "trigger", at FROM transitions '
+                "WHERE run_id = ? ORDER BY seq",
+                [run_id],
+            ).fetchall()
+        return [TransitionRecord(**dict(row)) for row in rows]
 
     def items(self, run_id: str) -> list[ItemRecord]:
-        rows = self._db.table("items").rows_where("run_id = ?", [run_id], order_by="rowid")
-        return [ItemRecord(**{**row, "data": json.loads(row["data"] or "{}")}) for row in rows]
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT run_id, item_id, state, data, updated_at FROM items WHERE run_id = ? ORDER BY rowid",
+                [run_id],
+            ).fetchall()
+        return [_item_from_row(row) for row in rows]
 
-    def put_item(self, run_id: str, item_id: str, state: str, data: dict[str, Any]) -> ItemRecord:
+    def put_item(self, run_id: str, item_id: str, state: str, data: dict[str, Any], fence: Fence) -> ItemRecord:
+        self._fence_is_for(fence, run_id)
         at = utc_now_iso()
-        with self._tx() as conn:
+        with self._tx(f"item {item_id} of run {run_id}") as conn:
+            self._check_fence(conn, fence)
             cursor = conn.execute(
                 "UPDATE items SET data = ?, updated_at = ? WHERE run_id = ? AND item_id = ?",
                 [_dumps(data), at, run_id, item_id],
             )
             if cursor.rowcount == 0:
-                self._db.table("items").insert(
-                    {"run_id": run_id, "item_id": item_id, "state": state, "data": _dumps(data), "updated_at": at}
+                conn.execute(
+                    "INSERT INTO items (run_id, item_id, state, data, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    [run_id, item_id, state, _dumps(data), at],
                 )
-        return next(i for i in self.items(run_id) if i.item_id == item_id)
+            row = conn.execute(
+                "SELECT run_id, item_id, state, data, updated_at FROM items WHERE run_id = ? AND item_id = ?",
+                [run_id, item_id],
+            ).fetchone()
+        return _item_from_row(row)
 
     # ---- steps ----------------------------------------------------------------------------
-    def _row_to_step(self, row: dict[str, Any]) -> StepRecord:
-        values = dict(row)
-        values["request"] = json.loads(values["request"] or "{}")
-        values["result"] = json.loads(values["result"]) if values["result"] is not None else None
-        values["error"] = json.loads(values["error"]) if values["error"] is not None else None
-        return StepRecord(**values)
-
     def get_step(self, run_id: str, name: str) -> StepRecord | None:
-        rows = list(self._db.table("steps").rows_where("run_id = ? AND name = ?", [run_id, name]))
-        return self._row_to_step(rows[0]) if rows else None
+        with self._read() as conn:
+            return self._step_in(conn, run_id, name)
 
     def steps(self, run_id: str) -> list[StepRecord]:
-        rows = self._db.table("steps").rows_where("run_id = ?", [run_id], order_by="rowid")
-        return [self._row_to_step(row) for row in rows]
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_STEP_COLUMNS} FROM steps WHERE run_id = ? ORDER BY rowid", [run_id]
+            ).fetchall()
+        return [_step_from_row(row) for row in rows]
 
-    def record_intent(self, run_id: str, name: str, request: dict[str, Any]) -> StepRecord:
-        with self._tx():
-            if self._db.table("steps").count_where("run_id = ? AND name = ?", [run_id, name]):
+    def record_intent(
+        self,
+        run_id: str,
+        name: str,
+        request: dict[str, Any],
+        fence: Fence,
+        *,
+        lease_seconds: float,
+        now: float,
+    ) -> StepRecord:
+        self._fence_is_for(fence, run_id)
+        with self._tx(f"the intent of step {name} of run {run_id}") as conn:
+            self._check_fence(conn, fence)
+            if conn.execute("SELECT 1 FROM steps WHERE run_id = ? AND name = ?", [run_id, name]).fetchone():
                 raise ValueError(f"step {name} of run {run_id} is already recorded; it is never rewritten")
-            self._db.table("steps").insert(
-                {
-                    "run_id": run_id,
-                    "name": name,
-                    "status": "intent",
-                    "request": _dumps(request),
-                    "result": None,
-                    "error": None,
-                    "started_at": utc_now_iso(),
-                    "finished_at": None,
-                }
+            conn.execute(
+                f"INSERT INTO steps ({_STEP_COLUMNS}) VALUES (?, ?, 'intent', ?, NULL, NULL, ?, NULL)",
+                [run_id, name, _dumps(request), utc_now_iso()],
             )
-        step = self.get_step(run_id, name)
+            # The call that follows gets a whole lease of margin, renewed in the same transaction.
+            conn.execute("UPDATE locks SET expires_at = ? WHERE target = ?", [now + lease_seconds, fence.target])
+            step = self._step_in(conn, run_id, name)
         assert step is not None
         return step
 
@@ -256,11 +452,14 @@ class SqliteRunStore(RunStore):
         run_id: str,
         name: str,
         status: StepStatus,
+        fence: Fence,
         *,
         result: Any = None,
         error: dict[str, Any] | None = None,
     ) -> StepRecord:
-        with self._tx() as conn:
+        self._fence_is_for(fence, run_id)
+        with self._tx(f"the outcome of step {name} of run {run_id}") as conn:
+            self._check_fence(conn, fence)
             cursor = conn.execute(
                 "UPDATE steps SET status = ?, result = ?, error = ?, finished_at = ? "
                 "WHERE run_id = ? AND name = ? AND status = 'intent'",
@@ -275,14 +474,83 @@ class SqliteRunStore(RunStore):
             )
             if cursor.rowcount != 1:
                 raise ConcurrentUpdateError(f"step {name} of run {run_id} is not awaiting an outcome")
-        step = self.get_step(run_id, name)
+            step = self._step_in(conn, run_id, name)
         assert step is not None
         return step
 
+    # ---- moving history (store copy) ------------------------------------------------------
+    def import_history(self, history: RunHistory) -> bool:
+        """Insert a whole run, as recorded elsewhere, in one transaction; False if its id is taken."""
+        run = history.run
+        row = run.model_dump()
+        for key in _JSON_RUN_FIELDS:
+            row[key] = _dumps(row[key])
+        with self._tx(f"the copy of run {run.run_id}") as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", [run.run_id]).fetchone():
+                return False
+            conn.execute(
+                f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})", list(row.values())
+            )
+            conn.executemany(
+                "INSERT INTO transitions (run_id, seq, item, source, dest, trigger, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(t.run_id, t.seq, t.item, t.source, t.dest, t.trigger, t.at) for t in history.transitions],
+            )
+            conn.executemany(
+                f"INSERT INTO steps ({_STEP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        s.run_id, s.name, s.status, _dumps(s.request),
+                        None if s.result is None else _dumps(s.result),
+                        None if s.error is None else _dumps(s.error),
+                        s.started_at, s.finished_at,
+                    )
+                    for s in history.steps
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO items (run_id, item_id, state, data, updated_at) VALUES (?, ?, ?, ?, ?)",
+                [(i.run_id, i.item_id, i.state, _dumps(i.data), i.updated_at) for i in history.items],
+            )
+        return True
+
+    def history(self, run_id: str) -> RunHistory | None:
+        """The run and everything recorded about it, read in one read transaction."""
+        with self._read() as conn:
+            conn.execute("BEGIN")
+            try:
+                run = self._run_in(conn, run_id)
+                if run is None:
+                    return None
+                transitions = conn.execute(
+                    "SELECT run_id, seq, item, source, dest, trigger, at FROM transitions "
+                    "WHERE run_id = ? ORDER BY seq",
+                    [run_id],
+                ).fetchall()
+                steps = conn.execute(
+                    f"SELECT {_STEP_COLUMNS} FROM steps WHERE run_id = ? ORDER BY rowid", [run_id]
+                ).fetchall()
+                items = conn.execute(
+                    "SELECT run_id, item_id, state, data, updated_at FROM items WHERE run_id = ? ORDER BY rowid",
+                    [run_id],
+                ).fetchall()
+            finally:
+                conn.execute("COMMIT")
+        return RunHistory(
+            run=run,
+            transitions=[TransitionRecord(**dict(row)) for row in transitions],
+            steps=[_step_from_row(row) for row in steps],
+            items=[_item_from_row(row) for row in items],
+        )
+
     # ---- locks ----------------------------------------------------------------------------
+    @property
+    def skew_margin_seconds(self) -> float:
+        return 0.0  # one host, one clock
+
     def get_lock(self, target: str) -> LockRecord | None:
-        rows = list(self._db.table("locks").rows_where("target = ?", [target]))
-        return LockRecord(**rows[0]) if rows else None
+        self._check_identity()
+        with self._read() as conn:
+            return self._lock_in(conn, target)
 
     def acquire_lock(
         self,
@@ -290,100 +558,90 @@ class SqliteRunStore(RunStore):
         run_id: str,
         owner: str,
         lease_seconds: float,
-        now: float,
         *,
-        take_over_owner: bool = False,
+        now: float,
+        replace_owner: str | None = None,
     ) -> LockRecord:
-        with self._tx() as conn:
-            row = conn.execute(
-                "SELECT run_id, owner, expires_at, acquired_at FROM locks WHERE target = ?", [target]
-            ).fetchone()
-            expires_at = now + lease_seconds
-            if row is None:
-                self._db.table("locks").insert(
-                    {
-                        "target": target,
-                        "run_id": run_id,
-                        "owner": owner,
-                        "acquired_at": utc_now_iso(),
-                        "expires_at": expires_at,
-                    }
+        expires_at = now + lease_seconds
+        with self._tx(f"the lock of {target}") as conn:
+            lock = self._lock_in(conn, target)
+            if lock is None:
+                conn.execute(
+                    f"INSERT INTO locks ({_LOCK_COLUMNS}) VALUES (?, ?, ?, 1, ?, ?)",
+                    [target, run_id, owner, utc_now_iso(), expires_at],
+                )
+            elif lock.run_id == run_id and lock.owner == owner:
+                conn.execute("UPDATE locks SET expires_at = ? WHERE target = ?", [expires_at, target])
+            elif self._may_take(conn, lock, run_id, now, replace_owner):
+                conn.execute(
+                    "UPDATE locks SET run_id = ?, owner = ?, token = token + 1, acquired_at = ?, expires_at = ? "
+                    "WHERE target = ?",
+                    [run_id, owner, utc_now_iso(), expires_at, target],
                 )
             else:
-                holder_run, holder_owner, holder_expires, acquired_at = row
-                expired = holder_expires <= now
-                same_run = holder_run == run_id
-                if not expired and not same_run:
-                    raise LockHeldError(target, holder_run, holder_expires)
-                if not expired and holder_owner != owner and not take_over_owner:
-                    raise LockHeldError(target, holder_run, holder_expires, holder_owner=holder_owner)
-                conn.execute(
-                    "UPDATE locks SET run_id = ?, owner = ?, acquired_at = ?, expires_at = ? WHERE target = ?",
-                    [run_id, owner, acquired_at if same_run else utc_now_iso(), expires_at, target],
+                assert lock.run_id is not None
+                raise LockHeldError(
+                    target,
+                    lock.run_id,
+                    lock.expires_at,
+                    holder_owner=lock.owner if lock.run_id == run_id else None,
                 )
-        lock = self.get_lock(target)
+            taken = self._lock_in(conn, target)
+        assert taken is not None
+        return taken
+
+    def _may_take(
+        self, conn: sqlite3.Connection, lock: LockRecord, run_id: str, now: float, replace_owner: str | None
+    ) -> bool:
+        if lock.run_id is None or lock.expires_at + self.skew_margin_seconds <= now:
+            return True
+        if replace_owner is not None and replace_owner == lock.owner and lock.run_id == run_id:
+            return True
+        holder = conn.execute("SELECT status FROM runs WHERE run_id = ?", [lock.run_id]).fetchone()
+        return holder is None or holder["status"] in _FINISHED
+
+    def renew_lock(self, fence: Fence, owner: str, lease_seconds: float, *, now: float) -> LockRecord:
+        with self._tx(f"the lease of {fence.target}") as conn:
+            self._check_fence(conn, fence)
+            conn.execute(
+                "UPDATE locks SET owner = ?, expires_at = ? WHERE target = ?",
+                [owner, now + lease_seconds, fence.target],
+            )
+            lock = self._lock_in(conn, fence.target)
         assert lock is not None
         return lock
 
-    def release_lock(self, target: str, run_id: str) -> None:
-        with self._tx() as conn:
-            conn.execute("DELETE FROM locks WHERE target = ? AND run_id = ?", [target, run_id])
+    def release_lock(self, fence: Fence) -> None:
+        with self._tx(f"the release of {fence.target}") as conn:
+            conn.execute(
+                "UPDATE locks SET run_id = NULL, owner = NULL, acquired_at = NULL, expires_at = 0 "
+                "WHERE target = ? AND run_id = ? AND token = ?",
+                [fence.target, fence.run_id, fence.token],
+            )
+
+    def break_lock(self, target: str, run_id: str) -> None:
+        with self._tx(f"breaking the lock of {target}") as conn:
+            conn.execute(
+                "UPDATE locks SET run_id = NULL, owner = NULL, acquired_at = NULL, expires_at = 0, "
+                "token = token + 1 WHERE target = ? AND run_id = ?",
+                [target, run_id],
+            )
 
     def close(self) -> None:
-        self._db.close()
+        self._closed = True
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
 
 
-def _prepare_file(path: Path) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not path.exists():
-            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-            os.close(fd)
-    except OSError as exc:
-        raise StoreOpenError(
-            f"cannot create the store at {path}: {exc.strerror}; "
-            "choose a writable path with --store or ECSOPS_STORE"
-        ) from exc
-    if not os.access(path, os.R_OK | os.W_OK) or not os.access(path.parent, os.W_OK):
-        raise StoreOpenError(
-            f"the store {path} (or its directory) is not writable; "
-            "choose a writable path with --store or ECSOPS_STORE"
-        )
+def open_sqlite_store(path: Path, *, read_only: bool = False) -> SqliteRunStore:
+    """Open the store at path (creating and migrating it unless read_only), or raise StoreOpenError."""
+    opened = open_sqlite_store_files(path, read_only=read_only)
+    store = SqliteRunStore(path, opened.identity, read_only=opened.read_only, uri=opened.uri)
+    store.adopt_connection(opened.conn)
+    return store
 
 
-def open_sqlite_store(path: Path) -> SqliteRunStore:
-    """Open (creating and migrating if needed) the store at path, or raise StoreOpenError."""
-    _prepare_file(path)
-    old_umask = os.umask(0o077)
-    try:
-        conn = sqlite3.connect(str(path), timeout=busy_timeout_seconds(), isolation_level=None)
-        db = Database(conn)
-        db.conn.execute("PRAGMA foreign_keys = ON")
-        applied = {m.name for m in migrations.applied(db)}
-        unknown = applied - known_migration_names()
-        if unknown:
-            db.close()
-            raise StoreOpenError(
-                f"the store {path} was written by a newer ecsops (unknown schema migrations: "
-                f"{', '.join(sorted(unknown))}); upgrade ecsops to read it. Nothing was changed."
-            )
-        if db.journal_mode != "wal":
-            db.enable_wal()
-        migrations.apply(db)
-    except sqlite3.DatabaseError as exc:
-        message = str(exc)
-        if "locked" in message or "busy" in message:
-            raise StoreOpenError(
-                f"the store {path} stayed locked by another process for over "
-                f"{busy_timeout_seconds():g}s; retry when it is free"
-            ) from exc
-        raise StoreOpenError(
-            f"the store {path} is not a readable ecsops database ({message}); "
-            "it was left untouched — move it aside or point --store elsewhere"
-        ) from exc
-    finally:
-        os.umask(old_umask)
-    return SqliteRunStore(db, path)
-
-
-__all__ = ["MIGRATION_SET", "SqliteRunStore", "open_sqlite_store"]
+__all__ = ["MIGRATION_SET", "SqliteRunStore", "StoreOpenError", "open_sqlite_store"]

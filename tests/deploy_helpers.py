@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cli_helpers import Result, run_ecsops
+from cli_helpers import Result, cli_env, run_ecsops
 
 from ecsops.sim.scenario import ContainerSpec, Scenario, demo_scenario
 from ecsops.sim.server import SimServer
@@ -16,6 +20,38 @@ TARGET = ["--cluster", "demo", "--service", "web"]
 def deploy(store: Path, *args: str, **env: str) -> Result:
     """`ecsops deploy` on demo/web, polling without pause (the simulator's clock is virtual)."""
     return run_ecsops(store, "deploy", *TARGET, "--poll-interval", "0", *args, **env)
+
+
+def start_deploy(store: Path, *args: str, **env: str) -> subprocess.Popen[str]:
+    """`ecsops deploy` on demo/web in the background (polling without pause unless args say otherwise)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "ecsops", "deploy", *TARGET, "--poll-interval", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(store, **env),
+    )
+
+
+def read_until(process: subprocess.Popen[str], fragment: str) -> str:
+    """stderr lines up to and including the first one containing fragment (the process must print it)."""
+    assert process.stderr is not None
+    seen = ""
+    while fragment not in seen:
+        line = process.stderr.readline()
+        assert line, f"process ended before printing {fragment!r}: {seen}"
+        seen += line
+    return seen
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    """Poll condition (for what happens in another process or in real time) until true or timeout."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)
+
+
+def frozen_demo() -> Scenario:
+    """The demo where a poll does not move virtual time: with --poll-interval 0 a wait never ends by itself."""
+    return demo_scenario().model_copy(update={"tick_seconds": 0.0})
 
 
 def demo_with(**service_changes: Any) -> Scenario:

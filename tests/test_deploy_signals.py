@@ -4,39 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
-from cli_helpers import cli_env, run_ecsops
-from deploy_helpers import TARGET, deploy, service
+from cli_helpers import run_ecsops
+from deploy_helpers import deploy, frozen_demo, read_until, service, start_deploy
 
-from ecsops.sim.scenario import demo_scenario
 from ecsops.sim.server import SimServer
 from store.open import open_store
-
-
-def frozen_demo() -> object:
-    """The demo where a poll does not move virtual time: with --poll-interval 0 a wait never ends by itself."""
-    return demo_scenario().model_copy(update={"tick_seconds": 0.0})
-
-
-def start_deploy(store: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ecsops", "deploy", *TARGET, "--poll-interval", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(store),
-    )
-
-
-def read_until(process: subprocess.Popen[str], fragment: str) -> str:
-    """stderr lines up to and including the first one containing fragment (the process must print it)."""
-    assert process.stderr is not None
-    seen = ""
-    while fragment not in seen:
-        line = process.stderr.readline()
-        assert line, f"process ended before printing {fragment!r}: {seen}"
-        seen += line
-    return seen
 
 
 def deadlines(store: Path, run_id: str) -> dict[str, float]:
@@ -74,7 +48,7 @@ def test_sigterm_during_the_wait_is_resumable_with_the_same_deployment_and_deadl
 
 def test_a_resumed_wait_keeps_the_original_deadline(tmp_path: Path, aws_env: SimServer) -> None:
     store = tmp_path / "s.db"
-    aws_env.reset(frozen_demo().model_copy(update={"stuck_services": ["web"]}))  # type: ignore[attr-defined]
+    aws_env.reset(frozen_demo().model_copy(update={"stuck_services": ["web"]}))
     process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-2", "--timeout", "10m",
                            "--no-rollback")
     read_until(process, " left")  # the wait has fixed its deadline and polled

@@ -9,8 +9,9 @@ import pytest
 
 from machines.definition import InvalidTrigger, MachineDefinition, Transition
 from machines.errors import CannotReconcile, StepFailed
+from machines.lease import Lease
 from machines.steps import NOT_HAPPENED, StepRunner
-from store.models import RunRecord, StepRecord
+from store.models import Fence, RunRecord, StepRecord
 from store.sqlite_store import SqliteRunStore, open_sqlite_store
 
 
@@ -47,11 +48,19 @@ def test_version_changes_with_the_declaration() -> None:
 @pytest.fixture
 def store(tmp_path: Path) -> SqliteRunStore:
     store = open_sqlite_store(tmp_path / "s.db")
+    fence = Fence(target="t", run_id="r", token=store.acquire_lock("t", "r", "me:1", 300, now=0).token)
     store.create_run(RunRecord(
         run_id="r", operation="m", target="t", status="running", state="a", machine_version="v",
         ecsops_version="0", started_at="2026-01-01T00:00:00+00:00", updated_at="2026-01-01T00:00:00+00:00",
-    ))
+    ), fence)
     return store
+
+
+def _runner(store: SqliteRunStore) -> StepRunner:
+    lock = store.get_lock("t")
+    assert lock is not None and lock.owner is not None
+    lease = Lease(store, Fence(target="t", run_id="r", token=lock.token), lock.owner, 300)
+    return StepRunner(store, "r", _classify, lease)
 
 
 class Refused(Exception):
@@ -64,7 +73,7 @@ def _classify(exc: BaseException) -> dict[str, Any] | None:
 
 def test_finished_step_is_replayed_without_calling(store: SqliteRunStore) -> None:
     calls: list[dict[str, Any]] = []
-    runner = StepRunner(store, "r", _classify)
+    runner = _runner(store)
 
     def call(request: dict[str, Any]) -> dict[str, Any]:
         calls.append(request)
@@ -76,7 +85,7 @@ def test_finished_step_is_replayed_without_calling(store: SqliteRunStore) -> Non
 
 
 def test_refused_step_is_recorded_and_replayed_as_failure(store: SqliteRunStore) -> None:
-    runner = StepRunner(store, "r", _classify)
+    runner = _runner(store)
     calls = 0
 
     def refuse(request: dict[str, Any]) -> None:
@@ -92,7 +101,7 @@ def test_refused_step_is_recorded_and_replayed_as_failure(store: SqliteRunStore)
 
 
 def test_unknown_outcome_stays_in_flight_and_is_reconciled(store: SqliteRunStore) -> None:
-    runner = StepRunner(store, "r", _classify)
+    runner = _runner(store)
 
     def lost(request: dict[str, Any]) -> None:
         raise ConnectionResetError("reset by peer")
@@ -118,7 +127,7 @@ def test_unknown_outcome_stays_in_flight_and_is_reconciled(store: SqliteRunStore
 
 
 def test_replay_with_another_request_is_refused(store: SqliteRunStore) -> None:
-    runner = StepRunner(store, "r", _classify)
+    runner = _runner(store)
     runner.run("s", {"x": 1}, lambda request: 1, reconcile=None)
     with pytest.raises(CannotReconcile, match="another request"):
         runner.run("s", {"x": 2}, lambda request: 2, reconcile=None)

@@ -12,8 +12,8 @@ from cli_helpers import run_ecsops, run_example
 
 from store.errors import ConcurrentUpdateError, StoreOpenError
 from store.migrations import known_migration_names
-from store.models import RunRecord
-from store.sqlite_store import open_sqlite_store
+from store.models import Fence, RunRecord
+from store.sqlite_store import SqliteRunStore, open_sqlite_store
 
 
 def _digest(path: Path) -> str:
@@ -26,6 +26,13 @@ def _run(run_id: str = "r1") -> RunRecord:
         machine_version="v", ecsops_version="0", started_at="2026-01-01T00:00:00+00:00",
         updated_at="2026-01-01T00:00:00+00:00",
     )
+
+
+def _create(store: SqliteRunStore, run_id: str = "r1") -> Fence:
+    lock = store.acquire_lock("t", run_id, "host:1", 300, now=0)
+    fence = Fence(target="t", run_id=run_id, token=lock.token)
+    store.create_run(_run(run_id), fence)
+    return fence
 
 
 def test_migrations_create_schema_from_empty(tmp_path: Path) -> None:
@@ -50,8 +57,8 @@ def test_store_file_and_directory_are_owner_only(tmp_path: Path) -> None:
 def test_reopening_keeps_records(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     store = open_sqlite_store(path)
-    store.create_run(_run())
-    store.checkpoint("r1", 0, source="planned", dest="creating", trigger="plan")
+    fence = _create(store)
+    store.checkpoint("r1", 0, fence, source="planned", dest="creating", trigger="plan")
     store.close()
     reopened = open_sqlite_store(path)
     assert reopened.get_run("r1").state == "creating"
@@ -60,22 +67,22 @@ def test_reopening_keeps_records(tmp_path: Path) -> None:
 
 def test_checkpoint_refuses_a_stale_version(tmp_path: Path) -> None:
     store = open_sqlite_store(tmp_path / "s.db")
-    store.create_run(_run())
-    store.checkpoint("r1", 0, source="planned", dest="creating", trigger="plan")
+    fence = _create(store)
+    store.checkpoint("r1", 0, fence, source="planned", dest="creating", trigger="plan")
     with pytest.raises(ConcurrentUpdateError):
-        store.checkpoint("r1", 0, source="planned", dest="creating", trigger="plan")
+        store.checkpoint("r1", 0, fence, source="planned", dest="creating", trigger="plan")
     assert len(store.transitions("r1")) == 1
 
 
 def test_recorded_steps_are_never_rewritten(tmp_path: Path) -> None:
     store = open_sqlite_store(tmp_path / "s.db")
-    store.create_run(_run())
-    store.record_intent("r1", "create", {"a": 1})
-    store.record_outcome("r1", "create", "succeeded", result={"id": "x"})
+    fence = _create(store)
+    store.record_intent("r1", "create", {"a": 1}, fence, lease_seconds=300, now=0)
+    store.record_outcome("r1", "create", "succeeded", fence, result={"id": "x"})
     with pytest.raises(ValueError):
-        store.record_intent("r1", "create", {"a": 2})
+        store.record_intent("r1", "create", {"a": 2}, fence, lease_seconds=300, now=0)
     with pytest.raises(ConcurrentUpdateError):
-        store.record_outcome("r1", "create", "failed", error={"code": "X"})
+        store.record_outcome("r1", "create", "failed", fence, error={"code": "X"})
     step = store.get_step("r1", "create")
     assert step is not None and step.status == "succeeded" and step.result == {"id": "x"}
 

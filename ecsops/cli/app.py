@@ -69,18 +69,19 @@ def runs(
     output: OutputOption = "text",
 ) -> None:
     """Recent runs, newest first."""
-    from ecsops.cli.documents import run_document
+    from ecsops.cli.documents import history_document
     from ecsops.cli.render import render_runs
     from store.models import RunFilter
 
     output = check_output(output)
     if since is not None:
         since = _normalise_since(since)
-    store = open_store_or_exit()
-    records = store.list_runs(
+    store = open_store_or_exit(for_reading=True)
+    # A fixed number of store queries whatever the number of runs listed.
+    histories = store.histories(
         RunFilter(operation=operation, target=target, status=status, since=since, limit=limit)
     )
-    documents = [run_document(store, run) for run in records]
+    documents = [history_document(history) for history in histories]
     if output == "json":
         typer.echo(json.dumps(documents, indent=2, default=str))
     else:
@@ -110,7 +111,7 @@ def status(
     from store.errors import RunNotFoundError
 
     output = check_output(output)
-    store = open_store_or_exit()
+    store = open_store_or_exit(for_reading=True)
     try:
         run = store.get_run(run_id)
     except RunNotFoundError as exc:

@@ -6,14 +6,18 @@ from typing import Any
 
 from ecsops.cli.operations import UnknownOperation, get_operation
 from store.base import RunStore
-from store.models import RunRecord
+from store.models import RunHistory, RunRecord
 
 
 def run_document(store: RunStore, run: RunRecord) -> dict[str, Any]:
     """A run with its timeline and steps, plus the fields its operation adds (DESIGN.md §4)."""
-    transitions = store.transitions(run.run_id)
-    steps = store.steps(run.run_id)
-    items = store.items(run.run_id)
+    recorded = store.history(run.run_id) or RunHistory(run=run)
+    return history_document(recorded.model_copy(update={"run": run}))
+
+
+def history_document(history: RunHistory) -> dict[str, Any]:
+    """The run document of a run read with everything recorded about it (store.histories)."""
+    run, transitions, steps, items = history.run, history.transitions, history.steps, history.items
     document: dict[str, Any] = {
         "run_id": run.run_id,
         "operation": run.operation,

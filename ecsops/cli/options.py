@@ -38,13 +38,16 @@ def fail_usage(message: str) -> NoReturn:
     raise typer.Exit(exit_codes.BAD_INPUT)
 
 
-def open_store_or_exit() -> RunStore:
-    """The configured store, or exit 2 with the store's own message."""
+def open_store_or_exit(*, for_reading: bool = False) -> RunStore:
+    """The configured store, or exit 2 with the store's own message.
+
+    for_reading: the command only reads (runs, status); a store that is read-only here is read as it is.
+    """
     from store.errors import StoreError
     from store.open import open_store
 
     try:
-        return open_store(STATE.store_path, sleep=retry_sleep())
+        return open_store(STATE.store_path, for_reading=for_reading, sleep=retry_sleep())
     except StoreError as exc:
         fail_usage(str(exc))
 

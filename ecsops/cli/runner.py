@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import signal
@@ -22,10 +23,10 @@ from ecsops.cli.progress import StderrReporter
 from ecsops.cli.render import render_status
 from machines.clock import Clock
 from machines.engine import DEFAULT_LEASE_SECONDS, Engine
-from machines.errors import RunFinished, VersionMismatch
+from machines.errors import LostLock, RunFinished, VersionMismatch
 from machines.operation import OperationSpec
 from store.base import RunStore
-from store.errors import LockHeldError, StoreError
+from store.errors import LockHeldError, StoreError, StoreIntegrityError, StoreWriteError
 from store.models import RunRecord
 
 LEASE_ENV = "ECSOPS_LOCK_LEASE_SECONDS"
@@ -48,28 +49,60 @@ def _clock() -> Clock | None:
     return clock_from_environment()  # type: ignore[return-value]
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextmanager
-def _stop_on_signals(stop: threading.Event, reporter: StderrReporter) -> Iterator[None]:
-    """First Ctrl-C/SIGTERM: finish the step in progress, then stop resumably. Second: stop now."""
+def _stop_on_signals(stop: threading.Event, reporter: StderrReporter) -> Iterator[threading.Event]:
+    """First Ctrl-C/SIGTERM/SIGHUP: finish the step in progress, then stop resumably. Any second: stop now.
+
+    Yields an event the caller sets once the engine has returned: a second signal then exits 130 at
+    once (the run is already recorded), instead of interrupting the engine. The handlers stay in place
+    until the command has printed its result, so no signal falls back to the default (exit 143/129).
+    """
+    engine_done = threading.Event()
 
     def handle(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
+            if engine_done.is_set():
+                raise SystemExit(exit_codes.INTERRUPTED)
             raise KeyboardInterrupt
         stop.set()
         reporter.note(f"received {signal.Signals(signum).name}: stopping after the current step (resumable)")
 
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
     try:
-        yield
+        yield engine_done
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
+class LeaseSettingError(ValueError):
+    """ECSOPS_LOCK_LEASE_SECONDS is not a positive number of seconds."""
+
+
+def lease_seconds() -> float:
+    raw = os.environ.get(LEASE_ENV)
+    if raw is None:
+        return DEFAULT_LEASE_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise LeaseSettingError(f"{LEASE_ENV}={raw!r}: expected a number of seconds above 0 (default 300)")
+    return value
+
+
 def make_engine(store: RunStore, reporter: StderrReporter, stop: threading.Event) -> Engine:
-    lease = float(os.environ.get(LEASE_ENV, DEFAULT_LEASE_SECONDS))
     return Engine(
-        store, clock=_clock(), reporter=reporter, classify_error=_classify_error, lease_seconds=lease, stop=stop
+        store,
+        clock=_clock(),
+        reporter=reporter,
+        classify_error=_classify_error,
+        lease_seconds=lease_seconds(),
+        stop=stop,
     )
 
 
@@ -133,10 +166,14 @@ def start_or_replay(
             return resume(store, spec, run_id, output=output, force=False, quiet=quiet)
     reporter = StderrReporter(quiet=quiet)
     stop = threading.Event()
-    engine = make_engine(store, reporter, stop)
+    try:
+        engine = make_engine(store, reporter, stop)
+    except LeaseSettingError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return exit_codes.BAD_INPUT
     run_id = run_id or new_run_id(spec.name)
     reporter.note(f"run {run_id}: {spec.name} {target}")
-    with _stop_on_signals(stop, reporter):
+    with _stop_on_signals(stop, reporter) as engine_done:
         try:
             run = engine.start(
                 spec.build(params),
@@ -150,20 +187,46 @@ def start_or_replay(
         except LockHeldError as exc:
             sys.stderr.write(locked_message(exc) + "\n")
             return exit_codes.LOCKED
+        except LostLock as exc:
+            return _lost_lock(exc)
+        except KeyboardInterrupt:
+            sys.stderr.write(f"stopped at once by a second signal; continue with: ecsops resume {run_id}\n")
+            return exit_codes.INTERRUPTED
         except StoreError as exc:
             return _store_failure(store, run_id, exc)
-    return report_run(store, run, output)
+        finally:
+            engine_done.set()
+        return report_run(store, run, output)
+
+
+def _lost_lock(exc: LostLock) -> int:
+    """The run found another run (or process) holding its target: it sent nothing more to AWS."""
+    sys.stderr.write(f"error: run {exc.run_id} {exc.reason}; it sent nothing more to AWS\n")
+    if exc.recorded:
+        sys.stderr.write(
+            f"run {exc.run_id} is recorded interrupted; check {exc.target} before `ecsops resume {exc.run_id}` "
+            f"or `ecsops abandon {exc.run_id}`\n"
+        )
+    return exit_codes.LOCKED
 
 
 def _store_failure(store: RunStore, run_id: str, exc: StoreError) -> int:
-    """The store failed under us: say so; exit 2 if nothing was recorded (so nothing was done)."""
+    """The store failed under us: say so in one line; exit 2 only if provably nothing was done."""
     sys.stderr.write(f"error: {exc}\n")
+    if isinstance(exc, StoreIntegrityError):
+        sys.stderr.write(
+            f"run {run_id} stopped before its next AWS call; its record may be lost or behind what was done: "
+            "check the target by hand\n"
+        )
+        return exit_codes.FAILED
     try:
         recorded = store.find_run(run_id) is not None
     except StoreError:
         recorded = True
     if recorded:
         sys.stderr.write(f"run {run_id} may be part-way; check `ecsops status {run_id}` and resume it\n")
+        return exit_codes.FAILED
+    if isinstance(exc, StoreWriteError):
         return exit_codes.FAILED
     return exit_codes.BAD_INPUT
 
@@ -173,15 +236,24 @@ def resume(
 ) -> int:
     reporter = StderrReporter(quiet=quiet)
     stop = threading.Event()
-    engine = make_engine(store, reporter, stop)
+    try:
+        engine = make_engine(store, reporter, stop)
+    except LeaseSettingError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return exit_codes.BAD_INPUT
     run = store.get_run(run_id)
     reporter.note(f"run {run_id}: resuming {spec.name} {run.target} from state {run.state}")
-    with _stop_on_signals(stop, reporter):
+    with _stop_on_signals(stop, reporter) as engine_done:
         try:
             run = engine.resume(spec.build(run.params), run_id, force=force)
         except LockHeldError as exc:
             sys.stderr.write(locked_message(exc) + "\n")
             return exit_codes.LOCKED
+        except LostLock as exc:
+            return _lost_lock(exc)
+        except KeyboardInterrupt:
+            sys.stderr.write(f"stopped at once by a second signal; continue with: ecsops resume {run_id}\n")
+            return exit_codes.INTERRUPTED
         except VersionMismatch as exc:
             sys.stderr.write(f"error: {exc}\n")
             return exit_codes.BAD_INPUT
@@ -189,4 +261,6 @@ def resume(
             return report_run(store, store.get_run(run_id), output)
         except StoreError as exc:
             return _store_failure(store, run_id, exc)
-    return report_run(store, run, output)
+        finally:
+            engine_done.set()
+        return report_run(store, run, output)
