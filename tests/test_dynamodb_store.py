@@ -257,6 +257,40 @@ def test_a_checkpoint_is_one_transaction_with_the_lock_check(store: DynamoRunSto
     assert store.transitions("r1")[-1].dest == "snapshotted"
 
 
+def test_the_checkpoint_that_ends_a_run_frees_its_lock_in_the_same_transaction(
+    store: DynamoRunStore, sim_dynamo: SimServer
+) -> None:
+    run, fence = _started(store)
+    sim_dynamo.reset_counts()
+    store.checkpoint("r1", run.version, fence, source="planned", dest="succeeded", trigger="done",
+                     status="succeeded", finished_at="2026-11-26T10:05:00+00:00")
+    store.release_lock(fence)  # what the engine does next: nothing left to do
+    assert dynamo_counts(sim_dynamo) == {"TransactWriteItems": 1}
+    lock = open_store_at().get_lock(TARGET)
+    assert lock is not None and lock.run_id is None and lock.token == fence.token
+    with pytest.raises(LockLostError):
+        store.renew_lock(fence, "host-a:1", 300, now=NOW)
+
+
+def test_a_finished_run_this_process_wrote_is_read_back_from_what_it_wrote(
+    store: DynamoRunStore, sim_dynamo: SimServer
+) -> None:
+    run, fence = _started(store)
+    store.put_item("r1", "i-1", "pending", {"a": 1}, fence)
+    store.record_intent("r1", "register", {"family": "web"}, fence, lease_seconds=300, now=NOW)
+    assert store.get_step("r1", "register") is not None
+    store.record_outcome("r1", "register", "succeeded", fence, result={"revision": 2})
+    run = store.checkpoint("r1", run.version, fence, source="pending", dest="detaching", trigger="start",
+                           item="i-1", item_data={"a": 2})
+    run = store.checkpoint("r1", run.version, fence, source="planned", dest="succeeded", trigger="done",
+                           status="succeeded")
+    sim_dynamo.reset_counts()
+    mine = store.history("r1")
+    assert dynamo_counts(sim_dynamo) == {}
+    assert mine == open_store_at().history("r1")
+    assert mine is not None and [i.state for i in mine.items] == ["detaching"]
+
+
 # ---- unknown outcomes are settled by reading, never applied twice ---------------------------------------------
 WRITES = ["create", "update", "checkpoint", "item_checkpoint", "intent", "outcome", "put_item"]
 
@@ -374,7 +408,8 @@ def test_a_lock_taken_between_reading_and_writing_it_is_not_taken_twice(
     a, b = open_store_at(), open_store_at()
     _started(a, "r0")  # its lease ends at NOW + 300
     later = NOW + 1000
-    decide = b._decide
+    locks = b._locks
+    decide = locks._decide
 
     def a_takes_it_meanwhile(*args: Any, **kwargs: Any) -> str | None:
         decision = decide(*args, **kwargs)
@@ -384,7 +419,7 @@ def test_a_lock_taken_between_reading_and_writing_it_is_not_taken_twice(
             a.create_run(_run("ra"), Fence(target=TARGET, run_id="ra", token=taken.token))
         return decision
 
-    monkeypatch.setattr(b, "_decide", a_takes_it_meanwhile)
+    monkeypatch.setattr(locks, "_decide", a_takes_it_meanwhile)
     with pytest.raises(LockHeldError, match="locked by run ra"):
         b.acquire_lock(TARGET, "rb", "host-b:1", 300, now=later)
     lock = b.get_lock(TARGET)

@@ -123,6 +123,14 @@ def test_runs_and_status_from_a_third_runner_show_every_run_with_its_transitions
     assert _sqlite_files(tmp_path / "a", tmp_path / "b", tmp_path / "c") == []
 
 
+def test_a_good_deploy_costs_at_most_20_dynamodb_requests(team: SimServer, tmp_path: Path) -> None:
+    done = runner(tmp_path, *DEPLOY, "--container-image", "app=nginx:1.27")
+    assert done.returncode == 0, done.stderr
+    counts = dynamo_counts(team)
+    assert sum(counts.values()) <= 20, counts
+    assert "Scan" not in counts
+
+
 # ---- DynamoDB faults during a deploy ---------------------------------------------------------------------
 def test_a_deploy_through_throttling_and_a_lost_write_answer_makes_each_change_once(
     team: SimServer, tmp_path: Path
