@@ -1,10 +1,10 @@
 """What this process wrote about the runs it created, so it need not read them back from DynamoDB.
 
 A run created by this process is written only by it while its fence holds: any other writer would first
-have to take the lock, and this process's next write would then be refused. So the steps of such a run
-are the steps this process recorded (a step lookup needs no read), and once its final checkpoint is
-written the run never changes again (a finished run is neither resumed nor abandoned), so its whole
-history is what this process wrote. A write that failed in any way makes the run's journal untrusted:
+have to take the lock, and this process's next write would then be refused. So the transitions, steps and
+items of such a run are the ones this process recorded (the engine's step lookups and a replacement's
+polls of its items need no read), and once its final checkpoint is written the run never changes again (a
+finished run is neither resumed nor abandoned), so its whole history is what this process wrote. A write that failed in any way makes the run's journal untrusted:
 reads of it go to the table again.
 """
 
@@ -66,6 +66,21 @@ class Journals:
         with self._lock:
             if transition.run_id in self._journals:
                 self._journals[transition.run_id].transitions.append(transition)
+
+    def transitions(self, run_id: str) -> list[TransitionRecord] | None:
+        with self._lock:
+            journal = self._journals.get(run_id)
+            return None if journal is None else list(journal.transitions)
+
+    def steps(self, run_id: str) -> list[StepRecord] | None:
+        with self._lock:
+            journal = self._journals.get(run_id)
+            return None if journal is None else list(journal.steps.values())
+
+    def items(self, run_id: str) -> list[ItemRecord] | None:
+        with self._lock:
+            journal = self._journals.get(run_id)
+            return None if journal is None else list(journal.items.values())
 
     def history(self, run: RunRecord) -> RunHistory | None:
         """The whole history of a finished run this process created and wrote to the end, else None."""

@@ -399,12 +399,21 @@ class DynamoRunStore(RunStore):
         return history_from(partition(self._table, run_id))
 
     def transitions(self, run_id: str) -> list[TransitionRecord]:
+        known = self._journals.transitions(run_id)
+        if known is not None:
+            return known
         return [codec.transition_from_item(i) for i in partition(self._table, run_id, layout.TRANSITION_PREFIX)]
 
     def items(self, run_id: str) -> list[ItemRecord]:
+        known = self._journals.items(run_id)
+        if known is not None:
+            return known
         return [codec.item_from_item(i) for i in in_order(partition(self._table, run_id, layout.ITEM_PREFIX))]
 
     def steps(self, run_id: str) -> list[StepRecord]:
+        known = self._journals.steps(run_id)
+        if known is not None:
+            return known
         return [codec.step_from_item(i) for i in in_order(partition(self._table, run_id, layout.STEP_PREFIX))]
 
     # ---- items ------------------------------------------------------------------------------------------

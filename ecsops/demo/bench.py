@@ -97,12 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(name, None)
-    from ecsops.demo import bench_deploy
+    from ecsops.demo import bench_deploy, bench_dynamodb
 
     try:
         with tempfile.TemporaryDirectory() as store_dir:
             deploys = [bench_deploy.measure_deploy(server, case, Path(store_dir)) for case in bench_deploy.CASES]
             measurements = [measure(server, n, b, Path(store_dir)) for n, b in cases]
+        dynamo_lines, dynamo_ok = bench_dynamodb.report(server)
     finally:
         server.stop()
     startup = bench_deploy.help_startup_seconds()
@@ -112,9 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     print(bench_deploy.render(deploys))
     print("\nreplace-instances against the simulator: every instance out of date, adaptive polling (2s to 15s)")
     print(render(measurements))
+    print()
+    print("\n".join(dynamo_lines))
     expected_deploys = ["succeeded", "rolled_back", "rolled_back"]
     deploys_ok = [m.status for m in deploys] == expected_deploys
-    return 0 if deploys_ok and all(m.status == "succeeded" for m in measurements) else 1
+    replaced_ok = all(m.status == "succeeded" for m in measurements)
+    return 0 if deploys_ok and replaced_ok and dynamo_ok else 1
 
 
 if __name__ == "__main__":
