@@ -4,8 +4,9 @@ A run created by this process is written only by it while its fence holds: any o
 have to take the lock, and this process's next write would then be refused. So the transitions, steps and
 items of such a run are the ones this process recorded (the engine's step lookups and a replacement's
 polls of its items need no read), and once its final checkpoint is written the run never changes again (a
-finished run is neither resumed nor abandoned), so its whole history is what this process wrote. A write that failed in any way makes the run's journal untrusted:
-reads of it go to the table again.
+finished run is neither resumed nor abandoned), so its whole history is what this process wrote. A write
+that failed in any way, or one made without the run's fence, makes the run's journal untrusted: reads of
+it go to the table again.
 """
 
 from __future__ import annotations
