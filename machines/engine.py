@@ -233,7 +233,7 @@ class Engine:
     def _lost(self, run: RunRecord, exc: LockLostError) -> LostLock:
         """Record that the run lost its lock (unless another process drives this same run now)."""
         if exc.holder_run_id == run.run_id:
-            reason = f"another process ({exc.holder_owner}) took over run {run.run_id}"
+            reason = f"was taken over by another process ({exc.holder_owner})"
             return LostLock(run.run_id, run.target, reason, run.run_id, recorded=False)
         holder = exc.holder_run_id or self._latest_other_run(run)
         if exc.holder_run_id is not None:

@@ -36,38 +36,36 @@ def connect(uri: str) -> sqlite3.Connection:
     return conn
 
 
-def _read_header(path: Path) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read(_HEADER_BYTES)
-
-
-@dataclass(frozen=True)
 class FileIdentity:
     """What makes the store file the one a process opened: its inode, and the store id in its header.
 
-    The store id is the random `user_version` migration m003 stamps; a file whose header carried no
-    SQLite header yet when opened (everything still in the WAL) is only known by its inode.
+    The store id is the random `user_version` migration m003 stamps; a file that had no SQLite header
+    yet when opened (everything still in the WAL) is only known by its inode.
+
+    The file is read through one descriptor kept open until the store closes: closing any descriptor
+    of a file drops every POSIX lock this process holds on it, SQLite's included, and another process
+    could then checkpoint and delete the WAL under us.
     """
 
-    device: int
-    inode: int
-    store_id: int
-    header_valid_at_open: bool
-    header_id_at_open: int
+    def __init__(self, path: Path, store_id: int) -> None:
+        self._fd = os.open(path, os.O_RDONLY)
+        status = os.fstat(self._fd)
+        self.device, self.inode = status.st_dev, status.st_ino
+        self.store_id = store_id
+        header = os.pread(self._fd, _HEADER_BYTES, 0)
+        self.header_valid_at_open = header.startswith(_MAGIC) and len(header) == _HEADER_BYTES
+        self.header_id_at_open = int.from_bytes(header[_USER_VERSION_AT], "big") if self.header_valid_at_open else 0
 
-    @classmethod
-    def of(cls, path: Path, store_id: int) -> FileIdentity:
-        status = os.stat(path)
-        header = _read_header(path)
-        valid = header.startswith(_MAGIC) and len(header) == _HEADER_BYTES
-        header_id = int.from_bytes(header[_USER_VERSION_AT], "big") if valid else 0
-        return cls(status.st_dev, status.st_ino, store_id, valid, header_id)
+    def close(self) -> None:
+        """Only once SQLite's own connections to the file are closed."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def problem(self, path: Path) -> str | None:
         """Why the file at path is no longer this store, or None when it still is."""
         try:
             status = os.stat(path)
-            header = _read_header(path)
         except FileNotFoundError:
             return f"the store file {path} was removed or renamed while in use; nothing more can be recorded in it"
         except OSError as exc:
@@ -76,6 +74,7 @@ class FileIdentity:
             return f"the store file {path} was replaced by another file while in use; nothing was written to it"
         if not self.header_valid_at_open:
             return None
+        header = os.pread(self._fd, _HEADER_BYTES, 0)  # the same inode as the path: its current content
         if not header.startswith(_MAGIC) or len(header) < _HEADER_BYTES:
             return f"the store file {path} was overwritten (it is no SQLite database any more); nothing was written"
         header_id = int.from_bytes(header[_USER_VERSION_AT], "big")
@@ -209,7 +208,7 @@ def _open_once(path: Path, read_only: bool) -> OpenedFile:
             conn.close()
             raise
     store_id = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    return OpenedFile(conn, uri, FileIdentity.of(path, store_id), read_only)
+    return OpenedFile(conn, uri, FileIdentity(path, store_id), read_only)
 
 
 def open_sqlite_store_files(path: Path, *, read_only: bool) -> OpenedFile:

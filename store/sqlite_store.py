@@ -634,6 +634,7 @@ class SqliteRunStore(RunStore):
         for conn in connections:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
+        self._identity.close()
 
 
 def open_sqlite_store(path: Path, *, read_only: bool = False) -> SqliteRunStore:

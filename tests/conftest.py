@@ -1,8 +1,12 @@
 """Shared pytest fixtures."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+
+from store.base import RunStore
 
 pytest_plugins = ["ecsops.sim.pytest_plugin"]
 
@@ -19,3 +23,31 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
         yield
+
+
+# ---- store backends for tests/test_store_contract.py ------------------------------------------------------
+# Each entry makes the location of a fresh, empty store (what `--store` takes) for one test. Another
+# backend joins the contract tests with one line here, e.g. "dynamodb": a factory returning
+# "dynamodb://TABLE" against the simulator (it may ask request.getfixturevalue("aws_env")).
+StoreLocation = Callable[[pytest.FixtureRequest, Path], str]
+STORE_BACKENDS: dict[str, StoreLocation] = {
+    "sqlite": lambda request, tmp_path: str(tmp_path / "contract" / "ecsops.db"),
+}
+
+
+@dataclass(frozen=True)
+class StoreBackend:
+    """A fresh store any process can open (again) by its location."""
+
+    name: str
+    location: str
+
+    def open(self) -> RunStore:
+        from store.open import open_store
+
+        return open_store(self.location)
+
+
+@pytest.fixture(params=list(STORE_BACKENDS))
+def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreBackend:
+    return StoreBackend(request.param, STORE_BACKENDS[request.param](request, tmp_path))

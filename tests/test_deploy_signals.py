@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from pathlib import Path
 
+import pytest
 from cli_helpers import run_ecsops
 from deploy_helpers import deploy, frozen_demo, read_until, service, start_deploy
 
@@ -77,3 +79,44 @@ def test_same_run_id_from_a_second_process_while_the_first_runs_exits_5(tmp_path
         first.communicate(timeout=60)
     assert first.returncode == 130
     assert aws_env.counts()["ecs:UpdateService"] == 1
+
+
+def test_sighup_is_handled_like_sigterm(tmp_path: Path, aws_env: SimServer) -> None:
+    """Case 8: SIGHUP (a closed terminal or SSH session) used to exit 129 and leave the run `running`."""
+    store = tmp_path / "s.db"
+    aws_env.reset(frozen_demo())
+    process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "hup", "--output", "json")
+    read_until(process, " left")
+    process.send_signal(signal.SIGHUP)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "received SIGHUP" in stderr and "ecsops resume hup" in stderr
+    assert json.loads(stdout)["status"] == "interrupted"
+    aws_env.advance(600)
+    resumed = run_ecsops(store, "resume", "hup", "--output", "json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert aws_env.counts()["ecs:UpdateService"] == 1
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(signal.SIGTERM, signal.SIGTERM), (signal.SIGTERM, signal.SIGHUP), (signal.SIGINT, signal.SIGTERM)],
+    ids=["term-term", "term-hup", "int-term"],
+)
+def test_any_second_signal_exits_130(tmp_path: Path, aws_env: SimServer, first: int, second: int) -> None:
+    """Case 8: a second SIGTERM 20 ms after the first used to exit 143."""
+    store = tmp_path / "s.db"
+    aws_env.reset(frozen_demo())
+    process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "twice")
+    read_until(process, " left")
+    process.send_signal(first)
+    time.sleep(0.02)
+    process.send_signal(second)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    recorded = open_store(str(store)).get_run("twice")
+    assert recorded.status in ("interrupted", "running")  # "running" only if killed mid-write: resumable
+    aws_env.advance(600)
+    resumed = run_ecsops(store, "resume", "twice")
+    assert resumed.returncode == 0, resumed.stderr

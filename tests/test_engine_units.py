@@ -146,3 +146,71 @@ def test_a_second_signal_mid_step_leaves_the_run_interrupted_and_resumable(tmp_p
     assert (run.status, run.state, run.reason) == ("interrupted", "a", None)
     resumed = Engine(store).resume(Operation(_definition(), {"a": lambda ctx: "go", "b": lambda ctx: "end"}), "r")
     assert resumed.status == "succeeded"
+
+
+def test_a_run_that_lost_its_lock_before_a_call_makes_no_call_and_says_to_whom(tmp_path: Path) -> None:
+    import time
+
+    from machines.engine import Engine
+    from machines.errors import LostLock
+    from machines.operation import Operation
+
+    store = open_sqlite_store(tmp_path / "s.db")
+    calls: list[dict[str, Any]] = []
+
+    def taken_over_then_step(ctx: Any) -> str:
+        # Another run takes the target as if this one had stalled past its lease.
+        store.acquire_lock("t", "other", "elsewhere:1", 300, now=time.time() + 10_000)
+        ctx.step("mutate", {"x": 1}, calls.append, reconcile=None)
+        return "go"
+
+    operation = Operation(_definition(), {"a": taken_over_then_step, "b": lambda ctx: "end"})
+    with pytest.raises(LostLock) as lost:
+        Engine(store).start(operation, run_id="r", target="t", params={})
+    assert calls == []
+    assert (lost.value.holder_run_id, lost.value.recorded) == ("other", True)
+    run = store.get_run("r")
+    assert (run.status, run.state, run.reason) == ("interrupted", "a", "lost the lock to run other")
+    assert store.get_step("r", "mutate") is None  # the fenced intent was refused: nothing recorded, nothing sent
+
+
+def test_the_pre_call_check_renews_a_lease_short_of_its_margin_and_refuses_a_lost_one(tmp_path: Path) -> None:
+    from store.errors import LockLostError
+
+    store = open_sqlite_store(tmp_path / "s.db")
+    lock = store.acquire_lock("t", "r", "me:1", 30, now=0)  # long expired by the wall clock
+    lease = Lease(store, Fence(target="t", run_id="r", token=lock.token), "me:1", 30)
+    lease.before_call("step")  # still ours: renewed to a full lease before the call
+    renewed = store.get_lock("t")
+    assert renewed is not None and renewed.expires_at > 1e9
+    store.break_lock("t", "r")
+    with pytest.raises(LockLostError):
+        lease.before_call("step")
+
+
+def test_the_heartbeat_renews_the_lease_on_its_own_and_reports_a_loss(tmp_path: Path) -> None:
+    import time
+
+    from store.errors import LockLostError
+
+    store = open_sqlite_store(tmp_path / "s.db")
+    lock = store.acquire_lock("t", "r", "me:1", 0.3, now=time.time())
+    lease = Lease(store, Fence(target="t", run_id="r", token=lock.token), "me:1", 0.3)
+    lease.start()
+    try:
+        deadline = time.monotonic() + 10
+        while lease.renewals < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        held = store.get_lock("t")
+        assert held is not None and held.expires_at > time.time()  # 3 leases later, still held
+        store.break_lock("t", "r")
+        while True:
+            try:
+                lease.check()
+            except LockLostError:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        lease.stop()

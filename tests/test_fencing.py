@@ -83,7 +83,7 @@ def test_a_stalled_run_continued_after_another_run_finished_sends_nothing_and_ex
         before = aws_env.mutating_calls()
     finally:
         paused.send_signal(signal.SIGCONT)
-    stdout, stderr = paused.communicate(timeout=60)
+    _, stderr = paused.communicate(timeout=60)
 
     assert paused.returncode == 5, stderr
     assert "Traceback" not in stderr

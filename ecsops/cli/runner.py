@@ -9,8 +9,6 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
@@ -26,7 +24,7 @@ from machines.engine import DEFAULT_LEASE_SECONDS, Engine
 from machines.errors import LostLock, RunFinished, VersionMismatch
 from machines.operation import OperationSpec
 from store.base import RunStore
-from store.errors import LockHeldError, StoreError, StoreIntegrityError, StoreWriteError
+from store.errors import LockHeldError, LockLostError, StoreError, StoreIntegrityError, StoreWriteError
 from store.models import RunRecord
 
 LEASE_ENV = "ECSOPS_LOCK_LEASE_SECONDS"
@@ -52,30 +50,46 @@ def _clock() -> Clock | None:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-@contextmanager
-def _stop_on_signals(stop: threading.Event, reporter: StderrReporter) -> Iterator[threading.Event]:
-    """First Ctrl-C/SIGTERM/SIGHUP: finish the step in progress, then stop resumably. Any second: stop now.
+class _StopOnSignals:
+    """First Ctrl-C/SIGTERM/SIGHUP: finish the step in progress, then stop resumably. Any second: exit 130 now.
 
-    Yields an event the caller sets once the engine has returned: a second signal then exits 130 at
-    once (the run is already recorded), instead of interrupting the engine. The handlers stay in place
-    until the command has printed its result, so no signal falls back to the default (exit 143/129).
+    A second signal ends the process at once, as SIGKILL would: the run keeps its last checkpoint and a
+    step in flight is reconciled on resume (a dead holder's lock is taken over at once on this host).
+    After a first signal the handlers are never given back to the default action (exit 143 or 129):
+    on leaving, the signals are blocked, and one already pending makes the exit code 130.
     """
-    engine_done = threading.Event()
 
-    def handle(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            if engine_done.is_set():
-                raise SystemExit(exit_codes.INTERRUPTED)
-            raise KeyboardInterrupt
-        stop.set()
-        reporter.note(f"received {signal.Signals(signum).name}: stopping after the current step (resumable)")
+    def __init__(self, stop: threading.Event, reporter: StderrReporter, run_id: str) -> None:
+        self.stop = stop
+        self.reporter = reporter
+        self.run_id = run_id
+        self._previous: dict[int, Any] = {}
 
-    previous = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
-    try:
-        yield engine_done
-    finally:
-        for sig, handler in previous.items():
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.stop.is_set():
+            os.write(2, f"received {name} again: stopped at once; `ecsops resume {self.run_id}` continues\n".encode())
+            os._exit(exit_codes.INTERRUPTED)
+        self.stop.set()
+        self.reporter.note(f"received {name}: stopping after the current step (resumable)")
+
+    def __enter__(self) -> _StopOnSignals:
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.stop.is_set():
+            # Python gives signals back to their default action while it shuts down: hold them instead.
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+            return
+        for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+
+    def exit_code(self, code: int) -> int:
+        """code, unless a second signal is waiting: then 130."""
+        if self.stop.is_set() and set(STOP_SIGNALS) & signal.sigpending():
+            return exit_codes.INTERRUPTED
+        return code
 
 
 class LeaseSettingError(ValueError):
@@ -173,7 +187,7 @@ def start_or_replay(
         return exit_codes.BAD_INPUT
     run_id = run_id or new_run_id(spec.name)
     reporter.note(f"run {run_id}: {spec.name} {target}")
-    with _stop_on_signals(stop, reporter) as engine_done:
+    with _StopOnSignals(stop, reporter, run_id) as signals:
         try:
             run = engine.start(
                 spec.build(params),
@@ -189,14 +203,13 @@ def start_or_replay(
             return exit_codes.LOCKED
         except LostLock as exc:
             return _lost_lock(exc)
-        except KeyboardInterrupt:
-            sys.stderr.write(f"stopped at once by a second signal; continue with: ecsops resume {run_id}\n")
-            return exit_codes.INTERRUPTED
+        except LockLostError as exc:  # taken over between acquiring the lock and the first write
+            sys.stderr.write(f"error: {exc}; nothing was done\n")
+            return exit_codes.LOCKED
         except StoreError as exc:
             return _store_failure(store, run_id, exc)
-        finally:
-            engine_done.set()
-        return report_run(store, run, output)
+        code = report_run(store, run, output)
+    return signals.exit_code(code)
 
 
 def _lost_lock(exc: LostLock) -> int:
@@ -243,7 +256,7 @@ def resume(
         return exit_codes.BAD_INPUT
     run = store.get_run(run_id)
     reporter.note(f"run {run_id}: resuming {spec.name} {run.target} from state {run.state}")
-    with _stop_on_signals(stop, reporter) as engine_done:
+    with _StopOnSignals(stop, reporter, run_id) as signals:
         try:
             run = engine.resume(spec.build(run.params), run_id, force=force)
         except LockHeldError as exc:
@@ -251,9 +264,9 @@ def resume(
             return exit_codes.LOCKED
         except LostLock as exc:
             return _lost_lock(exc)
-        except KeyboardInterrupt:
-            sys.stderr.write(f"stopped at once by a second signal; continue with: ecsops resume {run_id}\n")
-            return exit_codes.INTERRUPTED
+        except LockLostError as exc:  # taken over between acquiring the lock and the first write
+            sys.stderr.write(f"error: {exc}; nothing was done\n")
+            return exit_codes.LOCKED
         except VersionMismatch as exc:
             sys.stderr.write(f"error: {exc}\n")
             return exit_codes.BAD_INPUT
@@ -261,6 +274,5 @@ def resume(
             return report_run(store, store.get_run(run_id), output)
         except StoreError as exc:
             return _store_failure(store, run_id, exc)
-        finally:
-            engine_done.set()
-        return report_run(store, run, output)
+        code = report_run(store, run, output)
+    return signals.exit_code(code)

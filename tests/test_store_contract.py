@@ -1,0 +1,323 @@
+"""The fenced RunStore contract, run against every backend in conftest.STORE_BACKENDS.
+
+Locks and tokens, takeover, expiry with the backend's skew margin, release and break, fenced writes
+refused after a takeover, optimistic versions, histories, and concurrent use from several processes.
+All times are the caller's (`now`), so nothing here waits for a clock.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from typing import Any
+
+import pytest
+from conftest import StoreBackend
+
+from store.base import RunStore
+from store.errors import ConcurrentUpdateError, LockHeldError, LockLostError
+from store.models import Fence, RunFilter, RunRecord
+
+LEASE = 60.0
+T0 = 1_000_000.0
+
+
+def _run(run_id: str, target: str = "ecs:1:r:c/s", started_at: str = "2026-01-01T00:00:00+00:00") -> RunRecord:
+    return RunRecord(
+        run_id=run_id, operation="example", target=target, status="running", state="planned",
+        machine_version="v", ecsops_version="0", started_at=started_at, updated_at=started_at,
+    )
+
+
+def _take(store: RunStore, run_id: str, target: str = "ecs:1:r:c/s", owner: str = "host:1", now: float = T0,
+          **kwargs: Any) -> Fence:
+    lock = store.acquire_lock(target, run_id, owner, LEASE, now=now, **kwargs)
+    assert (lock.target, lock.run_id, lock.owner) == (target, run_id, owner)
+    return Fence(target=target, run_id=run_id, token=lock.token)
+
+
+def _started(store: RunStore, run_id: str, target: str = "ecs:1:r:c/s", owner: str = "host:1",
+             now: float = T0) -> Fence:
+    fence = _take(store, run_id, target, owner, now)
+    store.create_run(_run(run_id, target), fence)
+    return fence
+
+
+@pytest.fixture
+def store(store_backend: StoreBackend) -> Any:
+    opened = store_backend.open()
+    yield opened
+    opened.close()
+
+
+# ---- locks and tokens -------------------------------------------------------------------------------------
+def test_a_free_target_is_taken_with_token_1_and_renewed_by_its_holder(store: RunStore) -> None:
+    assert store.get_lock("ecs:1:r:c/s") is None
+    first = store.acquire_lock("ecs:1:r:c/s", "a", "host:1", LEASE, now=T0)
+    assert (first.run_id, first.owner, first.token, first.expires_at) == ("a", "host:1", 1, T0 + LEASE)
+    assert first.acquired_at is not None
+    again = store.acquire_lock("ecs:1:r:c/s", "a", "host:1", LEASE, now=T0 + 10)
+    assert (again.token, again.expires_at) == (1, T0 + 10 + LEASE)
+    assert store.get_lock("ecs:1:r:c/s") == again
+
+
+def test_a_held_target_is_refused_to_another_run_naming_the_holder(store: RunStore) -> None:
+    _started(store, "a")
+    with pytest.raises(LockHeldError) as refused:
+        store.acquire_lock("ecs:1:r:c/s", "b", "host:2", LEASE, now=T0 + 1)
+    assert (refused.value.target, refused.value.holder_run_id) == ("ecs:1:r:c/s", "a")
+    assert refused.value.expires_at == T0 + LEASE
+    lock = store.get_lock("ecs:1:r:c/s")
+    assert lock is not None and (lock.run_id, lock.token) == ("a", 1)
+
+
+def test_expiry_honours_the_skew_margin_and_raises_the_token(store: RunStore) -> None:
+    _started(store, "a")
+    margin = store.skew_margin_seconds
+    assert margin >= 0
+    with pytest.raises(LockHeldError):
+        store.acquire_lock("ecs:1:r:c/s", "b", "host:2", LEASE, now=T0 + LEASE + margin - 0.001)
+    taken = store.acquire_lock("ecs:1:r:c/s", "b", "host:2", LEASE, now=T0 + LEASE + margin)
+    assert (taken.run_id, taken.owner, taken.token) == ("b", "host:2", 2)
+
+
+def test_a_finished_or_missing_holder_is_taken_over_at_once(store: RunStore) -> None:
+    fence = _started(store, "a")
+    store.update_run("a", 0, fence, status="succeeded", finished_at="2026-01-01T00:01:00+00:00")
+    taken = store.acquire_lock("ecs:1:r:c/s", "b", "host:2", LEASE, now=T0 + 1)  # a finished, never released
+    assert (taken.run_id, taken.token) == ("b", 2)
+    ghost = store.acquire_lock("ecs:1:r:c/other", "never-created", "host:3", LEASE, now=T0)
+    taken = store.acquire_lock("ecs:1:r:c/other", "c", "host:4", LEASE, now=T0 + 1)  # holder run does not exist
+    assert (taken.run_id, taken.token) == ("c", ghost.token + 1)
+
+
+def test_takeover_of_a_dead_owner_is_a_compare_and_swap(store: RunStore) -> None:
+    _started(store, "a", owner="host:1")
+    with pytest.raises(LockHeldError) as live:
+        store.acquire_lock("ecs:1:r:c/s", "a", "host:2", LEASE, now=T0 + 1)
+    assert live.value.holder_owner == "host:1"  # the same run, driven by another process
+    taken = store.acquire_lock("ecs:1:r:c/s", "a", "host:2", LEASE, now=T0 + 1, replace_owner="host:1")
+    assert (taken.owner, taken.token) == ("host:2", 2)
+    # A second process that saw host:1 dead too loses the swap: the holder changed under it.
+    with pytest.raises(LockHeldError) as lost_race:
+        store.acquire_lock("ecs:1:r:c/s", "a", "host:3", LEASE, now=T0 + 2, replace_owner="host:1")
+    assert lost_race.value.holder_owner == "host:2"
+    # replace_owner never takes another run's lock.
+    with pytest.raises(LockHeldError):
+        store.acquire_lock("ecs:1:r:c/s", "b", "host:3", LEASE, now=T0 + 2, replace_owner="host:2")
+
+
+def test_release_frees_the_lock_keeping_its_token_and_ignores_a_stale_fence(store: RunStore) -> None:
+    fence = _started(store, "a")
+    store.release_lock(Fence(target=fence.target, run_id="a", token=fence.token + 5))  # not ours: no-op
+    held = store.get_lock(fence.target)
+    assert held is not None and held.run_id == "a"
+    store.release_lock(fence)
+    free = store.get_lock(fence.target)
+    assert free is not None and (free.run_id, free.owner, free.token, free.expires_at) == (None, None, 1, 0)
+    assert free.free
+    store.release_lock(fence)  # twice: still a no-op
+    again = store.acquire_lock(fence.target, "b", "host:2", LEASE, now=T0 + 1)
+    assert again.token == 2  # tokens only grow
+
+
+def test_break_lock_raises_the_token_and_fences_the_old_holder_out(store: RunStore) -> None:
+    fence = _started(store, "a")
+    store.break_lock(fence.target, "someone-else")  # not the holder: no-op
+    assert store.get_lock(fence.target) is not None and store.get_lock(fence.target).token == 1  # type: ignore[union-attr]
+    store.break_lock(fence.target, "a")
+    broken = store.get_lock(fence.target)
+    assert broken is not None and (broken.run_id, broken.token) == (None, 2)
+    with pytest.raises(LockLostError) as lost:
+        store.renew_lock(fence, "host:1", LEASE, now=T0 + 1)
+    assert (lost.value.run_id, lost.value.token, lost.value.holder_run_id) == ("a", 1, None)
+    with pytest.raises(LockLostError):
+        store.checkpoint("a", 0, fence, source="planned", dest="creating", trigger="plan")
+    assert store.get_run("a").version == 0
+
+
+def test_renew_extends_the_lease_while_the_fence_holds_even_past_expiry(store: RunStore) -> None:
+    fence = _started(store, "a")
+    renewed = store.renew_lock(fence, "host:1", LEASE, now=T0 + 30)
+    assert (renewed.expires_at, renewed.token) == (T0 + 30 + LEASE, 1)
+    # Expired but not taken: the fence still holds (expiry is not part of a fenced write's condition).
+    late = T0 + 10 * LEASE
+    store.checkpoint("a", 0, fence, source="planned", dest="creating", trigger="plan")
+    assert store.renew_lock(fence, "host:1", LEASE, now=late).expires_at == late + LEASE
+
+
+# ---- fenced writes ----------------------------------------------------------------------------------------
+def test_every_write_of_a_run_is_refused_after_another_run_took_the_target(store: RunStore) -> None:
+    fence = _started(store, "a")
+    store.put_item("a", "i-1", "queued", {"n": 1}, fence)
+    store.record_intent("a", "done-before", {"x": 1}, fence, lease_seconds=LEASE, now=T0)
+    taker = _take(store, "b", owner="host:2", now=T0 + LEASE)  # a's lease ran out
+    assert taker.token == 2
+
+    writes = {
+        "create_run": lambda: store.create_run(_run("a2"), Fence(target=fence.target, run_id="a2", token=1)),
+        "update_run": lambda: store.update_run("a", 0, fence, reason="x"),
+        "checkpoint": lambda: store.checkpoint("a", 0, fence, source="planned", dest="creating", trigger="plan"),
+        "item checkpoint": lambda: store.checkpoint(
+            "a", 0, fence, source="queued", dest="draining", trigger="drain", item="i-1", item_data={"n": 2}),
+        "put_item": lambda: store.put_item("a", "i-2", "queued", {}, fence),
+        "record_intent": lambda: store.record_intent("a", "update", {"y": 1}, fence, lease_seconds=LEASE, now=T0),
+        "record_outcome": lambda: store.record_outcome("a", "done-before", "succeeded", fence, result=1),
+        "renew_lock": lambda: store.renew_lock(fence, "host:1", LEASE, now=T0 + LEASE + 1),
+    }
+    for name, write in writes.items():
+        with pytest.raises(LockLostError) as lost:
+            write()
+        assert lost.value.holder_run_id == "b", name
+        assert lost.value.holder_owner == "host:2", name
+
+    run = store.get_run("a")
+    assert (run.version, run.state, run.reason) == (0, "planned", None)
+    assert store.find_run("a2") is None
+    assert store.transitions("a") == []
+    assert [(i.item_id, i.state, i.data) for i in store.items("a")] == [("i-1", "queued", {"n": 1})]
+    assert [(s.name, s.status) for s in store.steps("a")] == [("done-before", "intent")]
+    lock = store.get_lock(fence.target)
+    assert lock is not None and (lock.run_id, lock.token, lock.expires_at) == ("b", 2, T0 + 2 * LEASE)
+
+
+def test_an_unfenced_update_is_for_administrative_writes_and_keeps_the_version_check(store: RunStore) -> None:
+    fence = _started(store, "a")
+    _take(store, "b", owner="host:2", now=T0 + LEASE)
+    recorded = store.update_run("a", 0, None, status="interrupted", reason="lost the lock to run b")
+    assert (recorded.version, recorded.status, recorded.reason) == (1, "interrupted", "lost the lock to run b")
+    with pytest.raises(ConcurrentUpdateError):
+        store.update_run("a", 0, None, status="abandoned")
+    assert fence.token == 1
+
+
+def test_record_intent_renews_the_lease_in_the_same_write(store: RunStore) -> None:
+    fence = _started(store, "a")
+    step = store.record_intent("a", "update_service", {"service": "s"}, fence, lease_seconds=LEASE, now=T0 + 50)
+    assert (step.status, step.request) == ("intent", {"service": "s"})
+    lock = store.get_lock(fence.target)
+    assert lock is not None and lock.expires_at == T0 + 50 + LEASE
+    with pytest.raises(ValueError):
+        store.record_intent("a", "update_service", {"service": "other"}, fence, lease_seconds=LEASE, now=T0)
+    done = store.record_outcome("a", "update_service", "succeeded", fence, result={"id": "d-1"})
+    assert (done.status, done.result) == ("succeeded", {"id": "d-1"})
+    assert store.get_step("a", "update_service") == done
+
+
+def test_a_fence_writes_only_its_own_run(store: RunStore) -> None:
+    fence = _started(store, "a")
+    _started(store, "b", target="ecs:1:r:c/other")
+    with pytest.raises(ValueError):
+        store.update_run("b", 0, fence, reason="not mine")
+    assert store.get_run("b").version == 0
+
+
+# ---- optimistic versions --------------------------------------------------------------------------------
+def test_a_stale_version_is_refused_and_writes_nothing(store: RunStore) -> None:
+    fence = _started(store, "a")
+    moved = store.checkpoint("a", 0, fence, source="planned", dest="creating", trigger="plan", facts={"k": 1})
+    assert (moved.version, moved.state, moved.facts) == (1, "creating", {"k": 1})
+    with pytest.raises(ConcurrentUpdateError):
+        store.checkpoint("a", 0, fence, source="planned", dest="creating", trigger="plan")
+    with pytest.raises(ConcurrentUpdateError):
+        store.update_run("a", 0, fence, reason="late")
+    assert [(t.seq, t.dest) for t in store.transitions("a")] == [(1, "creating")]
+    assert store.get_run("a").version == 1
+
+
+def test_an_item_moves_only_from_the_state_it_is_in(store: RunStore) -> None:
+    fence = _started(store, "a")
+    store.put_item("a", "i-1", "queued", {"n": 1}, fence)
+    run = store.checkpoint("a", 0, fence, source="queued", dest="draining", trigger="drain", item="i-1")
+    assert run.state == "planned"  # an item transition leaves the run's state alone
+    with pytest.raises(ConcurrentUpdateError):
+        store.checkpoint("a", run.version, fence, source="queued", dest="draining", trigger="drain", item="i-1")
+    assert [(i.state, i.data) for i in store.items("a")] == [("draining", {"n": 1})]
+
+
+# ---- histories --------------------------------------------------------------------------------------------
+def test_histories_are_the_listed_runs_with_everything_recorded(store: RunStore) -> None:
+    for n in range(4):
+        run_id, target = f"r{n}", f"ecs:1:r:c/s{n}"
+        fence = _take(store, run_id, target)
+        store.create_run(_run(run_id, target, started_at=f"2026-01-0{n + 1}T00:00:00+00:00"), fence)
+        store.checkpoint(run_id, 0, fence, source="planned", dest="creating", trigger="plan")
+        store.record_intent(run_id, "create", {"n": n}, fence, lease_seconds=LEASE, now=T0)
+        if n % 2:
+            store.put_item(run_id, "i-1", "queued", {"n": n}, fence)
+            store.update_run(run_id, 1, fence, status="failed", finished_at="2026-02-01T00:00:00+00:00")
+
+    histories = store.histories(RunFilter())
+    assert [h.run.run_id for h in histories] == ["r3", "r2", "r1", "r0"]
+    for history in histories:
+        run_id = history.run.run_id
+        assert history.run == store.get_run(run_id)
+        assert history.transitions == store.transitions(run_id)
+        assert history.steps == store.steps(run_id)
+        assert history.items == store.items(run_id)
+    assert [h.run.run_id for h in store.histories(RunFilter(status="failed"))] == ["r3", "r1"]
+    assert [h.run.run_id for h in store.histories(RunFilter(limit=2))] == ["r3", "r2"]
+    assert [h.run.run_id for h in store.histories(RunFilter(since="2026-01-03T00:00:00+00:00"))] == ["r3", "r2"]
+    assert [h.run.run_id for h in store.histories(RunFilter(target="ecs:1:r:c/s0"))] == ["r0"]
+    assert [r.run_id for r in store.list_runs(RunFilter(limit=3))] == ["r3", "r2", "r1"]
+
+
+# ---- several processes ------------------------------------------------------------------------------------
+def _open_and_start(backend: StoreBackend, n: int, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    try:
+        store = backend.open()
+        fence = _take(store, f"p{n}", target=f"ecs:1:r:c/s{n}", owner=f"host:{n}")
+        store.create_run(_run(f"p{n}", f"ecs:1:r:c/s{n}"), fence)
+        store.close()
+        results.put((n, "ok"))
+    except Exception as exc:  # reported to the parent, which asserts
+        results.put((n, f"{type(exc).__name__}: {exc}"))
+
+
+def _race_for_one_target(backend: StoreBackend, n: int, barrier: Any, results: Any) -> None:
+    """Start run qN on the contended target the way the engine does: acquire, then create the run."""
+    store = backend.open()
+    barrier.wait()
+    try:
+        fence = _take(store, f"q{n}", target="ecs:1:r:c/contended", owner=f"host:{n}")
+        store.create_run(_run(f"q{n}", "ecs:1:r:c/contended"), fence)
+        results.put((n, "started"))
+    except LockHeldError:
+        results.put((n, "refused"))
+    except LockLostError:  # taken over between acquire and create (our run did not exist yet)
+        results.put((n, "fenced out"))
+    finally:
+        store.close()
+
+
+def _in_processes(target: Any, backend: StoreBackend, count: int) -> list[tuple[int, Any]]:
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(count), context.Queue()
+    processes = [context.Process(target=target, args=(backend, n, barrier, results)) for n in range(count)]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+    return sorted(outcomes)
+
+
+def test_several_processes_opening_a_fresh_store_at_once_all_work(store_backend: StoreBackend) -> None:
+    outcomes = _in_processes(_open_and_start, store_backend, 6)
+    assert outcomes == [(n, "ok") for n in range(6)]
+    store = store_backend.open()
+    assert sorted(run.run_id for run in store.list_runs(RunFilter())) == [f"p{n}" for n in range(6)]
+    store.close()
+
+
+def test_processes_racing_for_one_target_exactly_one_starts(store_backend: StoreBackend) -> None:
+    store_backend.open().close()  # created; the race is for the lock, not the schema
+    outcomes = _in_processes(_race_for_one_target, store_backend, 5)
+    started = [n for n, result in outcomes if result == "started"]
+    assert len(started) == 1, outcomes
+    assert {result for _, result in outcomes} <= {"started", "refused", "fenced out"}
+    store = store_backend.open()
+    lock = store.get_lock("ecs:1:r:c/contended")
+    assert lock is not None and lock.run_id == f"q{started[0]}"
+    assert [run.run_id for run in store.list_runs(RunFilter())] == [f"q{started[0]}"]
+    store.close()
