@@ -58,3 +58,12 @@ def runner(home: Path, *args: str, store: str = STORE_URL, timeout: float = 60, 
     home.mkdir(parents=True, exist_ok=True)
     settings = {"HOME": str(home), "ECSOPS_STORE": store, **env}
     return run_ecsops(home / "unused.db", *args, timeout=timeout, **settings)
+
+
+def contract_table(request: pytest.FixtureRequest) -> str:
+    """A fresh, initialised table in an empty simulated account, for tests/test_store_contract.py."""
+    sim: SimServer = request.getfixturevalue("sim_server")
+    sim.reset(None)
+    point_at(sim, request.getfixturevalue("monkeypatch"))
+    make_table()
+    return STORE_URL
