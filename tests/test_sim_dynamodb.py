@@ -19,11 +19,19 @@ def _table(sim: SimServer) -> Any:
     client.create_table(
         TableName="t", BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key in ("pk", "sk")],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key in ("pk", "sk", "g", "gs")],
+        GlobalSecondaryIndexes=[{
+            "IndexName": "by_g",
+            "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}, {"AttributeName": "gs", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["n"]},
+        }],
     )
     for p in range(5):
         for s in range(7):
-            client.put_item(TableName="t", Item={"pk": {"S": f"p{p}"}, "sk": {"S": f"s{s:02d}"}, "n": {"N": str(s)}})
+            item = {"pk": {"S": f"p{p}"}, "sk": {"S": f"s{s:02d}"}, "n": {"N": str(s)}}
+            if s % 2:  # a sparse index: only odd items carry its keys
+                item.update({"g": {"S": f"g{s % 3}"}, "gs": {"S": f"{(p * 7 + s) % 4}#{p}"}})
+            client.put_item(TableName="t", Item=item)
     return client
 
 
@@ -72,6 +80,11 @@ def test_faults_aim_at_dynamodb_operations_and_a_lost_answer_still_takes_effect(
             "ExpressionAttributeValues": {":p": {"S": "p3"}, ":s": {"S": "s0"}},
         },
         {"FilterExpression": "n > :n", "ExpressionAttributeValues": {":p": {"S": "p3"}, ":n": {"N": "3"}}},
+        {"IndexName": "by_g", "KeyConditionExpression": "g = :g", "ExpressionAttributeValues": {":g": {"S": "g1"}}},
+        {
+            "IndexName": "by_g", "KeyConditionExpression": "g = :g AND gs >= :s", "ScanIndexForward": False,
+            "Limit": 2, "ExpressionAttributeValues": {":g": {"S": "g0"}, ":s": {"S": "1"}},
+        },
     ],
 )
 def test_a_partition_query_answers_what_moto_answers(sim: SimServer, request_: dict[str, Any]) -> None:
