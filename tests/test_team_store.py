@@ -17,7 +17,8 @@ import pytest
 from cli_helpers import TESTS_DIR
 from deploy_helpers import TARGET, demo_with, revisions
 from dynamodb_helpers import STORE_URL, dynamo_counts, make_table, runner
-from test_deploy_crash import GOOD_PATH, GOOD_POINTS, ROLLBACK_PATH, ROLLBACK_POINTS
+from replace_helpers import fleet_scenario
+from test_deploy_crash import ECS_ROLLBACK_PATH, GOOD_PATH, GOOD_POINTS, ROLLBACK_PATH, ROLLBACK_POINTS
 
 from ecsops.sim.server import SimServer
 
@@ -45,14 +46,17 @@ def _path(document: dict[str, Any]) -> list[tuple[str, str]]:
 @pytest.mark.parametrize(
     ("crash_at", "image", "path", "updates", "code"),
     [(point, "app=nginx:1.27", GOOD_PATH, 1, 0) for point in GOOD_POINTS]
-    + [(point, "app=nginx:broken", ROLLBACK_PATH, 2, 3) for point in ROLLBACK_POINTS],
+    + [(point, "app=nginx:broken", ROLLBACK_PATH, 2, 3) for point in ROLLBACK_POINTS]
+    + [(point, "app=nginx:broken/ecs", ECS_ROLLBACK_PATH, 1, 3)
+       for point in ("checkpoint:ecs_rolling_back", "enter:ecs_rolling_back")],
 )
 def test_a_deploy_killed_on_runner_a_is_finished_by_runner_b(
     team: SimServer, tmp_path: Path, crash_at: str, image: str, path: list[tuple[str, str]], updates: int, code: int
 ) -> None:
-    if image.endswith("broken"):
+    if image.endswith("broken"):  # no ECS rollback: ecsops rolls back
         team.reset(demo_with(circuit_breaker=True, rollback=False))
         make_table()
+    image = image.removesuffix("/ecs")  # the demo's circuit breaker rolls back by itself
     home_a, home_b = tmp_path / "runner-a", tmp_path / "runner-b"
     killed = runner(home_a, *DEPLOY, "--container-image", image, "--run-id", "r1", ECSOPS_CRASH_AT=crash_at)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
@@ -68,6 +72,32 @@ def test_a_deploy_killed_on_runner_a_is_finished_by_runner_b(
     assert counts["ecs:UpdateService"] == updates
     assert len(revisions(team)) == 2
     assert _sqlite_files(home_a, home_b) == []
+
+
+@pytest.mark.parametrize(
+    "crash_at", ["checkpoint:replacing", "intent:detach:FIRST", "item-checkpoint:draining", "call:terminate:FIRST"]
+)
+def test_a_replacement_killed_on_runner_a_is_finished_by_runner_b(
+    aws_env: SimServer, tmp_path: Path, crash_at: str
+) -> None:
+    seeded = aws_env.reset(fleet_scenario(instances=3, out_of_date=2)).asgs["prod-asg"]
+    make_table()
+    first = seeded.out_of_date_instances[0]
+    args = ["replace-instances", "--asg", "prod-asg", "--cluster", "prod", "--poll-interval", "0", "--batch-size", "2"]
+    killed = runner(tmp_path / "runner-a", *args, "--run-id", "rep", ECSOPS_CRASH_AT=crash_at.replace("FIRST", first))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+    resumed = runner(tmp_path / "runner-b", "resume", "rep", "--output", "json")
+    assert resumed.returncode == 0, resumed.stderr
+    document = resumed.json()
+    assert {i["instance_id"]: i["state"] for i in document["instances"]} == {
+        instance_id: "terminated" for instance_id in seeded.out_of_date_instances
+    }
+    counts = aws_env.counts()
+    assert counts["autoscaling:DetachInstances"] == 2
+    assert counts["ec2:TerminateInstances"] == 2
+    per_item = [(t["item"], t["dest"]) for t in document["transitions"] if t["item"]]
+    assert len(per_item) == len(set(per_item)), "no instance passes a state twice"
 
 
 # ---- two runners at once ---------------------------------------------------------------------------------
@@ -129,6 +159,20 @@ def test_a_good_deploy_costs_at_most_20_dynamodb_requests(team: SimServer, tmp_p
     counts = dynamo_counts(team)
     assert sum(counts.values()) <= 20, counts
     assert "Scan" not in counts
+
+
+def test_a_run_killed_on_one_runner_is_abandoned_from_another_and_the_service_is_free_again(
+    team: SimServer, tmp_path: Path
+) -> None:
+    killed = runner(tmp_path / "a", *DEPLOY, "--container-image", "app=nginx:1.27", "--run-id", "cut",
+                    ECSOPS_CRASH_AT="enter:waiting")
+    assert killed.returncode == -signal.SIGKILL
+    abandoned = runner(tmp_path / "c", "abandon", "cut", "--reason", "checked by hand", "--output", "json")
+    assert abandoned.returncode == 0, abandoned.stderr
+    assert (abandoned.json()["status"], abandoned.json()["reason"]) == ("abandoned", "checked by hand")
+    again = runner(tmp_path / "b", *DEPLOY, "--container-image", "app=nginx:1.28", "--run-id", "next")
+    assert again.returncode == 0, again.stderr
+    assert runner(tmp_path / "a", "resume", "cut").returncode == 1  # abandoned stays abandoned
 
 
 # ---- DynamoDB faults during a deploy ---------------------------------------------------------------------
