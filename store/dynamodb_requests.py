@@ -65,8 +65,9 @@ class WriteRefused(Exception):
         return index < len(self.reasons) and self.reasons[index].get("Code") == "ConditionalCheckFailed"
 
     def item(self, index: int) -> dict[str, Any] | None:
+        """The item as it was when the action at index failed (when DynamoDB returned it)."""
         if not self.reasons:
-            return self.old_item
+            return self.old_item if index == 0 else None
         return self.reasons[index].get("Item") if index < len(self.reasons) else None
 
 
