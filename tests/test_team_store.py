@@ -20,7 +20,9 @@ from dynamodb_helpers import STORE_URL, dynamo_counts, make_table, runner
 from replace_helpers import fleet_scenario
 from test_deploy_crash import ECS_ROLLBACK_PATH, GOOD_PATH, GOOD_POINTS, ROLLBACK_PATH, ROLLBACK_POINTS
 
+from ecsops.sim.scenario import demo_scenario
 from ecsops.sim.server import SimServer
+from store.dynamodb_codec import item_size
 
 README = TESTS_DIR.parent / "README.md"
 DEPLOY = ["deploy", *TARGET, "--poll-interval", "0"]
@@ -173,6 +175,25 @@ def test_a_run_killed_on_one_runner_is_abandoned_from_another_and_the_service_is
     again = runner(tmp_path / "b", *DEPLOY, "--container-image", "app=nginx:1.28", "--run-id", "next")
     assert again.returncode == 0, again.stderr
     assert runner(tmp_path / "a", "resume", "cut").returncode == 1  # abandoned stays abandoned
+
+
+def test_a_task_definition_near_ecs_64_kb_limit_deploys_with_every_item_far_below_400_kb(
+    aws_env: SimServer, tmp_path: Path
+) -> None:
+    scenario = demo_scenario()
+    web = scenario.task_definitions[0]
+    app = web.containers[0].model_copy(
+        update={"environment": {f"SETTING_{i:03d}": f"value-{i}-" + "x" * 70 for i in range(540)}}
+    )
+    aws_env.reset(scenario.model_copy(update={"task_definitions": [web.model_copy(update={"containers": [app]})]}))
+    make_table()
+    size = len(json.dumps(aws_env.client("ecs").describe_task_definition(taskDefinition="web")["taskDefinition"]))
+    assert 56 * 1024 < size < 64 * 1024
+    done = runner(tmp_path, *DEPLOY, "--container-image", "app=nginx:1.27", "--output", "json")
+    assert done.returncode == 0, done.stderr
+    assert _path(done.json()) == GOOD_PATH
+    items = aws_env.client("dynamodb").scan(TableName="ecsops-runs")["Items"]  # the test looks; ecsops never scans
+    assert max(item_size(item) for item in items) < 100 * 1024
 
 
 # ---- DynamoDB faults during a deploy ---------------------------------------------------------------------
