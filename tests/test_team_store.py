@@ -233,6 +233,13 @@ def test_store_init_creates_then_verifies_and_says_so(aws_env: SimServer, tmp_pa
     assert _sqlite_files(tmp_path) == []
 
 
+def test_store_init_on_a_sqlite_path_creates_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "fresh" / "runs.db"
+    made = runner(tmp_path, "store", "init", "--store", str(path))
+    assert made.returncode == 0, made.stderr
+    assert path.is_file() and f"SQLite store {path} is ready" in made.stdout
+
+
 def test_commands_on_a_missing_table_exit_2_naming_store_init(aws_env: SimServer, tmp_path: Path) -> None:
     for args in (("runs",), ("status", "r1"), (*DEPLOY, "--container-image", "app=nginx:1.27")):
         result = runner(tmp_path, *args)
