@@ -167,7 +167,31 @@ def measure_runs(server: Any) -> list[str]:
                     if key.startswith("dynamodb:")}
         calls = ", ".join(f"{op} {n}" for op, n in sorted(requests.items()))
         lines.append(f"  {title}: {seconds:.2f}s ({calls} per call)")
+    lines.append(f"  the same newest 50 read in-process (no start-up): {_histories_seconds():.2f}s; "
+                 f"`ecsops --help` start-up for comparison: {_help_seconds(env):.2f}s")
     return lines
+
+
+def _histories_seconds() -> float:
+    from store.models import RunFilter
+    from store.open import open_store
+
+    store = open_store(STORE)
+    samples = []
+    for _ in range(RUNS_SAMPLES):
+        started = time.perf_counter()
+        store.histories(RunFilter(limit=50))
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def _help_seconds(env: dict[str, str]) -> float:
+    samples = []
+    for _ in range(RUNS_SAMPLES):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "ecsops", "--help"], capture_output=True, check=True, env=env)
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
 
 
 def report(server: Any) -> tuple[list[str], bool]:
