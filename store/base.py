@@ -90,6 +90,15 @@ class RunStore(ABC):
         error: dict[str, Any] | None = None,
     ) -> StepRecord: ...
 
+    # ---- moving history (store copy) ------------------------------------------------------------
+    @abstractmethod
+    def import_history(self, history: RunHistory) -> bool:
+        """Write a whole run (its record, transitions, steps and items as they are) if no run has its id.
+
+        Returns True when written, False when the id was already there (nothing is changed then). A reader
+        never sees the run without its history. Locks are not part of a history: a copied run is free.
+        """
+
     # ---- reads (unfenced) ----------------------------------------------------------------------
     @abstractmethod
     def get_run(self, run_id: str) -> RunRecord: ...
@@ -104,6 +113,10 @@ class RunStore(ABC):
     def histories(self, run_filter: RunFilter) -> list[RunHistory]:
         """The runs list_runs would return, each with its transitions, steps and items, read in a
         fixed number of queries whatever the number of runs."""
+
+    @abstractmethod
+    def history(self, run_id: str) -> RunHistory | None:
+        """One run with its transitions, steps and items, read together (a run document, a copy)."""
 
     @abstractmethod
     def transitions(self, run_id: str) -> list[TransitionRecord]: ...

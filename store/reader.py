@@ -104,14 +104,6 @@ class ItemLike(Protocol):
     def data(self) -> dict[str, Any]: ...
 
 
-class HistorySource(Protocol):
-    """Where a run's timeline, steps and items are read one run at a time; every RunStore is one."""
-
-    def transitions(self, run_id: str) -> Sequence[TransitionLike]: ...
-    def steps(self, run_id: str) -> Sequence[StepLike]: ...
-    def items(self, run_id: str) -> Sequence[ItemLike]: ...
-
-
 class HistoryLike(Protocol):
     """One run with everything recorded about it (store.models.RunHistory has these attributes too)."""
 
@@ -134,6 +126,12 @@ class RunQuery:
     status: str | None = None
     since: str | None = None
     limit: int = 50
+
+
+class HistorySource(Protocol):
+    """Where one run is read with everything recorded about it; every RunStore is one."""
+
+    def history(self, run_id: str) -> HistoryLike | None: ...
 
 
 class RunReader(HistorySource, Protocol):
@@ -261,6 +259,13 @@ class SqliteRunReader:
                           [*args, query.limit])
         return [self._run(row) for row in rows]
 
+    def history(self, run_id: str) -> HistoryView | None:
+        rows = self._rows("SELECT * FROM runs WHERE run_id = ?", [run_id])
+        if not rows:
+            return None
+        ids = [run_id]
+        return HistoryView(self._run(rows[0]), self._transitions(ids), self._steps(ids), self._items(ids))
+
     def transitions(self, run_id: str) -> list[TransitionView]:
         return self._transitions([run_id])
 
@@ -329,6 +334,9 @@ class StoreReader:
 
     def histories(self, query: RunQuery) -> Sequence[HistoryLike]:
         return self.store.histories(_run_filter(query))
+
+    def history(self, run_id: str) -> HistoryLike | None:
+        return self.store.history(run_id)
 
     def transitions(self, run_id: str) -> Sequence[TransitionLike]:
         return self.store.transitions(run_id)

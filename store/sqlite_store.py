@@ -478,6 +478,70 @@ class SqliteRunStore(RunStore):
         assert step is not None
         return step
 
+    # ---- moving history (store copy) ------------------------------------------------------
+    def import_history(self, history: RunHistory) -> bool:
+        """Insert a whole run, as recorded elsewhere, in one transaction; False if its id is taken."""
+        run = history.run
+        row = run.model_dump()
+        for key in _JSON_RUN_FIELDS:
+            row[key] = _dumps(row[key])
+        with self._tx(f"the copy of run {run.run_id}") as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", [run.run_id]).fetchone():
+                return False
+            conn.execute(
+                f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})", list(row.values())
+            )
+            conn.executemany(
+                "INSERT INTO transitions (run_id, seq, item, source, dest, trigger, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(t.run_id, t.seq, t.item, t.source, t.dest, t.trigger, t.at) for t in history.transitions],
+            )
+            conn.executemany(
+                f"INSERT INTO steps ({_STEP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        s.run_id, s.name, s.status, _dumps(s.request),
+                        None if s.result is None else _dumps(s.result),
+                        None if s.error is None else _dumps(s.error),
+                        s.started_at, s.finished_at,
+                    )
+                    for s in history.steps
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO items (run_id, item_id, state, data, updated_at) VALUES (?, ?, ?, ?, ?)",
+                [(i.run_id, i.item_id, i.state, _dumps(i.data), i.updated_at) for i in history.items],
+            )
+        return True
+
+    def history(self, run_id: str) -> RunHistory | None:
+        """The run and everything recorded about it, read in one read transaction."""
+        with self._read() as conn:
+            conn.execute("BEGIN")
+            try:
+                run = self._run_in(conn, run_id)
+                if run is None:
+                    return None
+                transitions = conn.execute(
+                    "SELECT run_id, seq, item, source, dest, trigger, at FROM transitions "
+                    "WHERE run_id = ? ORDER BY seq",
+                    [run_id],
+                ).fetchall()
+                steps = conn.execute(
+                    f"SELECT {_STEP_COLUMNS} FROM steps WHERE run_id = ? ORDER BY rowid", [run_id]
+                ).fetchall()
+                items = conn.execute(
+                    "SELECT run_id, item_id, state, data, updated_at FROM items WHERE run_id = ? ORDER BY rowid",
+                    [run_id],
+                ).fetchall()
+            finally:
+                conn.execute("COMMIT")
+        return RunHistory(
+            run=run,
+            transitions=[TransitionRecord(**dict(row)) for row in transitions],
+            steps=[_step_from_row(row) for row in steps],
+            items=[_item_from_row(row) for row in items],
+        )
+
     # ---- locks ----------------------------------------------------------------------------
     @property
     def skew_margin_seconds(self) -> float:

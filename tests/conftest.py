@@ -32,6 +32,7 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 StoreLocation = Callable[[pytest.FixtureRequest, Path], str]
 STORE_BACKENDS: dict[str, StoreLocation] = {
     "sqlite": lambda request, tmp_path: str(tmp_path / "contract" / "ecsops.db"),
+    "dynamodb": lambda request, tmp_path: __import__("dynamodb_helpers").contract_table(request),
 }
 
 

@@ -150,7 +150,8 @@ def test_every_write_of_a_run_is_refused_after_another_run_took_the_target(store
     fence = _started(store, "a")
     store.put_item("a", "i-1", "queued", {"n": 1}, fence)
     store.record_intent("a", "done-before", {"x": 1}, fence, lease_seconds=LEASE, now=T0)
-    taker = _take(store, "b", owner="host:2", now=T0 + LEASE)  # a's lease ran out
+    expired = T0 + LEASE + store.skew_margin_seconds
+    taker = _take(store, "b", owner="host:2", now=expired)  # a's lease ran out
     assert taker.token == 2
 
     writes = {
@@ -177,12 +178,12 @@ def test_every_write_of_a_run_is_refused_after_another_run_took_the_target(store
     assert [(i.item_id, i.state, i.data) for i in store.items("a")] == [("i-1", "queued", {"n": 1})]
     assert [(s.name, s.status) for s in store.steps("a")] == [("done-before", "intent")]
     lock = store.get_lock(fence.target)
-    assert lock is not None and (lock.run_id, lock.token, lock.expires_at) == ("b", 2, T0 + 2 * LEASE)
+    assert lock is not None and (lock.run_id, lock.token, lock.expires_at) == ("b", 2, expired + LEASE)
 
 
 def test_an_unfenced_update_is_for_administrative_writes_and_keeps_the_version_check(store: RunStore) -> None:
     fence = _started(store, "a")
-    _take(store, "b", owner="host:2", now=T0 + LEASE)
+    _take(store, "b", owner="host:2", now=T0 + LEASE + store.skew_margin_seconds)
     recorded = store.update_run("a", 0, None, status="interrupted", reason="lost the lock to run b")
     assert (recorded.version, recorded.status, recorded.reason) == (1, "interrupted", "lost the lock to run b")
     with pytest.raises(ConcurrentUpdateError):

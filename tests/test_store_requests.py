@@ -20,7 +20,9 @@ from ecsops.sim.server import SimServer
 from store.base import RunStore
 from store.open import open_store
 
-READS = {"get_run", "find_run", "list_runs", "histories", "transitions", "items", "steps", "get_step", "get_lock"}
+READS = {
+    "get_run", "find_run", "list_runs", "histories", "history", "transitions", "items", "steps", "get_step", "get_lock",
+}
 
 
 class CountingStore:

@@ -22,6 +22,7 @@ from ecsops.cli.options import (
     use_store,
 )
 from ecsops.cli.replace_command import register as register_replace_instances
+from ecsops.cli.store_command import store_app
 from ecsops.cli.usage import EcsopsGroup
 from ecsops.sim.cli import sim_app
 
@@ -44,6 +45,7 @@ app = typer.Typer(
 machines_app = typer.Typer(help="The declared state machines, as data and as Mermaid diagrams.", rich_markup_mode=None)
 app.add_typer(machines_app, name="machines")
 app.add_typer(sim_app, name="sim")
+app.add_typer(store_app, name="store")
 app.command()(deploy)
 
 def _version(value: bool) -> None:
@@ -59,8 +61,9 @@ def main_options(
         typer.Option(
             "--store",
             envvar="ECSOPS_STORE",
-            metavar="PATH",
-            help=f"The run store, a SQLite file ({DEFAULT_STORE_HELP}). Also accepted after the command name.",
+            metavar="PATH|dynamodb://TABLE",
+            help=f"The run store: a SQLite file ({DEFAULT_STORE_HELP}), or dynamodb://TABLE[?region=R&profile=P] "
+            "for a team's shared store (see `ecsops store init`). Also accepted after the command name.",
             show_envvar=True,
         ),
     ] = None,

@@ -13,9 +13,10 @@ if TYPE_CHECKING:
 
 def run_document(store: HistorySource, run: RunLike) -> dict[str, Any]:
     """A run with its timeline and steps, plus the fields its operation adds (DESIGN.md §4)."""
-    return history_document(
-        HistoryView(run, store.transitions(run.run_id), store.steps(run.run_id), store.items(run.run_id))
-    )
+    recorded = store.history(run.run_id)
+    if recorded is None:
+        return history_document(HistoryView(run))
+    return history_document(HistoryView(run, recorded.transitions, recorded.steps, recorded.items))
 
 
 def history_document(history: HistoryLike) -> dict[str, Any]:

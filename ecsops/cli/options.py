@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -62,7 +63,7 @@ def open_store_or_exit(*, for_reading: bool = False) -> RunStore:
     from store.open import open_store
 
     try:
-        return open_store(STATE.store_path, for_reading=for_reading)
+        return open_store(STATE.store_path, for_reading=for_reading, sleep=retry_sleep())
     except StoreError as exc:
         fail_usage(str(exc))
 
@@ -78,3 +79,21 @@ def open_reader_or_exit() -> RunReader:
         return open_reader(STATE.store_path)
     except StoreError as exc:
         fail_usage(str(exc))
+
+
+def retry_sleep() -> Callable[[float], None] | None:
+    """How a DynamoDB store waits between retries: the run's clock (the simulator's under ECSOPS_CLOCK=sim)."""
+    import threading
+
+    from ecsops.cli.sim_clock import clock_from_environment
+
+    try:
+        clock: Any = clock_from_environment()
+    except ValueError:
+        return None
+    if clock is None:
+        return None
+    never = threading.Event()
+    return lambda seconds: clock.sleep(seconds, never)
+
+

@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = [tuple(int(part) for part in case.split("x")) for case in args.cases.split(",")]
     if args.skip_replace:
         cases = []
-    from ecsops.demo import bench_deploy, bench_startup
+    from ecsops.demo import bench_deploy, bench_dynamodb, bench_startup
     from ecsops.sim.server import SimServer
 
     ecsops_script, ecs_script = bench_deploy.tool_path("ecsops"), bench_deploy.tool_path("ecs")
@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             deploy_seconds = time.perf_counter() - started
             server.use_clock("virtual")
             measurements = [measure(server, n, b, workdir) for n, b in cases]
+            dynamo_lines, dynamo_ok = bench_dynamodb.report(server)
         finally:
             server.stop()
         startups = (
@@ -136,9 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     if measurements:
         print("\nreplace-instances against the simulator: every instance out of date, adaptive polling (2s to 15s)")
         print(render(measurements))
+    print()
+    print("\n".join(dynamo_lines))
     good = [result.runs.get(bench_deploy.ECSOPS) for result in deploys[:2]]
     deploys_ok = all(run is not None and run.outcome == "succeeded" for run in good)
-    return 0 if deploys_ok and all(m.status == "succeeded" for m in measurements) else 1
+    return 0 if deploys_ok and dynamo_ok and all(m.status == "succeeded" for m in measurements) else 1
 
 
 if __name__ == "__main__":

@@ -115,6 +115,9 @@ _CODES: dict[tuple[str, FaultKind], tuple[int, str, str]] = {
     ("ecs", "http500"): (500, "ServerException", "Service encountered an internal error."),
     ("ecs", "access_denied"): (400, "AccessDeniedException", "User is not authorized to perform this operation"),
     ("dynamodb", "http500"): (500, "InternalServerError", "Internal server error"),
+    ("dynamodb", "access_denied"): (
+        400, "AccessDeniedException", "User: arn:aws:iam::123456789012:user/ci is not authorized to perform this action"
+    ),
     ("ec2", "http500"): (500, "InternalError", "An internal error has occurred."),
 }
 _QUERY_DEFAULTS: dict[FaultKind, tuple[int, str, str]] = {

@@ -65,6 +65,9 @@ def install() -> None:
     ]
     for owner, name, replacement in patches:
         setattr(owner, name, replacement)
+    from ecsops.sim import dynamodb_speed
+
+    dynamodb_speed.install()
     _installed = True
 
 

@@ -10,6 +10,8 @@ TARGET_PREFIXES = {"AmazonEC2ContainerServiceV20141113": "ecs", "DynamoDB_201208
 SIGNING_NAMES = {"elasticloadbalancing": "elbv2"}
 _CREDENTIAL = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/")
 READ_PREFIXES = ("Describe", "List", "Get")
+# DynamoDB reads that the prefixes miss (GetItem, DescribeTable... are caught by them).
+READ_OPERATIONS = frozenset({"Query", "Scan", "BatchGetItem", "TransactGetItems"})
 TICKING_SERVICES = {"ecs", "autoscaling", "elbv2"}
 
 
@@ -34,7 +36,7 @@ def identify(environ: dict[str, Any], body: bytes) -> tuple[str, str]:
 
 
 def is_read(operation: str) -> bool:
-    return operation.startswith(READ_PREFIXES)
+    return operation.startswith(READ_PREFIXES) or operation in READ_OPERATIONS
 
 
 def ticks(service: str, operation: str) -> bool:

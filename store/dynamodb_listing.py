@@ -1,0 +1,95 @@
+"""Reading runs back from the DynamoDB table: listings through the indexes (never a Scan), a run's whole
+item collection in one Query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from store import dynamodb_codec as codec
+from store import dynamodb_layout as layout
+from store.dynamodb_requests import DynamoTable
+from store.models import RunFilter, RunHistory
+
+QUERY_PAGE_LIMIT = 1000
+
+
+def listed_run_ids(table: DynamoTable, run_filter: RunFilter) -> list[str]:
+    """Ids of the runs the filter selects, newest first, from the index that narrows most: by_target when a
+    target is given, by_status when a status is, else by_started. `since` bounds the sort key; the other
+    filters are applied by DynamoDB to the index's projected attributes."""
+    if run_filter.target is not None:
+        index, hash_value = layout.INDEX_BY_NAME["by_target"], run_filter.target
+    elif run_filter.status is not None:
+        index, hash_value = layout.INDEX_BY_NAME["by_status"], run_filter.status
+    else:
+        index, hash_value = layout.INDEX_BY_NAME["by_started"], layout.LIST_PK_VALUE
+    names = {"#h": index.hash_key}
+    values: dict[str, Any] = {":h": codec.s(hash_value)}
+    condition = "#h = :h"
+    if run_filter.since is not None:
+        names["#r"] = index.range_key
+        values[":since"] = codec.s(run_filter.since)
+        condition += " AND #r >= :since"
+    filters = []
+    for name in ("operation", "target", "status"):
+        value = getattr(run_filter, name)
+        if value is not None and name != index.hash_key:
+            names[f"#{name}"] = name
+            values[f":{name}"] = codec.s(value)
+            filters.append(f"#{name} = :{name}")
+    request: dict[str, Any] = {
+        "IndexName": index.name,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": False,
+        # Without a filter every item read is a match: read no more than asked for.
+        "Limit": QUERY_PAGE_LIMIT if filters else max(1, min(run_filter.limit, QUERY_PAGE_LIMIT)),
+    }
+    if filters:
+        request["FilterExpression"] = " AND ".join(filters)
+    run_ids: list[str] = []
+    for page in table.query_pages(**request):
+        run_ids.extend(layout.run_id_of(item[layout.PK]["S"]) for item in page)
+        if len(run_ids) >= run_filter.limit:
+            break
+    return run_ids[: run_filter.limit]
+
+
+def partition(table: DynamoTable, run_id: str, prefix: str = "") -> list[dict[str, Any]]:
+    """The items of a run's collection (those whose sort key starts with prefix), in sort-key order."""
+    names = {"#pk": layout.PK}
+    values: dict[str, Any] = {":pk": codec.s(layout.run_pk(run_id))}
+    condition = "#pk = :pk"
+    if prefix:
+        names["#sk"] = layout.SK
+        values[":prefix"] = codec.s(prefix)
+        condition += " AND begins_with(#sk, :prefix)"
+    return table.query(
+        KeyConditionExpression=condition,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+        ConsistentRead=True,
+    )
+
+
+def history_from(items: list[dict[str, Any]]) -> RunHistory | None:
+    """A run's history from its whole item collection (None without its run item)."""
+    run = [item for item in items if item[layout.SK]["S"] == layout.RUN_SK]
+    if not run:
+        return None
+    return RunHistory(
+        run=codec.run_from_item(run[0]),
+        transitions=[codec.transition_from_item(i) for i in of_kind(items, layout.TRANSITION_PREFIX)],
+        steps=[codec.step_from_item(i) for i in in_order(of_kind(items, layout.STEP_PREFIX))],
+        items=[codec.item_from_item(i) for i in in_order(of_kind(items, layout.ITEM_PREFIX))],
+    )
+
+
+def of_kind(items: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    return [item for item in items if item[layout.SK]["S"].startswith(prefix)]
+
+
+def in_order(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Steps or items in the order they were first recorded."""
+    return sorted(items, key=codec.order_of)
