@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from cli_helpers import run_ecsops
-from deploy_helpers import frozen_demo, read_until, start_deploy
+from deploy_helpers import deploy, frozen_demo, read_until, start_deploy
 from replace_helpers import fleet_scenario, replace
 
 from ecsops.sim.server import SimServer
@@ -110,3 +110,74 @@ def _move_owner(store: Path, owner: str, *, expires_in: float) -> None:
     """Make the lock look held by a process elsewhere, its lease running for expires_in more seconds."""
     with sqlite3.connect(store) as conn:
         conn.execute("UPDATE locks SET owner = ?, expires_at = ?", [owner, time.time() + expires_in])
+
+
+def test_abandon_of_a_run_held_from_another_host_is_refused_until_forced(aws_env: SimServer, tmp_path: Path) -> None:
+    store = tmp_path / "ecsops.db"
+    _killed_in_wait(aws_env, store)
+    _move_owner(store, "build-7.example:4242", expires_in=600)
+    token = _token(store)
+
+    refused = run_ecsops(store, "abandon", "r1")
+    assert refused.returncode == 5
+    assert "build-7.example:4242" in refused.stderr and "its lease runs to " in refused.stderr
+    assert "ecsops abandon r1 --force" in refused.stderr
+
+    # A deploy refused meanwhile is told to wait or force, never to resume or abandon without --force now.
+    blocked = deploy(store, "--container-image", "app=nginx:1.28")
+    assert blocked.returncode == 5
+    assert "ecsops abandon r1 --force" in blocked.stderr
+    assert "`ecsops abandon r1`" not in blocked.stderr and "then `ecsops resume r1`" in blocked.stderr
+
+    forced = run_ecsops(store, "abandon", "r1", "--force", "--reason", "build-7 was terminated", "--output", "json")
+    assert forced.returncode == 0, forced.stderr
+    assert forced.json()["status"] == "abandoned" and forced.json()["reason"] == "build-7 was terminated"
+    assert _token(store) == token + 1  # the old holder's fence fails from now on
+    assert "reason    build-7 was terminated" in run_ecsops(store, "status", "r1").stdout
+
+
+def test_a_deploy_refused_by_a_live_run_is_told_to_wait_only(aws_env: SimServer, tmp_path: Path) -> None:
+    store = tmp_path / "ecsops.db"
+    aws_env.reset(frozen_demo())
+    process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "r1")
+    try:
+        read_until(process, " left")
+        refused = deploy(store, "--container-image", "app=nginx:1.28", "--run-id", "r2")
+        assert refused.returncode == 5
+        assert f":{process.pid} on this host; wait for it to end" in refused.stderr
+        assert "ecsops resume" not in refused.stderr and "ecsops abandon" not in refused.stderr
+        # Item 15: the refused run was never recorded, so no run id of its own is printed.
+        assert "r2" not in refused.stderr
+        assert run_ecsops(store, "status", "r2").returncode == 2
+        abandon = run_ecsops(store, "abandon", "r1")
+        assert abandon.returncode == 5 and "ecsops abandon r1 --force" in abandon.stderr
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_deploy_refused_by_a_killed_run_is_told_to_resume_or_abandon_it(aws_env: SimServer, tmp_path: Path) -> None:
+    store = tmp_path / "ecsops.db"
+    _killed_in_wait(aws_env, store)
+    refused = deploy(store, "--container-image", "app=nginx:1.28")
+    assert refused.returncode == 5
+    assert "is gone: `ecsops resume r1` continues it, `ecsops abandon r1` gives it up" in refused.stderr
+    assert "run deploy-" not in refused.stderr  # no id of a run that was never recorded
+
+
+def test_resuming_an_abandoned_run_says_why_nothing_was_done(aws_env: SimServer, tmp_path: Path) -> None:
+    store = tmp_path / "ecsops.db"
+    _killed_in_wait(aws_env, store)
+    assert run_ecsops(store, "abandon", "r1", "--reason", "rolled forward by hand").returncode == 0
+
+    resumed = run_ecsops(store, "resume", "r1")
+    assert resumed.returncode == 1
+    assert "run r1 was abandoned (reason: rolled forward by hand); nothing was done" in resumed.stderr
+    replayed = deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "r1")
+    assert replayed.returncode == 1
+    assert "run r1 was abandoned (reason: rolled forward by hand); nothing was done" in replayed.stderr
+
+
+def _token(store: Path) -> int:
+    with sqlite3.connect(store) as conn:
+        return int(conn.execute("SELECT token FROM locks").fetchone()[0])
