@@ -44,7 +44,16 @@ def owner_alive(owner: str) -> bool | None:
         return False
     except PermissionError:  # someone else's process: it exists
         return True
-    return True
+    return not _zombie(int(pid))
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process its parent has not reaped yet still answers kill(pid, 0); Linux shows it as Z."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rpartition(")")[2].split()[:1] == ["Z"]
+    except OSError:
+        return False
 
 
 def lock_document(run_id: str, lock: LockLike | None, *, now: float) -> dict[str, Any]:
