@@ -144,7 +144,7 @@ def test_a_deploy_refused_by_a_live_run_is_told_to_wait_only(aws_env: SimServer,
         read_until(process, " left")
         refused = deploy(store, "--container-image", "app=nginx:1.28", "--run-id", "r2")
         assert refused.returncode == 5
-        assert f":{process.pid} on this host; wait for it to end" in refused.stderr
+        assert f":{process.pid}) on this host; wait for it to end" in refused.stderr
         assert "ecsops resume" not in refused.stderr and "ecsops abandon" not in refused.stderr
         # Item 15: the refused run was never recorded, so no run id of its own is printed.
         assert "r2" not in refused.stderr

@@ -181,7 +181,10 @@ def locked_message(exc: LockHeldError, store: RunStore, *, abandoning: bool = Fa
     force = f"if you know that process is gone, `ecsops abandon {holder} --force`"
     if alive is True:
         pid = lock.owner.rpartition(":")[2]
-        text = f"{head}, driven by process {lock.owner} on this host; wait for it to end, or stop it (kill -INT {pid})"
+        text = (
+            f"{head}, driven by another process ({lock.owner}) on this host; "
+            f"wait for it to end, or stop it (kill -INT {pid})"
+        )
         return f"{text}; {lease}; {force}" if abandoning else text
     if alive is False or left <= 0:
         gone = "is gone" if alive is False else "let its lease expire"
@@ -190,8 +193,8 @@ def locked_message(exc: LockHeldError, store: RunStore, *, abandoning: bool = Fa
             f"`ecsops abandon {holder}` gives it up"
         )
     return (
-        f"{head}, driven by process {lock.owner} on another host; {lease}: wait, then `ecsops resume {holder}`; "
-        f"{force}"
+        f"{head}, driven by another process ({lock.owner}) on another host; {lease}: "
+        f"wait, then `ecsops resume {holder}`; {force}"
     )
 
 
