@@ -126,14 +126,18 @@ class Engine:
             raise
         return self._drive(operation, run, fence)
 
-    def abandon(self, run_id: str, reason: str = "abandoned by a person") -> RunRecord:
-        """Mark an unfinished run abandoned and break its lock (raising the token). Makes no AWS calls."""
+    def abandon(self, run_id: str, reason: str = "abandoned by a person", *, force: bool = False) -> RunRecord:
+        """Mark an unfinished run abandoned and break its lock (raising the token). Makes no AWS calls.
+
+        Refused (LockHeldError) while another live-looking process drives it under a valid lease, unless
+        force: a person who knows that process is gone; its old token can write nothing after the break."""
         run = self.store.get_run(run_id)
         if run.finished:
             raise RunFinished(f"run {run_id} already ended: {run.status}")
         lock = self.store.get_lock(run.target)
         if (
-            lock is not None
+            not force
+            and lock is not None
             and lock.run_id == run_id
             and lock.owner is not None
             and lock.owner != self.owner

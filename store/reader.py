@@ -50,6 +50,8 @@ class RunLike(Protocol):
     @property
     def facts(self) -> dict[str, Any]: ...
     @property
+    def timers(self) -> dict[str, float]: ...
+    @property
     def reason(self) -> str | None: ...
     @property
     def started_by(self) -> str: ...
@@ -134,7 +136,26 @@ class HistorySource(Protocol):
     def history(self, run_id: str) -> HistoryLike | None: ...
 
 
-class RunReader(HistorySource, Protocol):
+class LockLike(Protocol):
+    @property
+    def target(self) -> str: ...
+    @property
+    def run_id(self) -> str | None: ...
+    @property
+    def owner(self) -> str | None: ...
+    @property
+    def token(self) -> int: ...
+    @property
+    def expires_at(self) -> float: ...
+
+
+class LockSource(Protocol):
+    """Where a target's lock is read; every RunStore is one."""
+
+    def get_lock(self, target: str) -> LockLike | None: ...
+
+
+class RunReader(HistorySource, LockSource, Protocol):
     def get_run(self, run_id: str) -> RunLike: ...
     def list_runs(self, query: RunQuery) -> Sequence[RunLike]: ...
     def histories(self, query: RunQuery) -> Sequence[HistoryLike]:
@@ -200,6 +221,16 @@ class ItemView:
     state: str
     updated_at: str
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LockView:
+    target: str
+    run_id: str | None
+    owner: str | None
+    token: int
+    acquired_at: str | None
+    expires_at: float
 
 
 _RUN_JSON = ("params", "facts", "timers", "ci")
@@ -316,6 +347,11 @@ class SqliteRunReader:
                           f"WHERE {self._in(run_ids)} ORDER BY rowid", run_ids)
         return [ItemView(r[0], r[1], r[2], r[3], _json(r[4], {})) for r in rows]
 
+    def get_lock(self, target: str) -> LockView | None:
+        rows = self._rows("SELECT target, run_id, owner, token, acquired_at, expires_at FROM locks WHERE target = ?",
+                          [target])
+        return LockView(*rows[0]) if rows else None
+
     def close(self) -> None:
         self._conn.close()
 
@@ -346,6 +382,9 @@ class StoreReader:
 
     def items(self, run_id: str) -> Sequence[ItemLike]:
         return self.store.items(run_id)
+
+    def get_lock(self, target: str) -> LockLike | None:
+        return self.store.get_lock(target)
 
     def close(self) -> None:
         self.store.close()

@@ -208,7 +208,7 @@ def resume(
 ) -> None:
     """Continue an unfinished run from its last checkpoint; calls already made are not repeated."""
     from ecsops.cli.operations import UnknownOperation, get_operation
-    from ecsops.cli.runner import report_run
+    from ecsops.cli.runner import already_ended, report_run
     from ecsops.cli.runner import resume as resume_run
     from store.errors import RunNotFoundError
 
@@ -221,7 +221,7 @@ def resume(
     except (RunNotFoundError, UnknownOperation) as exc:
         fail_usage(str(exc))
     if run.finished:
-        typer.echo(f"run {run_id} already ended ({run.status}); nothing to resume", err=True)
+        typer.echo(already_ended(run, "nothing to resume"), err=True)
         raise typer.Exit(report_run(store, run, output))
     raise typer.Exit(resume_run(store, spec, run_id, output=output, force=force))
 
@@ -230,6 +230,11 @@ def resume(
 def abandon(
     run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The unfinished run to give up on.")],
     reason: Annotated[str, typer.Option(metavar="TEXT", help="Why, recorded with the run.")] = "abandoned by a person",
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Break the lock even while another process's lease is valid: only when you "
+                     "know that process is gone (its later writes are refused)."),
+    ] = False,
     output: OutputOption = "text",
     store_path: StoreOption = None,
 ) -> None:
@@ -243,11 +248,11 @@ def abandon(
     output = check_output(output)
     store = open_store_or_exit()
     try:
-        run = Engine(store).abandon(run_id, reason)
+        run = Engine(store).abandon(run_id, reason, force=force)
     except (RunNotFoundError, RunFinished) as exc:
         fail_usage(str(exc))
     except LockHeldError as exc:
-        typer.echo(locked_message(exc), err=True)
+        typer.echo(locked_message(exc, store, abandoning=True), err=True)
         raise typer.Exit(exit_codes.LOCKED) from exc
     typer.echo(f"run {run_id} abandoned; its lock on {run.target} is released", err=True)
     report_run(store, run, output)

@@ -2,21 +2,97 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import os
+import socket
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ecsops.cli.operations import document_fields
-from store.reader import HistoryView
+from store.reader import HistorySource, HistoryView, LockSource
 
 if TYPE_CHECKING:
-    from store.reader import HistoryLike, HistorySource, RunLike
+    from store.reader import HistoryLike, LockLike, RunLike
+
+_FINISHED = frozenset({"succeeded", "rolled_back", "rollback_failed", "failed", "superseded", "abandoned"})
 
 
-def run_document(store: HistorySource, run: RunLike) -> dict[str, Any]:
-    """A run with its timeline and steps, plus the fields its operation adds (DESIGN.md §4)."""
+class StatusSource(HistorySource, LockSource, Protocol):
+    """A run's history and its target's lock: a RunStore, or a light reader (store.reader)."""
+
+
+def run_document(store: StatusSource, run: RunLike) -> dict[str, Any]:
+    """A run with its timeline and steps, plus the fields its operation adds (DESIGN.md §4); an unfinished
+    run also says who holds its lock, its wait deadlines and what a person should do next."""
     recorded = store.history(run.run_id)
-    if recorded is None:
-        return history_document(HistoryView(run))
-    return history_document(HistoryView(run, recorded.transitions, recorded.steps, recorded.items))
+    parts = (recorded.transitions, recorded.steps, recorded.items) if recorded is not None else ((), (), ())
+    document = history_document(HistoryView(run, *parts))
+    if run.status not in _FINISHED:
+        document["deadlines"] = {name: _iso(at) for name, at in sorted(run.timers.items())}
+        document["lock"] = lock_document(run.run_id, store.get_lock(run.target), now=time.time())
+    return document
+
+
+def owner_alive(owner: str) -> bool | None:
+    """Whether the process `host:pid` exists: None when it is on another host (this one cannot tell)."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return not _zombie(int(pid))
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process its parent has not reaped yet still answers kill(pid, 0); Linux shows it as Z."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rpartition(")")[2].split()[:1] == ["Z"]
+    except OSError:
+        return False
+
+
+def lock_document(run_id: str, lock: LockLike | None, *, now: float) -> dict[str, Any]:
+    """Who holds an unfinished run's target and what a person should do: `next` is a command, or `wait`."""
+    resume = f"ecsops resume {run_id}"
+    if lock is None or lock.run_id is None:
+        return {"owner": None, "alive": None, "lease_expires_at": None, "token": lock.token if lock else None,
+                "held_by_run": None, "next": resume, "why": "no process holds its lock"}
+    document: dict[str, Any] = {
+        "owner": lock.owner,
+        "alive": owner_alive(lock.owner) if lock.owner else None,
+        "lease_expires_at": _iso(lock.expires_at),
+        "token": lock.token,
+        "held_by_run": lock.run_id,
+    }
+    expired = lock.expires_at <= now
+    if lock.run_id != run_id:
+        document.update(next="wait", why=f"run {lock.run_id} holds {lock.target}; see ecsops status {lock.run_id}")
+    elif document["alive"] is False:
+        document.update(next=resume, why=f"process {lock.owner}, which drove it, is gone")
+    elif document["alive"]:
+        document.update(next="wait", why=f"process {lock.owner} is driving it")
+    elif expired:
+        document.update(next=resume, why="its lease expired: the process that drove it stopped renewing it")
+    else:
+        document.update(
+            next="wait",
+            why=f"process {lock.owner} on another host holds its lease until {_time(lock.expires_at)}; "
+            f"if you know that process is gone: ecsops abandon {run_id} --force",
+        )
+    return document
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def _time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def history_document(history: HistoryLike) -> dict[str, Any]:

@@ -36,6 +36,11 @@ class StderrReporter:
         self._clock: _Clock = clock or _Monotonic()
         self._started = self._read_clock(0.0)
         self._last = 0.0
+        self._header: str | None = None
+
+    def header(self, text: str) -> None:
+        """A line printed just before the first event: a run refused before it was recorded prints none."""
+        self._header = text
 
     def _read_clock(self, fallback: float) -> float:
         try:
@@ -46,6 +51,9 @@ class StderrReporter:
     def _write(self, text: str) -> None:
         if self._quiet:
             return
+        if self._header is not None:
+            header, self._header = self._header, None
+            self._write(header)
         self._last = max(self._last, self._read_clock(self._started + self._last) - self._started)
         stamp = f"[{self._last:7.1f}s] "
         lines: list[str] = []

@@ -30,6 +30,8 @@ def render_status(document: dict[str, Any]) -> str:
     lines.append(f"versions  ecsops {document['ecsops_version']}, machine {document['machine_version']}")
     if document.get("reason"):
         lines.append(f"reason    {document['reason']}")
+    if document.get("lock"):
+        lines.extend(_lock_lines(document["lock"], document.get("deadlines") or {}))
     for key in ("previous_task_definition", "new_task_definition", "deployment_id", "snapshot_read_at"):
         if document.get(key):
             lines.append(f"{key.replace('_', ' '):<25} {document[key]}")
@@ -62,6 +64,25 @@ def render_status(document: dict[str, Any]) -> str:
             "in flight " + ", ".join(document["in_flight"]) + "  (will be reconciled against AWS on resume)"
         )
     return "\n".join(lines)
+
+
+def _lock_lines(lock: dict[str, Any], deadlines: dict[str, str]) -> list[str]:
+    """Who drives an unfinished run, its wait deadlines, and what to do next (a command, or wait)."""
+    if lock["owner"] is None:
+        lines = ["lock      free"]
+    else:
+        alive = {True: "alive", False: "gone", None: "another host: cannot tell"}[lock["alive"]]
+        lines = [
+            f"lock      {lock['owner']} ({alive}), token {lock['token']}",
+            f"lease     until {_time(lock['lease_expires_at'])} UTC",
+        ]
+    for name, at in deadlines.items():
+        lines.append(f"deadline  {name} at {_time(at)} UTC")
+    if lock["next"] == "wait":
+        lines.append(f"next      wait: {lock['why']}")
+    else:
+        lines.append(f"next      {lock['next']}  ({lock['why']})")
+    return lines
 
 
 def _ci_lines(ci: dict[str, str]) -> list[str]:

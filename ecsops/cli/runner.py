@@ -9,6 +9,7 @@ import secrets
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
@@ -21,6 +22,7 @@ from ecsops.cli.identity import ci_identity, started_by
 from ecsops.cli.progress import StderrReporter
 from ecsops.cli.render import render_status
 from machines.clock import Clock, SystemClock
+from machines.durations import format_duration
 from machines.engine import DEFAULT_LEASE_SECONDS, Engine
 from machines.errors import LostLock, RunFinished, VersionMismatch
 from machines.operation import OperationSpec
@@ -146,6 +148,13 @@ def report_run(store: RunStore, run: RunRecord, output: str) -> int:
     return exit_codes.exit_code_for(run)
 
 
+def already_ended(run: RunRecord, outcome: str) -> str:
+    """Why a finished run is not driven again: an abandoned run says who gave it up and why."""
+    if run.status == "abandoned":
+        return f"run {run.run_id} was abandoned (reason: {run.reason or 'none given'}); nothing was done"
+    return f"run {run.run_id} already ended ({run.status}); {outcome}"
+
+
 def _hint(run: RunRecord) -> str | None:
     if run.status == "interrupted":
         return f"run {run.run_id} stopped in state {run.state}; continue it with: ecsops resume {run.run_id}"
@@ -154,16 +163,43 @@ def _hint(run: RunRecord) -> str | None:
     return None
 
 
-def locked_message(exc: LockHeldError) -> str:
-    if exc.holder_owner:
+def locked_message(exc: LockHeldError, store: RunStore, *, abandoning: bool = False) -> str:
+    """Why a run could not take its target, and only advice that will not itself be refused."""
+    from ecsops.cli.documents import owner_alive
+
+    holder, target = exc.holder_run_id, exc.target
+    try:
+        lock = store.get_lock(target)
+    except StoreError:
+        lock = None
+    head = f"error: {target} is locked by run {holder}"
+    if lock is None or lock.run_id != holder or lock.owner is None:
+        return f"{head}; see `ecsops status {holder}`"
+    alive = owner_alive(lock.owner)
+    left = lock.expires_at - time.time()
+    lease = f"its lease runs to {_utc(lock.expires_at)} (in {format_duration(max(left, 0.0))})"
+    force = f"if you know that process is gone, `ecsops abandon {holder} --force`"
+    if alive is True:
+        pid = lock.owner.rpartition(":")[2]
+        text = (
+            f"{head}, driven by another process ({lock.owner}) on this host; "
+            f"wait for it to end, or stop it (kill -INT {pid})"
+        )
+        return f"{text}; {lease}; {force}" if abandoning else text
+    if alive is False or left <= 0:
+        gone = "is gone" if alive is False else "let its lease expire"
         return (
-            f"error: {exc}; if that process is gone, wait for its lease to expire or "
-            f"`ecsops abandon {exc.holder_run_id}`"
+            f"{head}, whose process {lock.owner} {gone}: `ecsops resume {holder}` continues it, "
+            f"`ecsops abandon {holder}` gives it up"
         )
     return (
-        f"error: {exc.target} is locked by run {exc.holder_run_id}; wait for it, "
-        f"`ecsops resume {exc.holder_run_id}`, or `ecsops abandon {exc.holder_run_id}`"
+        f"{head}, driven by another process ({lock.owner}) on another host; {lease}: "
+        f"wait, then `ecsops resume {holder}`; {force}"
     )
+
+
+def _utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def start_or_replay(
@@ -220,7 +256,7 @@ def replay(
         )
         return exit_codes.BAD_INPUT
     if existing.finished:
-        sys.stderr.write(f"run {run_id} already ended ({existing.status}); nothing was done again\n")
+        sys.stderr.write(already_ended(existing, "nothing was done again") + "\n")
         return report_run(store, existing, output)
     return resume(store, spec, run_id, output=output, force=False, quiet=quiet)
 
@@ -244,7 +280,7 @@ def start(
         sys.stderr.write(f"error: {exc}\n")
         return exit_codes.BAD_INPUT
     run_id = run_id or new_run_id(spec.name)
-    reporter.note(f"run {run_id}: {spec.name} {target}")
+    reporter.header(f"run {run_id}: {spec.name} {target}")
     with _StopOnSignals(stop, reporter, run_id) as signals:
         try:
             run = engine.start(
@@ -257,7 +293,7 @@ def start(
                 ecsops_version=ecsops.__version__,
             )
         except LockHeldError as exc:
-            sys.stderr.write(locked_message(exc) + "\n")
+            sys.stderr.write(locked_message(exc, store) + "\n")
             return exit_codes.LOCKED
         except LostLock as exc:
             return _lost_lock(exc)
@@ -317,7 +353,7 @@ def resume(
         try:
             run = engine.resume(spec.build(run.params), run_id, force=force)
         except LockHeldError as exc:
-            sys.stderr.write(locked_message(exc) + "\n")
+            sys.stderr.write(locked_message(exc, store) + "\n")
             return exit_codes.LOCKED
         except LostLock as exc:
             return _lost_lock(exc)
@@ -328,7 +364,9 @@ def resume(
             sys.stderr.write(f"error: {exc}\n")
             return exit_codes.BAD_INPUT
         except RunFinished:
-            return report_run(store, store.get_run(run_id), output)
+            ended = store.get_run(run_id)
+            sys.stderr.write(already_ended(ended, "nothing was done") + "\n")
+            return report_run(store, ended, output)
         except StoreError as exc:
             return _store_failure(store, run_id, exc)
         code = report_run(store, run, output)

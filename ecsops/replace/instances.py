@@ -16,6 +16,8 @@ from machines.items import ItemContext, ItemHandler
 from machines.steps import NOT_HAPPENED, Reconciled
 from store.models import ItemRecord, StepRecord
 
+SAY_EVERY = 15.0  # seconds between progress lines while an instance's wait does not change
+
 TERMINATED_STATES = ("shutting-down", "terminated")
 PUT_BACK_STATES = frozenset({"reattaching", "reattached", "reattach_failed"})
 FINAL_STATES = frozenset({"terminated", "reattached", "reattach_failed", "skipped"})
@@ -44,7 +46,7 @@ class InstanceHandlers:
     def __init__(self, params: ReplaceParams, gateways: ReplaceGateways) -> None:
         self.params = params
         self.aws = gateways
-        self._said: dict[str, str] = {}
+        self._said: dict[str, tuple[str, float]] = {}
 
     def mapping(self) -> dict[str, ItemHandler]:
         handlers: dict[str, Callable[[Instance], str | None]] = {
@@ -104,7 +106,7 @@ class InstanceHandlers:
         replacement = assign_replacements(snapshot, waiting, claimed).get(item.item_id)
         if replacement is None:
             self._check_deadline(item, "the group's replacement instance to be ACTIVE in the cluster")
-            self._say(item, "waiting for the group's replacement to register as ACTIVE")
+            self._say(item, "waiting for the replacement to be ACTIVE")
             return None
         view = snapshot.container_instances[replacement]
         item.run.progress(f"{item.item_id}: replacement {replacement} is ACTIVE in cluster {self.params.cluster}")
@@ -170,9 +172,19 @@ class InstanceHandlers:
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _say(self, item: Instance, message: str) -> None:
-        if self._said.get(item.item_id) != message:
-            self._said[item.item_id] = message
-            item.run.progress(f"{item.item_id}: {message}")
+        """`i-0abc: draining: 3 tasks left | 1m05s elapsed, 13m55s left`: when the message changes, and at
+        least every SAY_EVERY seconds of the run's clock while it does not."""
+        now = item.run.now()
+        said = self._said.get(item.item_id)
+        if said is not None and said[0] == message and now - said[1] < SAY_EVERY:
+            return
+        self._said[item.item_id] = (message, now)
+        deadline = item.run.deadline(_deadline_name(item), self.params.timeout)
+        elapsed = max(0.0, now - (deadline - self.params.timeout))
+        left = max(0.0, deadline - now)
+        item.run.progress(
+            f"{item.item_id}: {message} | {format_duration(elapsed)} elapsed, {format_duration(left)} left"
+        )
 
     def _check_deadline(self, item: Instance, waiting_for: str) -> None:
         if item.run.now() >= item.run.deadline(_deadline_name(item), self.params.timeout):
