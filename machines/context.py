@@ -104,6 +104,7 @@ class RunContext(Generic[FactsT]):
         self._clock = clock
         self._stop = stop
         self._facts_model = facts_model
+        self._pending: dict[str, Any] = {}  # facts and reason recorded since the run's last write
         self._steps = steps(self)
 
     # ---- the run's record ---------------------------------------------------------------
@@ -118,16 +119,31 @@ class RunContext(Generic[FactsT]):
     @property
     def facts(self) -> FactsT:
         """What the operation recorded so far, typed; change it only through record()."""
-        return self._facts_model.model_validate(self._session.run.facts)
+        return self._facts_model.model_validate(self._pending.get("facts", self._session.run.facts))
 
     def record(self, **changes: Any) -> None:
-        """Merge changes into the run's facts (validated against the operation's model), committed now."""
-        facts = self._facts_model.model_validate({**self._session.run.facts, **changes})
-        self._session.update(facts=facts.model_dump(mode="json", exclude_none=True))
+        """Merge changes into the run's facts (validated against the operation's model).
+
+        They are committed with the run's next write: its next transition, step intent or deadline. A crash
+        before that re-runs the state's handler from its start, which learns them again; a fact that must
+        outlive the state's handler is therefore recorded before the step or transition that depends on it.
+        """
+        facts = self._facts_model.model_validate({**self._pending.get("facts", self._session.run.facts), **changes})
+        self._pending["facts"] = facts.model_dump(mode="json", exclude_none=True)
 
     def set_reason(self, reason: str) -> None:
-        """Say why the run ends as it does (or what went wrong), committed now."""
-        self._session.update(reason=reason)
+        """Say why the run ends as it does (or what went wrong); committed like facts."""
+        self._pending["reason"] = reason
+
+    def take_pending(self) -> dict[str, Any]:
+        """The facts and reason recorded since the run's last write, for the engine's next checkpoint."""
+        pending, self._pending = self._pending, {}
+        return pending
+
+    def flush(self) -> None:
+        """Commit what was recorded, now (before a side effect that depends on it)."""
+        if self._pending:
+            self._session.update(**self.take_pending())
 
     # ---- side effects ---------------------------------------------------------------------
     def step(
@@ -156,6 +172,7 @@ class RunContext(Generic[FactsT]):
     ) -> Any:
         """A step checked by the caller against its own declaration (an item's machine)."""
         self.check_stop()
+        self.flush()
         return self._steps.run(name, request, call, reconcile=reconcile, retry=retry)
 
     # ---- time -------------------------------------------------------------------------------
@@ -166,7 +183,7 @@ class RunContext(Generic[FactsT]):
         """The absolute deadline named name: fixed when first asked, kept across resumes."""
         timers = self._session.run.timers
         if name not in timers:
-            self._session.update(timers={**timers, name: self.now() + seconds})
+            self._session.update(timers={**timers, name: self.now() + seconds}, **self.take_pending())
         return float(self._session.run.timers[name])
 
     def sleep(self, seconds: float) -> None:

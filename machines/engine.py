@@ -229,11 +229,11 @@ class Engine:
             except (Interrupted, KeyboardInterrupt):
                 # KeyboardInterrupt: a second Ctrl-C/SIGTERM stopped a step mid-way; a step left at intent
                 # is reconciled on resume, so this is as resumable as a stop between steps.
-                session.update(status="interrupted", reason=None)
+                session.update(status="interrupted", reason=None, **_learned(context))
                 return False
             except StepUnsettled as exc:
                 # AWS kept failing transiently: the step stays in flight and is reconciled on resume.
-                session.update(status="interrupted", reason=str(exc))
+                session.update(status="interrupted", reason=str(exc), **_learned(context))
                 return False
             except StoreError:
                 raise  # the lock or the store failed: nothing more may be written as if it held
@@ -244,12 +244,13 @@ class Engine:
                     status="failed",
                     reason=f"unexpected error in state {state}: {type(exc).__name__}: {exc}",
                     finished_at=utc_now_iso(),
+                    **_learned(context),
                 )
                 return True
             fields: dict[str, Any] = {}
             if dest in definition.final_states:
                 fields = {"status": definition.final_statuses[dest], "finished_at": utc_now_iso()}
-            session.checkpoint(state, dest, trigger, **fields)
+            session.checkpoint(state, dest, trigger, **{**context.take_pending(), **fields})
             crash_point(f"checkpoint:{dest}")
         return True
 
@@ -284,3 +285,9 @@ class Engine:
         """Best effort: say in the record why the run stopped. The store may refuse this too."""
         with contextlib.suppress(StoreError):
             session.update(status="interrupted", reason=f"the store failed: {exc}")
+
+
+def _learned(context: RunContext[Any]) -> dict[str, Any]:
+    """The facts a handler recorded before it stopped, kept with the stop (its reason is the stop's own)."""
+    pending = context.take_pending()
+    return {"facts": pending["facts"]} if "facts" in pending else {}

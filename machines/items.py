@@ -120,6 +120,7 @@ class ItemDriver:
     def _fire(self, current: ItemRecord, trigger: str, context: ItemContext[Any]) -> ItemRecord:
         dest = self.machine.definition.fire(current.state, trigger)
         data = context.facts.model_dump(mode="json", exclude_none=True)
-        self._session.checkpoint(current.state, dest, trigger, item=current.item_id, item_data=data)
+        pending = context.run.take_pending()  # the run's own facts recorded meanwhile go with this write
+        self._session.checkpoint(current.state, dest, trigger, item=current.item_id, item_data=data, **pending)
         crash_point(f"item-checkpoint:{dest}")
         return current.model_copy(update={"state": dest, "data": data})

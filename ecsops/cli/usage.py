@@ -52,12 +52,9 @@ class EcsopsArgument(TyperArgument):
 
     __slots__ = ()
 
-    def display_type_rich(self, ctx: Any) -> str | None:
-        return None
-
-    def _usage_display_name(self) -> str:
+    def make_metavar(self, ctx: Any, *, usage: bool = False) -> str:
         name = self.metavar or (self.name or "").upper()
-        return name if self.required else f"[{name}]"
+        return name if self.required or not usage else f"[{name}]"
 
 
 class EcsopsOption(TyperOption):
@@ -65,11 +62,9 @@ class EcsopsOption(TyperOption):
 
     __slots__ = ()
 
-    def display_type_rich(self, ctx: Any) -> str | None:
+    def make_metavar(self, ctx: Any) -> str:
         if self.metavar is not None:
             return self.metavar
-        if self.is_flag:
-            return None
         return (self.name or "value").upper()
 
 
