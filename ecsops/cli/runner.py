@@ -68,13 +68,20 @@ class _StopOnSignals:
         self.stop = stop
         self.reporter = reporter
         self.run_id = run_id
+        self._signalled = False
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
-        if self.stop.is_set():
+        if self._signalled:
             os.write(2, f"received {name} again: stopped at once; `ecsops resume {self.run_id}` continues\n".encode())
             os._exit(exit_codes.INTERRUPTED)
+        self._signalled = True
+        # Setting the event (it takes a lock the interrupted code may hold) and writing to stderr (which may be
+        # mid-write) are not safe inside a signal handler: a thread does both as soon as the handler returns.
+        threading.Thread(target=self._stop_now, args=(name,), daemon=True).start()
+
+    def _stop_now(self, name: str) -> None:
         self.stop.set()
         self.reporter.note(f"received {name}: stopping after the current step (resumable)")
 
@@ -83,7 +90,7 @@ class _StopOnSignals:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.stop.is_set():
+        if self._signalled:
             # Python gives signals back to their default action while it shuts down: hold them instead.
             signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
             return
@@ -92,7 +99,7 @@ class _StopOnSignals:
 
     def exit_code(self, code: int) -> int:
         """code, unless a second signal is waiting: then 130."""
-        if self.stop.is_set() and set(STOP_SIGNALS) & signal.sigpending():
+        if self._signalled and set(STOP_SIGNALS) & signal.sigpending():
             return exit_codes.INTERRUPTED
         return code
 

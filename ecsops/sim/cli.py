@@ -53,6 +53,8 @@ def serve(
         typer.echo(f"error: cannot listen on 127.0.0.1:{port}: {error}", err=True)
         raise typer.Exit(2) from error
     seeded = server.reset(loaded)
+    # Handlers first: a client may stop the server as soon as it has read the environment lines.
+    stopped = _stop_on_signals()
     for line in (
         f"export AWS_ENDPOINT_URL={server.url}",
         "export AWS_ACCESS_KEY_ID=testing",
@@ -66,11 +68,13 @@ def serve(
     typer.echo(f"simulated AWS on {server.url} (scenario {scenario}, {timing})", err=True)
     typer.echo(seeded.summary(), err=True)
     typer.echo("Ctrl-C to stop.", err=True)
-    _wait_for_signal()
+    while not stopped.wait(0.5):
+        pass
     server.stop()
 
 
-def _wait_for_signal() -> None:
+def _stop_on_signals() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM (handlers installed now)."""
     stop = threading.Event()
 
     def _handler(signum: int, frame: Any) -> None:
@@ -78,5 +82,4 @@ def _wait_for_signal() -> None:
 
     signal.signal(signal.SIGINT, _handler)
     signal.signal(signal.SIGTERM, _handler)
-    while not stop.wait(0.5):
-        pass
+    return stop
