@@ -17,6 +17,7 @@ from store.models import (
     LockRecord,
     RunFilter,
     RunHistory,
+    RunNote,
     RunRecord,
     StepRecord,
     StepStatus,
@@ -90,10 +91,24 @@ class RunStore(ABC):
         error: dict[str, Any] | None = None,
     ) -> StepRecord: ...
 
+    # ---- notes (unfenced, append-only) ----------------------------------------------------------
+    @abstractmethod
+    def add_note(self, run_id: str, kind: str, text: str, who: str) -> RunNote:
+        """Append a note to the run's audit trail, with the next seq of that run (1 for its first).
+
+        Not fenced: a note never changes the run's state, so someone other than the run's driver (which may
+        hold the lock at that moment) can write it. RunNotFoundError for an unknown run. Never overwrites:
+        concurrent writers each get their own seq.
+        """
+
+    @abstractmethod
+    def notes(self, run_id: str) -> list[RunNote]:
+        """The run's notes, oldest (seq 1) first."""
+
     # ---- moving history (store copy) ------------------------------------------------------------
     @abstractmethod
     def import_history(self, history: RunHistory) -> bool:
-        """Write a whole run (its record, transitions, steps and items as they are) if no run has its id.
+        """Write a whole run (its record, transitions, steps, items and notes as they are) if no run has its id.
 
         Returns True when written, False when the id was already there (nothing is changed then). A reader
         never sees the run without its history. Locks are not part of a history: a copied run is free.
@@ -111,12 +126,12 @@ class RunStore(ABC):
 
     @abstractmethod
     def histories(self, run_filter: RunFilter) -> list[RunHistory]:
-        """The runs list_runs would return, each with its transitions, steps and items, read in a
+        """The runs list_runs would return, each with its transitions, steps, items and notes, read in a
         fixed number of queries whatever the number of runs."""
 
     @abstractmethod
     def history(self, run_id: str) -> RunHistory | None:
-        """One run with its transitions, steps and items, read together (a run document, a copy)."""
+        """One run with its transitions, steps, items and notes, read together (a run document, a copy)."""
 
     @abstractmethod
     def transitions(self, run_id: str) -> list[TransitionRecord]: ...

@@ -112,8 +112,24 @@ def m003_lock_tokens(db: Database) -> None:
     db.execute(f"PRAGMA user_version = {secrets.randbelow(2**31 - 1) + 1}")
 
 
-# Pending migrations a read-only reader can live without: they touch nothing `runs` or `status` read.
-READ_COMPATIBLE_MIGRATIONS = frozenset({"m003_lock_tokens"})
+@migrations()
+def m004_run_notes(db: Database) -> None:
+    """Notes: an append-only audit trail of a run written by others than its driver (`ecsops approve`).
+
+    Only adds a table: every recorded row stays as it was.
+    """
+    db.table("notes").create(
+        {"run_id": str, "seq": int, "kind": str, "text": str, "who": str, "at": str},
+        pk=("run_id", "seq"),
+        not_null={"kind", "text", "who", "at"},
+        foreign_keys=[("run_id", "runs", "run_id")],
+    )
+
+
+# Pending migrations a read-only reader can live without: they touch nothing `runs` or `status` read, or only
+# add a table that a store without it reads as empty (m004: a store from before notes has none).
+READ_COMPATIBLE_MIGRATIONS = frozenset({"m003_lock_tokens", "m004_run_notes"})
+NOTES_MIGRATION = "m004_run_notes"
 
 
 def known_migration_names() -> set[str]:

@@ -1,4 +1,4 @@
-"""Pydantic records the store reads and writes: runs, transitions, steps, items and locks."""
+"""Pydantic records the store reads and writes: runs, transitions, steps, items, notes and locks."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ RunStatus = Literal[
     "failed",
     "superseded",
     "interrupted",
+    "paused",
     "abandoned",
 ]
 FINISHED_STATUSES: frozenset[str] = frozenset(
@@ -95,6 +96,22 @@ class ItemRecord(BaseModel):
     updated_at: str
 
 
+class RunNote(BaseModel):
+    """One line appended to a run's audit trail by someone other than its driver (e.g. `ecsops approve`).
+
+    A note never changes the run's state, so it is written without the run's fence, and never rewritten.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    seq: int = Field(ge=1)  # per run, from 1
+    kind: str = Field(pattern=r"^\S{1,40}$")  # a short word: "approve", "rollback"...
+    text: str = Field(min_length=1, max_length=2000, pattern=r"^[^\r\n]+$")  # what was done, one line
+    who: str = Field(min_length=1, max_length=200, pattern=r"^[^\r\n]+$")  # e.g. "alice@host"
+    at: str
+
+
 class LockRecord(BaseModel):
     """Who holds a target, with which fencing token, and until when the lease runs.
 
@@ -134,6 +151,7 @@ class RunHistory(BaseModel):
     transitions: list[TransitionRecord] = Field(default_factory=list)
     steps: list[StepRecord] = Field(default_factory=list)
     items: list[ItemRecord] = Field(default_factory=list)
+    notes: list[RunNote] = Field(default_factory=list)
 
 
 class RunFilter(BaseModel):

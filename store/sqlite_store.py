@@ -31,6 +31,7 @@ from store.models import (
     LockRecord,
     RunFilter,
     RunHistory,
+    RunNote,
     RunRecord,
     StepRecord,
     StepStatus,
@@ -50,6 +51,7 @@ _RUN_COLUMNS = (
 )
 _STEP_COLUMNS = "run_id, name, status, request, result, error, started_at, finished_at"
 _LOCK_COLUMNS = "target, run_id, owner, token, acquired_at, expires_at"
+_NOTE_COLUMNS = "run_id, seq, kind, text, who, at"
 _FINISHED = tuple(sorted(FINISHED_STATUSES))
 
 # SQLite primary result codes (the low byte of an extended code).
@@ -114,6 +116,8 @@ class SqliteRunStore(RunStore):
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._closed = False
+        # A writable store is migrated when opened, so it has the notes table; a read-only one may predate it.
+        self._has_notes: bool | None = None if read_only else True
 
     # ---- plumbing -------------------------------------------------------------------------
     def connection(self) -> sqlite3.Connection:
@@ -227,6 +231,15 @@ class SqliteRunStore(RunStore):
         ).fetchone()
         return _step_from_row(row) if row is not None else None
 
+    def _notes_table(self, conn: sqlite3.Connection) -> bool:
+        """Whether the store has the notes table: a read-only store opened before m004 has none (no notes)."""
+        if self._has_notes is None:
+            self._has_notes = (
+                conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'notes'").fetchone()
+                is not None
+            )
+        return self._has_notes
+
     def _lock_in(self, conn: sqlite3.Connection, target: str) -> LockRecord | None:
         row = conn.execute(f"SELECT {_LOCK_COLUMNS} FROM locks WHERE target = ?", [target]).fetchone()
         return LockRecord(**dict(row)) if row is not None else None
@@ -261,7 +274,7 @@ class SqliteRunStore(RunStore):
             return [_run_from_row(row) for row in conn.execute(sql, args)]
 
     def histories(self, run_filter: RunFilter) -> list[RunHistory]:
-        """Four queries in one read transaction, whatever the number of runs."""
+        """Five queries in one read transaction, whatever the number of runs."""
         sql, args = _filter_sql(run_filter)
         chosen = f"WITH chosen AS ({sql})"
         with self._read() as conn:
@@ -283,6 +296,15 @@ class SqliteRunStore(RunStore):
                     "FROM items i JOIN chosen USING (run_id) ORDER BY i.rowid",
                     args,
                 ).fetchall()
+                notes = (
+                    conn.execute(
+                        f"{chosen} SELECT n.run_id, n.seq, n.kind, n.text, n.who, n.at "
+                        "FROM notes n JOIN chosen USING (run_id) ORDER BY n.run_id, n.seq",
+                        args,
+                    ).fetchall()
+                    if self._notes_table(conn)
+                    else []
+                )
             finally:
                 conn.execute("COMMIT")
         by_id = {run.run_id: RunHistory(run=run) for run in runs}
@@ -292,6 +314,8 @@ class SqliteRunStore(RunStore):
             by_id[row["run_id"]].steps.append(_step_from_row(row))
         for row in items:
             by_id[row["run_id"]].items.append(_item_from_row(row))
+        for row in notes:
+            by_id[row["run_id"]].notes.append(RunNote(**dict(row)))
         return list(by_id.values())
 
     def _update_run_in_tx(
@@ -410,6 +434,32 @@ class SqliteRunStore(RunStore):
             ).fetchone()
         return _item_from_row(row)
 
+    # ---- notes ----------------------------------------------------------------------------
+    def add_note(self, run_id: str, kind: str, text: str, who: str) -> RunNote:
+        """Unfenced: the next seq is chosen and written in one IMMEDIATE transaction, so writers queue."""
+        at = utc_now_iso()
+        RunNote(run_id=run_id, seq=1, kind=kind, text=text, who=who, at=at)  # refuse a bad note before writing
+        with self._tx(f"a note on run {run_id}") as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone() is None:
+                raise RunNotFoundError(f"no run with id {run_id!r} in store {self.path}")
+            seq = conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM notes WHERE run_id = ?", [run_id]
+            ).fetchone()[0]
+            conn.execute(
+                f"INSERT INTO notes ({_NOTE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", [run_id, seq, kind, text, who, at]
+            )
+        return RunNote(run_id=run_id, seq=seq, kind=kind, text=text, who=who, at=at)
+
+    def notes(self, run_id: str) -> list[RunNote]:
+        with self._read() as conn:
+            return self._notes_in(conn, run_id)
+
+    def _notes_in(self, conn: sqlite3.Connection, run_id: str) -> list[RunNote]:
+        if not self._notes_table(conn):
+            return []
+        rows = conn.execute(f"SELECT {_NOTE_COLUMNS} FROM notes WHERE run_id = ? ORDER BY seq", [run_id]).fetchall()
+        return [RunNote(**dict(row)) for row in rows]
+
     # ---- steps ----------------------------------------------------------------------------
     def get_step(self, run_id: str, name: str) -> StepRecord | None:
         with self._read() as conn:
@@ -511,6 +561,10 @@ class SqliteRunStore(RunStore):
                 "INSERT INTO items (run_id, item_id, state, data, updated_at) VALUES (?, ?, ?, ?, ?)",
                 [(i.run_id, i.item_id, i.state, _dumps(i.data), i.updated_at) for i in history.items],
             )
+            conn.executemany(
+                f"INSERT INTO notes ({_NOTE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                [(n.run_id, n.seq, n.kind, n.text, n.who, n.at) for n in history.notes],
+            )
         return True
 
     def history(self, run_id: str) -> RunHistory | None:
@@ -533,6 +587,7 @@ class SqliteRunStore(RunStore):
                     "SELECT run_id, item_id, state, data, updated_at FROM items WHERE run_id = ? ORDER BY rowid",
                     [run_id],
                 ).fetchall()
+                notes = self._notes_in(conn, run_id)
             finally:
                 conn.execute("COMMIT")
         return RunHistory(
@@ -540,6 +595,7 @@ class SqliteRunStore(RunStore):
             transitions=[TransitionRecord(**dict(row)) for row in transitions],
             steps=[_step_from_row(row) for row in steps],
             items=[_item_from_row(row) for row in items],
+            notes=notes,
         )
 
     # ---- locks ----------------------------------------------------------------------------
