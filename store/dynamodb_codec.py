@@ -15,7 +15,7 @@ from typing import Any
 
 from store import dynamodb_layout as layout
 from store.errors import StoreWriteError
-from store.models import ItemRecord, LockRecord, RunRecord, StepRecord, TransitionRecord
+from store.models import ItemRecord, LockRecord, RunNote, RunRecord, StepRecord, TransitionRecord
 
 COMPRESS_ABOVE = 2048
 MAX_ITEM_BYTES = 400 * 1024
@@ -109,7 +109,7 @@ def transition_seq(item: Item) -> int:
     return int(item[layout.TRANSITION_SEQ]["N"]) if layout.TRANSITION_SEQ in item else 0
 
 
-# ---- transitions, steps, items ---------------------------------------------------------------------------
+# ---- transitions, steps, items, notes ---------------------------------------------------------------------
 def transition_item(transition: TransitionRecord) -> Item:
     return {**layout.transition_key(transition.run_id, transition.seq), **_fields(transition, frozenset())}
 
@@ -138,6 +138,16 @@ def item_item(record: ItemRecord, *, order: int, write_id: str) -> Item:
 
 def item_from_item(item: Item) -> ItemRecord:
     return ItemRecord(**_values(item, ItemRecord, ITEM_JSON_FIELDS))
+
+
+def note_item(note: RunNote, *, write_id: str) -> Item:
+    item = {**layout.note_key(note.run_id, note.seq), **_fields(note, frozenset())}
+    item[layout.WRITE_MARK] = s(write_id)
+    return item
+
+
+def note_from_item(item: Item) -> RunNote:
+    return RunNote(**_values(item, RunNote, frozenset()))
 
 
 def order_of(item: Item) -> int:

@@ -8,8 +8,12 @@ transitions come back in order because their sort keys carry the zero-padded seq
     RUN#<run_id>     TR#<seq:010d>      one transition (seq from 1, shared by run and item transitions)
     RUN#<run_id>     STEP#<name>        one step (intent, then outcome)
     RUN#<run_id>     ITEM#<item_id>     one item (e.g. a container instance being replaced)
+    RUN#<run_id>     NOTE#<seq:010d>    one note (append-only, unfenced: `ecsops approve`; seq from 1)
     LOCK#<target>    LOCK               the target's lock (run_id, owner, token, expires_at)
     META             META               the layout version, written by `ecsops store init`
+
+Sort keys order a collection ITEM# < NOTE# < RUN < STEP# < TR#, so one Query of the keys between NOTE# and RUN,
+backwards, reads the run item and the run's last note: whether the run exists and the seq a new note takes.
 
 Listing runs never scans: only run items carry `started_key` (`<started_at>#<run_id>`), so three sparse
 global secondary indexes hold runs alone, newest first by `started_key`:
@@ -35,6 +39,7 @@ LOCK_SK = "LOCK"
 TRANSITION_PREFIX = "TR#"
 STEP_PREFIX = "STEP#"
 ITEM_PREFIX = "ITEM#"
+NOTE_PREFIX = "NOTE#"
 LIST_PK = "list_pk"
 LIST_PK_VALUE = "RUNS"
 STARTED_KEY = "started_key"
@@ -71,6 +76,10 @@ def step_key(run_id: str, name: str) -> Key:
 
 def item_key(run_id: str, item_id: str) -> Key:
     return _key(run_pk(run_id), f"{ITEM_PREFIX}{item_id}")
+
+
+def note_key(run_id: str, seq: int) -> Key:
+    return _key(run_pk(run_id), f"{NOTE_PREFIX}{seq:010d}")
 
 
 def lock_key(target: str) -> Key:

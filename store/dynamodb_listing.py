@@ -83,7 +83,32 @@ def history_from(items: list[dict[str, Any]]) -> RunHistory | None:
         transitions=[codec.transition_from_item(i) for i in of_kind(items, layout.TRANSITION_PREFIX)],
         steps=[codec.step_from_item(i) for i in in_order(of_kind(items, layout.STEP_PREFIX))],
         items=[codec.item_from_item(i) for i in in_order(of_kind(items, layout.ITEM_PREFIX))],
+        notes=[codec.note_from_item(i) for i in of_kind(items, layout.NOTE_PREFIX)],
     )
+
+
+def note_tail(table: DynamoTable, run_id: str) -> tuple[bool, int]:
+    """Whether the run exists, and the seq of its last note (0 for none), in one single-page Query: the keys
+    from NOTE# to RUN, backwards, are the run item then the notes, newest first (dynamodb_layout)."""
+    page = table.read(
+        "Query",
+        TableName=table.name,
+        KeyConditionExpression="#pk = :pk AND #sk BETWEEN :first AND :run",
+        ExpressionAttributeNames={"#pk": layout.PK, "#sk": layout.SK},
+        ExpressionAttributeValues={
+            ":pk": codec.s(layout.run_pk(run_id)),
+            ":first": codec.s(layout.NOTE_PREFIX),
+            ":run": codec.s(layout.RUN_SK),
+        },
+        ScanIndexForward=False,
+        Limit=2,
+        ProjectionExpression="#pk, #sk, seq",
+        ConsistentRead=True,
+    )
+    found = page.get("Items", [])
+    exists = any(item[layout.SK]["S"] == layout.RUN_SK for item in found)
+    seqs = [int(item["seq"]["N"]) for item in found if item[layout.SK]["S"].startswith(layout.NOTE_PREFIX)]
+    return exists, max(seqs, default=0)
 
 
 def of_kind(items: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from store import dynamodb_layout as layout
 from store.base import RunStore
 from store.clock import utc_now_iso
 from store.dynamodb_journal import Journals
-from store.dynamodb_listing import history_from, in_order, listed_run_ids, partition
+from store.dynamodb_listing import history_from, in_order, listed_run_ids, note_tail, partition
 from store.dynamodb_locks import DynamoLocks, fence_check, fence_condition, fence_release
 from store.dynamodb_requests import DynamoTable, Usage, WriteRefused, new_write_id
 from store.errors import ConcurrentUpdateError, RunNotFoundError
@@ -38,6 +38,7 @@ from store.models import (
     LockRecord,
     RunFilter,
     RunHistory,
+    RunNote,
     RunRecord,
     StepRecord,
     StepStatus,
@@ -45,6 +46,7 @@ from store.models import (
 )
 
 HISTORY_READERS = 8
+NOTE_ATTEMPTS = 20  # a note loses its seq only to another note that won it: every round, one writer succeeds
 _ORDER_STRIDE = 10**20  # steps and items: fencing token first, then this process's time
 _LOCK_CHECK = 2  # write units of a transaction's check of the (small) lock item
 
@@ -390,13 +392,42 @@ class DynamoRunStore(RunStore):
         return [history for history in found if history is not None]
 
     def history(self, run_id: str) -> RunHistory | None:
-        """The run's whole item collection in one Query (nothing, for a finished run this process wrote)."""
+        """The run's whole item collection in one Query (for a finished run this process wrote, only its
+        notes: others write those, without the run's fence)."""
         cached = self._cached(run_id)
         if cached is not None:
             known = self._journals.history(cached)
             if known is not None:
-                return known
+                return known.model_copy(update={"notes": self.notes(run_id)})
         return history_from(partition(self._table, run_id))
+
+    def notes(self, run_id: str) -> list[RunNote]:
+        """Never from the journal: notes are written by others than the run's driver."""
+        return [codec.note_from_item(i) for i in partition(self._table, run_id, layout.NOTE_PREFIX)]
+
+    def add_note(self, run_id: str, kind: str, text: str, who: str) -> RunNote:
+        """One Query for the run and its last note, then a put conditioned on that seq being free; a writer
+        that lost the seq to another note reads again and takes the next."""
+        at = utc_now_iso()
+        RunNote(run_id=run_id, seq=1, kind=kind, text=text, who=who, at=at)  # refuse a bad note before writing
+        for _ in range(NOTE_ATTEMPTS):
+            exists, last_seq = note_tail(self._table, run_id)
+            if not exists:
+                raise self._not_found(run_id)
+            note = RunNote(run_id=run_id, seq=last_seq + 1, kind=kind, text=text, who=who, at=at)
+            write_id = new_write_id()
+            item = codec.note_item(note, write_id=write_id)
+            codec.check_size(item, f"a note on run {run_id}")
+            key = layout.note_key(run_id, note.seq)
+            put = {"TableName": self._table.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+            try:
+                self._put_note(put, key, write_id, codec.write_units(item))
+            except WriteRefused:
+                continue  # another note took this seq
+            return note
+        raise ConcurrentUpdateError(
+            f"a note on run {run_id} lost its seq to other notes {NOTE_ATTEMPTS} times; nothing was written, retry"
+        )
 
     def transitions(self, run_id: str) -> list[TransitionRecord]:
         known = self._journals.transitions(run_id)
@@ -415,6 +446,9 @@ class DynamoRunStore(RunStore):
         if known is not None:
             return known
         return [codec.step_from_item(i) for i in in_order(partition(self._table, run_id, layout.STEP_PREFIX))]
+
+    def _put_note(self, put: dict[str, Any], key: dict[str, Any], write_id: str, units: int) -> None:
+        self._table.write("PutItem", put, applied=lambda: self._marked(key, write_id), write_units=units)
 
     # ---- items ------------------------------------------------------------------------------------------
     def put_item(self, run_id: str, item_id: str, state: str, data: dict[str, Any], fence: Fence) -> ItemRecord:
@@ -624,6 +658,7 @@ class DynamoRunStore(RunStore):
         children: list[dict[str, Any]] = [codec.transition_item(t) for t in history.transitions]
         children += [codec.step_item(s, order=i + 1, write_id="import") for i, s in enumerate(history.steps)]
         children += [codec.item_item(r, order=i + 1, write_id="import") for i, r in enumerate(history.items)]
+        children += [codec.note_item(note, write_id="import") for note in history.notes]
         for child in children:
             codec.check_size(child, f"a record of run {run.run_id}")
         self._table.batch_write(children)
