@@ -19,9 +19,12 @@ if TYPE_CHECKING:
     from store.base import RunStore
     from store.models import RunFilter
 
-# The migrations a store must have, exactly, to be read here; tests/test_store_reader.py holds it equal to
-# store.migrations. A store with fewer (needs migrating) or others (newer ecsops) goes to the full backend.
-SCHEMA_MIGRATIONS = frozenset({"m001_initial", "m002_facts_timers_reason", "m003_lock_tokens"})
+# The migrations a store must have, exactly, to be read here; tests/test_startup.py holds it equal to
+# store.migrations. A store with fewer (needs migrating) or others (newer ecsops) goes to the full backend,
+# except that a store missing only OPTIONAL_MIGRATIONS is read here as it is: they only add a table whose
+# absence reads as empty (m004: a store from before notes has no notes).
+SCHEMA_MIGRATIONS = frozenset({"m001_initial", "m002_facts_timers_reason", "m003_lock_tokens", "m004_run_notes"})
+OPTIONAL_MIGRATIONS = frozenset({"m004_run_notes"})
 MIGRATION_SET = "ecsops"
 BUSY_TIMEOUT_ENV = "ECSOPS_STORE_BUSY_TIMEOUT"  # as in store.sqlite_store, which imports sqlite-utils
 _FINISHED = frozenset({"succeeded", "rolled_back", "rollback_failed", "failed", "superseded", "abandoned"})
@@ -106,6 +109,19 @@ class ItemLike(Protocol):
     def data(self) -> dict[str, Any]: ...
 
 
+class NoteLike(Protocol):
+    @property
+    def seq(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def who(self) -> str: ...
+    @property
+    def at(self) -> str: ...
+
+
 class HistoryLike(Protocol):
     """One run with everything recorded about it (store.models.RunHistory has these attributes too)."""
 
@@ -117,6 +133,8 @@ class HistoryLike(Protocol):
     def steps(self) -> Sequence[StepLike]: ...
     @property
     def items(self) -> Sequence[ItemLike]: ...
+    @property
+    def notes(self) -> Sequence[NoteLike]: ...
 
 
 @dataclass(frozen=True)
@@ -224,6 +242,16 @@ class ItemView:
 
 
 @dataclass(frozen=True)
+class NoteView:
+    run_id: str
+    seq: int
+    kind: str
+    text: str
+    who: str
+    at: str
+
+
+@dataclass(frozen=True)
 class LockView:
     target: str
     run_id: str | None
@@ -237,7 +265,7 @@ _RUN_JSON = ("params", "facts", "timers", "ci")
 _RUN_COLUMNS = tuple(f.name for f in fields(RunView))
 
 
-HistoryParts = tuple[list["TransitionView"], list["StepView"], list["ItemView"]]
+HistoryParts = tuple[list["TransitionView"], list["StepView"], list["ItemView"], list["NoteView"]]
 
 
 @dataclass(frozen=True)
@@ -246,6 +274,7 @@ class HistoryView:
     transitions: Sequence[TransitionLike] = ()
     steps: Sequence[StepLike] = ()
     items: Sequence[ItemLike] = ()
+    notes: Sequence[NoteLike] = ()
 
 
 def _json(text: str | None, empty: Any) -> Any:
@@ -255,9 +284,10 @@ def _json(text: str | None, empty: Any) -> Any:
 class SqliteRunReader:
     """Read-only queries on one current SQLite store; never writes, never migrates."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, has_notes: bool = True) -> None:
         self._conn = conn
         self.path = path
+        self._has_notes = has_notes  # False for a store from before m004_run_notes: it has no notes
 
     def _rows(self, sql: str, args: Sequence[Any]) -> list[sqlite3.Row]:
         return list(self._conn.execute(sql, list(args)))
@@ -295,7 +325,8 @@ class SqliteRunReader:
         if not rows:
             return None
         ids = [run_id]
-        return HistoryView(self._run(rows[0]), self._transitions(ids), self._steps(ids), self._items(ids))
+        return HistoryView(self._run(rows[0]), self._transitions(ids), self._steps(ids), self._items(ids),
+                           self._notes(ids))
 
     def transitions(self, run_id: str) -> list[TransitionView]:
         return self._transitions([run_id])
@@ -306,17 +337,22 @@ class SqliteRunReader:
     def items(self, run_id: str) -> list[ItemView]:
         return self._items([run_id])
 
+    def notes(self, run_id: str) -> list[NoteView]:
+        return self._notes([run_id])
+
     def histories(self, query: RunQuery) -> list[HistoryView]:
-        """Four queries whatever the number of runs: the runs, then their transitions, steps and items."""
+        """Five queries whatever the number of runs: the runs, then their transitions, steps, items and notes."""
         runs = self.list_runs(query)
         ids = [run.run_id for run in runs]
-        by_run: dict[str, HistoryParts] = {run_id: ([], [], []) for run_id in ids}
+        by_run: dict[str, HistoryParts] = {run_id: ([], [], [], []) for run_id in ids}
         for transition in self._transitions(ids):
             by_run[transition.run_id][0].append(transition)
         for step in self._steps(ids):
             by_run[step.run_id][1].append(step)
         for item in self._items(ids):
             by_run[item.run_id][2].append(item)
+        for note in self._notes(ids):
+            by_run[note.run_id][3].append(note)
         return [HistoryView(run, *by_run[run.run_id]) for run in runs]
 
     def _in(self, run_ids: Sequence[str]) -> str:
@@ -346,6 +382,13 @@ class SqliteRunReader:
         rows = self._rows("SELECT run_id, item_id, state, updated_at, data FROM items "
                           f"WHERE {self._in(run_ids)} ORDER BY rowid", run_ids)
         return [ItemView(r[0], r[1], r[2], r[3], _json(r[4], {})) for r in rows]
+
+    def _notes(self, run_ids: Sequence[str]) -> list[NoteView]:
+        if not run_ids or not self._has_notes:
+            return []
+        rows = self._rows("SELECT run_id, seq, kind, text, who, at FROM notes "
+                          f"WHERE {self._in(run_ids)} ORDER BY run_id, seq", run_ids)
+        return [NoteView(*row) for row in rows]
 
     def get_lock(self, target: str) -> LockView | None:
         rows = self._rows("SELECT target, run_id, owner, token, acquired_at, expires_at FROM locks WHERE target = ?",
@@ -383,6 +426,9 @@ class StoreReader:
     def items(self, run_id: str) -> Sequence[ItemLike]:
         return self.store.items(run_id)
 
+    def notes(self, run_id: str) -> Sequence[NoteLike]:
+        return self.store.notes(run_id)
+
     def get_lock(self, target: str) -> LockLike | None:
         return self.store.get_lock(target)
 
@@ -397,7 +443,8 @@ def _run_filter(query: RunQuery) -> RunFilter:
 
 
 def open_sqlite_reader(path: Path) -> SqliteRunReader | None:
-    """A plain reader when `path` is a store at exactly SCHEMA_MIGRATIONS; None when the full backend must decide."""
+    """A plain reader when `path` is a store at exactly SCHEMA_MIGRATIONS (or missing only OPTIONAL_MIGRATIONS);
+    None when the full backend must decide."""
     if not path.is_file():
         return None
     try:
@@ -412,10 +459,10 @@ def open_sqlite_reader(path: Path) -> SqliteRunReader | None:
     except sqlite3.Error:
         conn.close()
         return None
-    if applied != SCHEMA_MIGRATIONS:
+    if not applied <= SCHEMA_MIGRATIONS or SCHEMA_MIGRATIONS - applied - OPTIONAL_MIGRATIONS:
         conn.close()
         return None
-    return SqliteRunReader(conn, path)
+    return SqliteRunReader(conn, path, has_notes="m004_run_notes" in applied)
 
 
 def open_reader(explicit: str | None = None) -> RunReader:
