@@ -25,8 +25,12 @@ def run_document(store: StatusSource, run: RunLike) -> dict[str, Any]:
     """A run with its timeline and steps, plus the fields its operation adds (DESIGN.md §4); an unfinished
     run also says who holds its lock, its wait deadlines and what a person should do next."""
     recorded = store.history(run.run_id)
-    parts = (recorded.transitions, recorded.steps, recorded.items) if recorded is not None else ((), (), ())
-    document = history_document(HistoryView(run, *parts))
+    if recorded is None:
+        document = history_document(HistoryView(run))
+    else:
+        document = history_document(
+            HistoryView(run, recorded.transitions, recorded.steps, recorded.items, recorded.notes)
+        )
     if run.status not in _FINISHED:
         document["deadlines"] = {name: _iso(at) for name, at in sorted(run.timers.items())}
         document["lock"] = lock_document(run.run_id, store.get_lock(run.target), now=time.time())
@@ -98,6 +102,7 @@ def _time(epoch: float) -> str:
 def history_document(history: HistoryLike) -> dict[str, Any]:
     """The run document of a run read with everything recorded about it (store.histories)."""
     run, transitions, steps, items = history.run, history.transitions, history.steps, history.items
+    notes = history.notes
     document: dict[str, Any] = {
         "run_id": run.run_id,
         "operation": run.operation,
@@ -130,6 +135,8 @@ def history_document(history: HistoryLike) -> dict[str, Any]:
             for s in steps
         ],
         "in_flight": [s.name for s in steps if s.status == "intent"],
+        # Written by others than the run's driver (`ecsops approve`), oldest first.
+        "notes": [{"seq": n.seq, "kind": n.kind, "text": n.text, "who": n.who, "at": n.at} for n in notes],
     }
     document.update(document_fields(run, items))
     return document

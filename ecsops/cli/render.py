@@ -63,6 +63,9 @@ def render_status(document: dict[str, Any]) -> str:
         lines.append(
             "in flight " + ", ".join(document["in_flight"]) + "  (will be reconciled against AWS on resume)"
         )
+    if document.get("notes"):
+        lines.append("notes")
+        lines.extend(f"  {_time(note['at'])}  {note['who']}: {note['text']}" for note in document["notes"])
     return "\n".join(lines)
 
 

@@ -78,7 +78,7 @@ def copy(
     source: Annotated[str, typer.Option("--from", help="The store to copy runs from (path or dynamodb://TABLE).")],
     destination: Annotated[str, typer.Option("--to", help="The store to copy runs into (created if a new file).")],
 ) -> None:
-    """Copy every run, whole (transitions, steps, items), from one store to another, in either direction.
+    """Copy every run, whole (transitions, steps, items, notes), from one store to another, in either direction.
 
     Idempotent: a run already in the destination is left as it is. A run still in progress in the source
     (its lock held and its lease running) is skipped: copy again once it has ended."""
@@ -108,18 +108,19 @@ def copy(
         dst.close()
     copied, present, in_progress, counts = summary
     typer.echo(
-        f"copied {copied} run(s) ({counts[0]} transitions, {counts[1]} steps, {counts[2]} items) "
-        f"from {src_location.describe()} to {dst_location.describe()}; {present} already there"
+        f"copied {copied} run(s) ({counts[0]} transitions, {counts[1]} steps, {counts[2]} items"
+        + (f", {counts[3]} notes) " if counts[3] else ") ")
+        + f"from {src_location.describe()} to {dst_location.describe()}; {present} already there"
         + (f"; {len(in_progress)} in progress skipped: {', '.join(in_progress)}" if in_progress else "")
     )
 
 
-def _copy_runs(src: RunStore, dst: RunStore) -> tuple[int, int, list[str], tuple[int, int, int]]:
+def _copy_runs(src: RunStore, dst: RunStore) -> tuple[int, int, list[str], tuple[int, int, int, int]]:
     from store.models import RunFilter
 
     copied = present = 0
     in_progress: list[str] = []
-    transitions = steps = items = 0
+    transitions = steps = items = notes = 0
     # Oldest first, so a listing of the destination taken half-way shows a prefix of the history.
     for run in reversed(src.list_runs(RunFilter(limit=10**9))):
         if _in_progress(src, run):
@@ -133,9 +134,10 @@ def _copy_runs(src: RunStore, dst: RunStore) -> tuple[int, int, list[str], tuple
             transitions += len(history.transitions)
             steps += len(history.steps)
             items += len(history.items)
+            notes += len(history.notes)
         else:
             present += 1
-    return copied, present, in_progress, (transitions, steps, items)
+    return copied, present, in_progress, (transitions, steps, items, notes)
 
 
 def _in_progress(src: RunStore, run: RunRecord) -> bool:
