@@ -14,8 +14,8 @@ import pytest
 from conftest import StoreBackend
 
 from store.base import RunStore
-from store.errors import ConcurrentUpdateError, LockHeldError, LockLostError
-from store.models import Fence, RunFilter, RunRecord
+from store.errors import ConcurrentUpdateError, LockHeldError, LockLostError, RunNotFoundError
+from store.models import Fence, RunFilter, RunHistory, RunNote, RunRecord
 
 LEASE = 60.0
 T0 = 1_000_000.0
@@ -262,6 +262,68 @@ def test_histories_are_the_listed_runs_with_everything_recorded(store: RunStore)
     assert [r.run_id for r in store.list_runs(RunFilter(limit=3))] == ["r3", "r2", "r1"]
 
 
+# ---- notes: unfenced, append-only ------------------------------------------------------------------------
+def test_notes_are_appended_in_seq_order_while_the_driver_holds_the_lock(store: RunStore) -> None:
+    fence = _started(store, "a")
+    run = store.checkpoint("a", 0, fence, source="planned", dest="waiting", trigger="plan")
+    first = store.add_note("a", "approve", "approved hook h-1 of deployment ecs-svc/1", "alice@laptop")
+    second = store.add_note("a", "rollback", "rolled back hook h-2", "bob@ci")
+    assert (first.run_id, first.seq, first.kind, first.who) == ("a", 1, "approve", "alice@laptop")
+    assert (second.seq, second.text) == (2, "rolled back hook h-2")
+    assert first.at.endswith("+00:00") and first.at <= second.at
+    assert store.notes("a") == [first, second]
+    # A note changes nothing of the run, and the driver's fenced writes go on as before.
+    assert store.get_run("a") == run
+    store.checkpoint("a", run.version, fence, source="waiting", dest="succeeded", trigger="stable", status="succeeded")
+    history = store.history("a")
+    assert history is not None and history.notes == [first, second]
+    assert [h.notes for h in store.histories(RunFilter())] == [[first, second]]
+    third = store.add_note("a", "comment", "checked after the end", "carol@host")  # a finished run takes notes
+    assert third.seq == 3
+    history = store.history("a")
+    assert history is not None and history.notes == [first, second, third]
+
+
+def test_notes_are_per_run_and_a_run_without_notes_has_none(store: RunStore) -> None:
+    _started(store, "a")
+    _started(store, "b", target="ecs:1:r:c/other")
+    store.add_note("b", "approve", "one", "alice@host")
+    on_a, on_b = store.add_note("a", "approve", "x", "w"), store.add_note("b", "approve", "y", "w")
+    assert (on_a.seq, on_b.seq) == (1, 2)
+    assert [(n.run_id, n.seq) for n in store.notes("a")] == [("a", 1)]
+    assert [h.run.run_id for h in store.histories(RunFilter()) if not h.notes] == []
+    _started(store, "c", target="ecs:1:r:c/third")
+    assert store.notes("c") == []
+    history = store.history("c")
+    assert history is not None and history.notes == []
+
+
+def test_a_note_on_an_unknown_run_is_refused(store: RunStore) -> None:
+    with pytest.raises(RunNotFoundError, match="no run with id 'nope'"):
+        store.add_note("nope", "approve", "approved", "alice@host")
+    assert store.notes("nope") == []
+
+
+def test_a_note_is_one_line_of_a_short_kind(store: RunStore) -> None:
+    _started(store, "a")
+    for kind, text, who in (("approve", "two\nlines", "w"), ("two words", "t", "w"), ("approve", "", "w"),
+                            ("approve", "t", "")):
+        with pytest.raises(ValueError):
+            store.add_note("a", kind, text, who)
+    assert store.notes("a") == []
+
+
+def test_import_history_carries_notes(store: RunStore) -> None:
+    notes = [RunNote(run_id="copied", seq=n, kind="approve", text=f"note {n}", who="alice@host",
+                     at=f"2026-01-01T00:00:0{n}+00:00") for n in (1, 2)]
+    run = _run("copied").model_copy(update={"status": "succeeded", "state": "succeeded"})
+    assert store.import_history(RunHistory(run=run, notes=notes))
+    assert store.notes("copied") == notes
+    history = store.history("copied")
+    assert history is not None and history.notes == notes
+    assert store.add_note("copied", "comment", "after the copy", "bob@host").seq == 3
+
+
 # ---- several processes ------------------------------------------------------------------------------------
 def _open_and_start(backend: StoreBackend, n: int, barrier: Any, results: Any) -> None:
     barrier.wait()
@@ -308,6 +370,39 @@ def test_several_processes_opening_a_fresh_store_at_once_all_work(store_backend:
     assert outcomes == [(n, "ok") for n in range(6)]
     store = store_backend.open()
     assert sorted(run.run_id for run in store.list_runs(RunFilter())) == [f"p{n}" for n in range(6)]
+    store.close()
+
+
+def _add_notes(backend: StoreBackend, n: int, barrier: Any, results: Any) -> None:
+    """Append NOTES_EACH notes to run "noted" from process n, all processes starting together."""
+    store = backend.open()
+    barrier.wait()
+    try:
+        seqs = [store.add_note("noted", "approve", f"note {k} of writer {n}", f"writer-{n}@host").seq
+                for k in range(NOTES_EACH)]
+        results.put((n, seqs))
+    except Exception as exc:  # reported to the parent, which asserts
+        results.put((n, f"{type(exc).__name__}: {exc}"))
+    finally:
+        store.close()
+
+
+NOTES_EACH = 3
+
+
+def test_concurrent_note_writers_each_get_their_own_seq_and_none_is_lost(store_backend: StoreBackend) -> None:
+    store = store_backend.open()
+    _started(store, "noted")
+    outcomes = _in_processes(_add_notes, store_backend, 4)
+    assert all(isinstance(seqs, list) for _, seqs in outcomes), outcomes
+    assigned = sorted(seq for _, seqs in outcomes for seq in seqs)
+    assert assigned == list(range(1, 4 * NOTES_EACH + 1))
+    notes = store.notes("noted")
+    assert [note.seq for note in notes] == assigned
+    assert sorted(note.text for note in notes) == sorted(f"note {k} of writer {n}" for n in range(4)
+                                                         for k in range(NOTES_EACH))
+    for n, seqs in outcomes:  # each writer's notes carry the seqs it was told
+        assert [note.seq for note in notes if note.who == f"writer-{n}@host"] == seqs
     store.close()
 
 
