@@ -286,9 +286,71 @@ def test_a_finished_run_this_process_wrote_is_read_back_from_what_it_wrote(
                            status="succeeded")
     sim_dynamo.reset_counts()
     mine = store.history("r1")
-    assert dynamo_counts(sim_dynamo) == {}
+    assert dynamo_counts(sim_dynamo) == {"Query": 1}  # only its notes, which others write
     assert mine == open_store_at().history("r1")
     assert mine is not None and [i.state for i in mine.items] == ["detaching"]
+
+
+def test_a_note_written_by_another_process_is_in_the_history_the_driver_reads_back(
+    store: DynamoRunStore, sim_dynamo: SimServer
+) -> None:
+    """`ecsops approve` notes a live run from another process; the driver's final report shows that note."""
+    run, fence = _started(store)
+    approver = open_store_at()
+    note = approver.add_note("r1", "approve", "approved hook h-1", "alice@laptop")
+    store.checkpoint("r1", run.version, fence, source="planned", dest="succeeded", trigger="done", status="succeeded")
+    mine = store.history("r1")
+    assert mine is not None and mine.notes == [note]
+    assert mine == approver.history("r1")
+
+
+# ---- notes: one Query for the run and its last note, then a put conditioned on the seq ----------------------
+def test_a_note_is_one_query_and_one_conditional_put_in_the_runs_partition(
+    store: DynamoRunStore, sim_dynamo: SimServer
+) -> None:
+    _started(store)
+    store.add_note("r1", "approve", "first", "alice@host")
+    sim_dynamo.reset_counts()
+    note = store.add_note("r1", "approve", "second", "alice@host")
+    assert note.seq == 2
+    assert dynamo_counts(sim_dynamo) == {"Query": 1, "PutItem": 1}
+    item = sim_dynamo.client("dynamodb").get_item(TableName="ecsops-runs", Key=layout.note_key("r1", 2))["Item"]
+    assert item["sk"]["S"] == "NOTE#0000000002" and codec.note_from_item(item) == note
+    sim_dynamo.reset_counts()
+    history = store.history("r1")
+    assert history is not None and [n.text for n in history.notes] == ["first", "second"]
+    assert dynamo_counts(sim_dynamo) == {"Query": 1}  # the run's one history Query carries its notes
+
+
+def test_a_note_that_lost_its_seq_to_another_takes_the_next(
+    store: DynamoRunStore, sim_dynamo: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import store.dynamodb_store as dynamodb_store
+
+    _started(store)
+    other = store.add_note("r1", "approve", "the other writer's", "bob@host")
+    real_tail = dynamodb_store.note_tail
+    stale = iter([(True, 0)])  # read before the other writer's note landed
+
+    def tail(table: Any, run_id: str) -> tuple[bool, int]:
+        return next(stale, None) or real_tail(table, run_id)
+
+    monkeypatch.setattr(dynamodb_store, "note_tail", tail)
+    sim_dynamo.reset_counts()
+    mine = store.add_note("r1", "approve", "mine", "alice@host")
+    assert mine.seq == 2
+    assert dynamo_counts(sim_dynamo)["PutItem"] == 2  # the first put was refused: seq 1 was taken
+    assert store.notes("r1") == [other, mine]
+
+
+def test_a_note_whose_answer_is_lost_is_settled_by_reading_and_written_once(
+    store: DynamoRunStore, sim_dynamo: SimServer
+) -> None:
+    _started(store)
+    sim_dynamo.add_fault({"service": "dynamodb", "operation": "PutItem", "kind": "http500_after", "nth": 1})
+    note = store.add_note("r1", "approve", "approved", "alice@host")
+    assert {f.kind for f in sim_dynamo.faults.delivered} == {"http500_after"}
+    assert note.seq == 1 and store.notes("r1") == [note]
 
 
 # ---- unknown outcomes are settled by reading, never applied twice ---------------------------------------------
