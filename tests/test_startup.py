@@ -73,6 +73,7 @@ def store_path(tmp_path: Path) -> Path:
     store.record_intent("d1", "register_task_definition", {"family": "web"}, d1, **lease)
     store.record_outcome("d1", "register_task_definition", "succeeded", d1, result={"arn": "web:2"})
     store.record_intent("d1", "update_service", {"service": "web"}, d1, **lease)
+    store.add_note("d1", "approve", "approved hook h-1", "alice@laptop")
     store.create_run(_record("rr2", "replace-instances", params={"asg": "g", "cluster": "c"},
                              facts={"not_in_cluster": ["i-9"], "skipped": []}), rr2)
     store.put_item("rr2", "i-1", "detaching", {key: f"<{key}>" for key in INSTANCE_FIELDS}, rr2)
@@ -89,6 +90,7 @@ def test_status_and_runs_import_nothing_heavy(store_path: Path) -> None:
         assert "Traceback" not in stdout
     stdout, _ = _imported_by(store_path, "status", "d1")
     assert "new task definition" in stdout and "<new_task_definition>" in stdout
+    assert "alice@laptop: approved hook h-1" in stdout
 
 
 def test_reader_shows_what_the_full_store_shows(store_path: Path) -> None:
