@@ -224,7 +224,7 @@ def test_runs_reads_the_runs_it_lists_in_a_fixed_number_of_queries(tmp_path: Pat
     few = queries_to_list(5)
     _fill(store_path, 500, first=5)
     assert queries_to_list(505) == few
-    assert few <= 6  # BEGIN, runs, transitions, steps, items, COMMIT
+    assert few <= 7  # BEGIN, runs, transitions, steps, items, notes, COMMIT
 
 
 def test_runs_lists_ten_thousand_runs_quickly(tmp_path: Path) -> None:
