@@ -23,7 +23,9 @@ def _sim() -> None:
 def serve(
     *,
     port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1; 0 picks a free one.")] = 5000,
-    scenario: Annotated[str, typer.Option(help="'demo', 'empty' or the path of a JSON scenario file.")] = "demo",
+    scenario: Annotated[
+        str, typer.Option(help="'demo', 'bluegreen', 'empty' or the path of a JSON scenario file.")
+    ] = "demo",
     tick_seconds: Annotated[
         float | None, typer.Option(help="Virtual seconds each ECS/ASG/ELB Describe/List call adds.")
     ] = None,

@@ -6,12 +6,15 @@ import math
 import random
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.ecs.models import ecs_backends
 
 from ecsops.sim.clock import VirtualClock
 from ecsops.sim.ecs_tasks import ModelTask, StartFailure, TaskRunner
+
+if TYPE_CHECKING:
+    from ecsops.sim.strategies import StrategyRunner
 
 MAX_EVENTS = 100
 DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
@@ -40,6 +43,7 @@ class Deployment:
     failed_tasks: int = 0
     warned_unstable: bool = False
     signature: tuple[int, int, int, int] = (0, 0, 0, 0)
+    strategy: str = "ROLLING"
 
 
 @dataclass
@@ -74,6 +78,8 @@ class EcsModel:
     placement_outages: dict[str, float] = field(default_factory=dict)
     outage_until: dict[str, float] = field(default_factory=dict)
     services: dict[str, ServiceState] = field(default_factory=dict)
+    # service deployments and the BLUE_GREEN/LINEAR/CANARY walk (set by SimModel.build)
+    strategies: StrategyRunner | None = None
     _ids: random.Random = field(default_factory=lambda: random.Random(0))
 
     def backend(self) -> Any:
@@ -90,6 +96,8 @@ class EcsModel:
             service.cluster_name, service.name, [self._new_deployment(service, service.task_definition)]
         )
         self.services[state.key] = state
+        if self.strategies is not None:
+            self.strategies.started(state, service, state.primary)
         self._render(state)
 
     def on_update_service(self, service: Any, params: dict[str, Any]) -> None:
@@ -134,6 +142,48 @@ class EcsModel:
             if model_task.container_instance_id == container_instance_id and model_task.state != "STOPPED":
                 self.runner.kill(model_task, "Container instance deregistered.", "TaskFailedToStart")
 
+    def foreign_update(self, state: ServiceState) -> None:
+        """Someone else's UpdateService(forceNewDeployment) with the family's latest task definition revision."""
+        service = self.backend().services.get(state.key)
+        if service is None:
+            return
+        backend = self.backend()
+        family = backend.describe_task_definition(state.primary.task_definition).family
+        self._push_deployment(state, service, backend.describe_task_definition(family).arn)
+        state.primary.desired_count = int(service.desired_count)
+        self._render(state)
+
+    def revert_to(self, state: ServiceState, deployment_ids: list[str]) -> Deployment | None:
+        """A native-strategy rollback: the newest still-listed source ecs-svc deployment is PRIMARY again (no new
+        deployment); the scheduler then stops the target's tasks as it stops any old deployment's."""
+        service = self.backend().services.get(state.key)
+        source = next((d for d in state.deployments[1:] if d.id in deployment_ids), None)
+        if service is None:
+            return None
+        if source is None:
+            return self.rollback_rolling(state)
+        state.deployments.remove(source)
+        for other in state.deployments:
+            other.status = "ACTIVE"
+        source.status = "PRIMARY"
+        source.updated_at = self.clock.now()
+        state.deployments.insert(0, source)
+        state.steady = False
+        service.task_definition = source.task_definition
+        return source
+
+    def rollback_rolling(self, state: ServiceState | None) -> Deployment | None:
+        """ECS's own rollback of a rolling deployment: a new deployment of the last completed task definition."""
+        service = self.backend().services.get(state.key) if state is not None else None
+        target = state.last_completed if state is not None else None
+        if state is None or service is None or target is None:
+            return None
+        if target.task_definition == state.primary.task_definition:
+            return None
+        rollback = self._push_deployment(state, service, target.task_definition, rollback=True)
+        rollback.strategy = "ROLLING"
+        return rollback
+
     # --- time --------------------------------------------------------------------------------------------
 
     def step(self) -> None:
@@ -145,12 +195,16 @@ class EcsModel:
         self._started_events(started)
         for state in list(self.services.values()):
             self._schedule(state)
+        if self.strategies is not None and self.strategies.step():
+            for state in list(self.services.values()):
+                self._schedule(state)
         self.runner.recount()
         for state in self.services.values():
             self._render(state)
 
     def next_due(self) -> float | None:
-        return self.runner.next_due()
+        due = [self.runner.next_due(), self.strategies.next_due() if self.strategies is not None else None]
+        return min((d for d in due if d is not None), default=None)
 
     # --- scheduler ---------------------------------------------------------------------------------------
 
@@ -202,7 +256,13 @@ class EcsModel:
         live = self._live(state)
         min_healthy = math.ceil(desired * int(config.get("minimumHealthyPercent", 100)) / 100)
         healthy = sum(1 for t in live if t.state == "RUNNING")
-        candidates = [t for t in live if t.deployment_id != state.primary.id or t.container_instance_id in draining]
+        held = self.strategies.holds(state.key) if self.strategies is not None else set()
+        candidates = [
+            t
+            for t in live
+            if (t.deployment_id != state.primary.id and t.deployment_id not in held)
+            or t.container_instance_id in draining
+        ]
         candidates.sort(key=lambda t: (t.state == "RUNNING", t.task.created_at.timestamp()))
         replaced: list[ModelTask] = []
         drained: list[ModelTask] = []
@@ -224,6 +284,12 @@ class EcsModel:
         live = self._live(state)
         primary = [t for t in live if t.deployment_id == state.primary.id and t.container_instance_id not in draining]
         max_total = math.floor(desired * int(config.get("maximumPercent", 200)) / 100)
+        if self.strategies is not None:
+            if self.strategies.blocks_scale_up(state.key):
+                return False
+            # documented: a native strategy scales the green revision to 100 % beside the blue one
+            held = self.strategies.holds(state.key)
+            max_total = max(max_total, desired + sum(1 for t in live if t.deployment_id in held))
         count = min(desired - len(primary), max_total - len(live))
         if count <= 0:
             return False
@@ -263,18 +329,21 @@ class EcsModel:
                 "see the Troubleshooting section of the Amazon ECS Developer Guide.",
             )
         breaker = config.get("deploymentCircuitBreaker") or {}
-        if not breaker.get("enable"):
-            return
+        if not breaker.get("enable") or primary.strategy != "ROLLING":
+            return  # a native strategy's breaker is the service deployment's (strategies.py)
         primary.rollout_state = "FAILED"
         primary.rollout_state_reason = "ECS deployment circuit breaker: tasks failed to start."
         primary.updated_at = self.clock.now()
         self._event(state, f"(service {state.name}) deployment {primary.id} deployment failed: tasks failed to start.")
         target = state.last_completed
+        rollback = None
         if breaker.get("rollback") and target is not None and target.task_definition != primary.task_definition:
             self._event(state, f"(service {state.name}) rolling back to deployment {target.id}.")
-            rollback = self._push_deployment(state, service, target.task_definition)
+            rollback = self._push_deployment(state, service, target.task_definition, rollback=True)
             rollback.rollout_state_reason = f"ECS deployment circuit breaker: rolling back to deploymentId {target.id}."
             service.task_definition = target.task_definition
+        if self.strategies is not None:
+            self.strategies.rolling_failed(state, primary, rollback)
 
     def _settle(self, state: ServiceState, desired: int) -> None:
         """Drop drained old deployments; mark the primary COMPLETED and the service steady when they are."""
@@ -321,9 +390,13 @@ class EcsModel:
             launch_type=service.launch_type or "EC2",
             desired_count=int(service.desired_count),
             rollout_state_reason=f"ECS deployment {deployment_id} in progress.",
+            strategy=str((service.deployment_configuration or {}).get("strategy") or "ROLLING"),
         )
 
-    def _push_deployment(self, state: ServiceState, service: Any, task_definition: str) -> Deployment:
+    def _push_deployment(
+        self, state: ServiceState, service: Any, task_definition: str, rollback: bool = False
+    ) -> Deployment:
+        """A new PRIMARY ecs-svc deployment; unless it is ECS's own rollback, it starts a new service deployment."""
         deployment = self._new_deployment(service, task_definition)
         for old in state.deployments:
             old.status = "ACTIVE"
@@ -331,6 +404,8 @@ class EcsModel:
         state.deployments.insert(0, deployment)
         state.steady = False
         service.task_definition = task_definition
+        if self.strategies is not None and not rollback:
+            self.strategies.started(state, service, deployment)
         return deployment
 
     def _deployment_of(self, model_task: ModelTask) -> Deployment | None:
@@ -386,27 +461,35 @@ class EcsModel:
             if signature != deployment.signature:
                 deployment.signature = signature
                 deployment.updated_at = self.clock.now()
-            rendered.append(
-                {
-                    "id": deployment.id,
-                    "status": deployment.status,
-                    "taskDefinition": deployment.task_definition,
-                    "desiredCount": deployment.desired_count,
-                    "pendingCount": pending,
-                    "runningCount": running,
-                    "failedTasks": deployment.failed_tasks,
-                    "createdAt": self.clock.as_datetime(deployment.created_at),
-                    "updatedAt": self.clock.as_datetime(deployment.updated_at),
-                    "launchType": deployment.launch_type,
-                    "rolloutState": deployment.rollout_state,
-                    "rolloutStateReason": deployment.rollout_state_reason,
-                    "networkConfiguration": service.network_configuration or None,
-                }
-            )
+            rendered.append(self._rendered_deployment(service, deployment, running, pending))
         service.deployments = rendered
         service.running_count = sum(1 for t in live if t.state == "RUNNING")
         service.pending_count = sum(1 for t in live if t.state != "RUNNING")
         service.task_definition = state.primary.task_definition
+        if self.strategies is not None:
+            service.current_service_deployment = self.strategies.book.current_arn(state.key, self.clock.now())
+
+    def _rendered_deployment(self, service: Any, deployment: Deployment, running: int, pending: int) -> dict[str, Any]:
+        rendered: dict[str, Any] = {
+            "id": deployment.id,
+            "status": deployment.status,
+            "taskDefinition": deployment.task_definition,
+            "desiredCount": deployment.desired_count,
+            "pendingCount": pending,
+            "runningCount": running,
+            "failedTasks": deployment.failed_tasks,
+            "createdAt": self.clock.as_datetime(deployment.created_at),
+            "updatedAt": self.clock.as_datetime(deployment.updated_at),
+            "launchType": deployment.launch_type,
+            "rolloutState": deployment.rollout_state,
+            "rolloutStateReason": deployment.rollout_state_reason,
+            "networkConfiguration": service.network_configuration or None,
+        }
+        if deployment.strategy != "ROLLING":
+            # documented: rolloutState is "only returned for services that use the rolling update (ECS) deployment
+            # type"; so is its reason (inferred)
+            del rendered["rolloutState"], rendered["rolloutStateReason"]
+        return rendered
 
 
 def _with_defaults(configuration: dict[str, Any] | None) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from ecsops.sim.ecs_tasks import StartFailure, TaskRunner, TaskTiming
 from ecsops.sim.elb_model import ElbModel
 from ecsops.sim.rollouts import RolloutLog
 from ecsops.sim.scenario import Scenario
+from ecsops.sim.service_deployments import ServiceDeploymentBook
+from ecsops.sim.strategies import ScenarioEvents, StrategyRunner
 
 MAX_STEPS_PER_ADVANCE = 100_000
 
@@ -48,6 +50,9 @@ class SimModel:
             failures,
             set(scenario.stuck_services),
             placement_outages={o.cluster: o.seconds for o in scenario.placement_outages},
+        )
+        ecs.strategies = StrategyRunner(
+            ecs, ServiceDeploymentBook(region, account), ScenarioEvents(scenario)
         )
         asg = AsgModel(
             clock,

@@ -88,6 +88,36 @@ class LoadBalancerSpec(_Spec):
     deregistration_delay: int = 30
 
 
+Strategy = Literal["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"]
+HookAction = Literal["ROLLBACK", "CONTINUE"]
+DEFAULT_HOOK_FUNCTION = "arn:aws:lambda:{region}:{account}:function:ecsops-hook"
+DEFAULT_HOOK_ROLE = "arn:aws:iam::{account}:role/ecsops-hook-role"
+
+
+class LifecycleHookSpec(_Spec):
+    """A deployment lifecycle hook; an AWS_LAMBDA hook without `hook_target_arn` gets a made-up function ARN."""
+
+    target_type: Literal["AWS_LAMBDA", "PAUSE"] = "AWS_LAMBDA"
+    hook_target_arn: str | None = None
+    lifecycle_stages: list[str]
+    timeout_minutes: int | None = None
+    timeout_action: HookAction | None = None
+
+    def definition(self, region: str, account: str) -> dict[str, Any]:
+        hook: dict[str, Any] = {"targetType": self.target_type, "lifecycleStages": list(self.lifecycle_stages)}
+        if self.target_type == "AWS_LAMBDA":
+            hook["hookTargetArn"] = self.hook_target_arn or DEFAULT_HOOK_FUNCTION.format(region=region, account=account)
+            hook["roleArn"] = DEFAULT_HOOK_ROLE.format(account=account)
+        timeout: dict[str, Any] = {}
+        if self.timeout_minutes is not None:
+            timeout["timeoutInMinutes"] = self.timeout_minutes
+        if self.timeout_action is not None:
+            timeout["action"] = self.timeout_action
+        if timeout:
+            hook["timeoutConfiguration"] = timeout
+        return hook
+
+
 class ServiceSpec(_Spec):
     name: str
     cluster: str
@@ -99,13 +129,38 @@ class ServiceSpec(_Spec):
     minimum_healthy_percent: int = 100
     maximum_percent: int = 200
     load_balancer: LoadBalancerSpec | None = None
+    strategy: Strategy = "ROLLING"
+    bake_time_minutes: int | None = None
+    linear_step_percent: float | None = None
+    linear_step_bake_minutes: int | None = None
+    canary_percent: float | None = None
+    canary_bake_minutes: int | None = None
+    lifecycle_hooks: list[LifecycleHookSpec] = Field(default_factory=list)
+    alarms: list[str] = Field(default_factory=list)
+    alarm_rollback: bool = True
 
-    def deployment_configuration(self) -> dict[str, Any]:
-        return {
+    def deployment_configuration(self, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
+        """The API's DeploymentConfiguration; a ROLLING service with no strategy options emits what it always did."""
+        configuration: dict[str, Any] = {
             "deploymentCircuitBreaker": {"enable": self.circuit_breaker, "rollback": self.rollback},
             "maximumPercent": self.maximum_percent,
             "minimumHealthyPercent": self.minimum_healthy_percent,
         }
+        if self.strategy != "ROLLING":
+            configuration["strategy"] = self.strategy
+        if self.bake_time_minutes is not None:
+            configuration["bakeTimeInMinutes"] = self.bake_time_minutes
+        linear = {"stepPercent": self.linear_step_percent, "stepBakeTimeInMinutes": self.linear_step_bake_minutes}
+        if any(v is not None for v in linear.values()):
+            configuration["linearConfiguration"] = {k: v for k, v in linear.items() if v is not None}
+        canary = {"canaryPercent": self.canary_percent, "canaryBakeTimeInMinutes": self.canary_bake_minutes}
+        if any(v is not None for v in canary.values()):
+            configuration["canaryConfiguration"] = {k: v for k, v in canary.items() if v is not None}
+        if self.lifecycle_hooks:
+            configuration["lifecycleHooks"] = [h.definition(region, account) for h in self.lifecycle_hooks]
+        if self.alarms:
+            configuration["alarms"] = {"alarmNames": list(self.alarms), "enable": True, "rollback": self.alarm_rollback}
+        return configuration
 
 
 class ClusterSpec(_Spec):
@@ -169,6 +224,42 @@ class PlacementOutage(_Spec):
     seconds: float = Field(gt=0.0)
 
 
+class HookAnswer(_Spec):
+    """The Lambda hook of `service` at `stage` answers `answer` after `after_seconds` (NEVER: it times out)."""
+
+    service: str
+    stage: str
+    answer: Literal["SUCCEEDED", "FAILED", "NEVER"] = "FAILED"
+    after_seconds: float = Field(default=10.0, ge=0.0)
+    image: str | None = None
+
+
+class AlarmBreach(_Spec):
+    """`alarm` goes into ALARM `after_bake_seconds` into the BAKE_TIME of `service`'s deployment."""
+
+    service: str
+    alarm: str
+    after_bake_seconds: float = Field(default=60.0, ge=0.0)
+    image: str | None = None
+
+
+class ForeignUpdate(_Spec):
+    """Someone else's UpdateService (forceNewDeployment, the family's latest revision) arrives at `stage`."""
+
+    service: str
+    stage: str
+    image: str | None = None
+
+
+class StopSpec(_Spec):
+    """Someone calls StopServiceDeployment(`stop_type`) when `service`'s deployment reaches `stage`."""
+
+    service: str
+    stage: str
+    stop_type: Literal["ABORT", "ROLLBACK"] = "ROLLBACK"
+    image: str | None = None
+
+
 class Scenario(_Spec):
     """A whole simulated account. Times are virtual seconds."""
 
@@ -190,6 +281,12 @@ class Scenario(_Spec):
     stuck_services: list[str] = Field(default_factory=list, description="tasks started after seeding never run")
     faults: list[FaultSpec] = Field(default_factory=list)
     fault_seed: int = 0
+    # Service deployment events: each fires once, on the first service deployment of its service after seeding.
+    hook_answers: list[HookAnswer] = Field(default_factory=list)
+    alarm_breaches: list[AlarmBreach] = Field(default_factory=list)
+    failing_rollbacks: list[str] = Field(default_factory=list, description="services whose rollback fails")
+    foreign_updates: list[ForeignUpdate] = Field(default_factory=list)
+    stops: list[StopSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -257,6 +354,30 @@ def demo_scenario() -> Scenario:
     )
 
 
+def bluegreen_scenario() -> Scenario:
+    """The demo plus services `bg` (BLUE_GREEN, 30-minute bake), `lin` (LINEAR 25 %, 2-minute steps, 5-minute
+    bake) and `can` (CANARY 10 %, 5-minute canary bake, 5-minute bake) on cluster `demo`, each its own family
+    with container `app` on nginx:1.25, desired 2."""
+    scenario = demo_scenario()
+    options: dict[str, dict[str, Any]] = {
+        "bg": {"strategy": "BLUE_GREEN", "bake_time_minutes": 30},  # breaker with rollback on all three, as on web
+        "lin": {"strategy": "LINEAR", "linear_step_percent": 25.0, "linear_step_bake_minutes": 2,
+                "bake_time_minutes": 5},
+        "can": {"strategy": "CANARY", "canary_percent": 10.0, "canary_bake_minutes": 5, "bake_time_minutes": 5},
+    }
+    for name, extra in options.items():
+        scenario.task_definitions.append(
+            TaskDefinitionSpec(family=name, containers=[ContainerSpec(name="app", image="nginx:1.25")])
+        )
+        scenario.services.append(
+            ServiceSpec(
+                name=name, cluster="demo", task_definition=name, desired_count=2, circuit_breaker=True, rollback=True,
+                **extra,
+            )
+        )
+    return Scenario.model_validate(scenario.model_dump())
+
+
 def load_scenario(source: Scenario | dict[str, Any] | str | Path | None) -> Scenario:
     """Accept a Scenario, a dict, None (empty account), "demo", or the path of a JSON file."""
     if source is None:
@@ -269,4 +390,6 @@ def load_scenario(source: Scenario | dict[str, Any] | str | Path | None) -> Scen
         return Scenario.model_validate(source)
     if str(source) == "demo":
         return demo_scenario()
+    if str(source) == "bluegreen":
+        return bluegreen_scenario()
     return Scenario.model_validate(json.loads(Path(source).read_text()))

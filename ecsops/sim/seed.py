@@ -77,7 +77,7 @@ def seed(scenario: Scenario, clients: dict[str, Any]) -> Seeded:
             "taskDefinition": seeded.task_definitions[service.task_definition],
             "desiredCount": service.desired_count,
             "launchType": service.launch_type,
-            "deploymentConfiguration": service.deployment_configuration(),
+            "deploymentConfiguration": service.deployment_configuration(scenario.region, scenario.account),
         }
         if service.launch_type == "FARGATE":
             request["networkConfiguration"] = {

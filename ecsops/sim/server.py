@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -249,14 +250,38 @@ class SimServer:
             for hook in list(self._request_hooks):
                 hook(service, operation)
             if fault is not None:
-                list(self._app(environ, lambda *_: None))  # the call takes effect; its answer is lost
+                self._serve(service, operation, environ, body, lambda *_: None)  # takes effect; the answer is lost
                 if not is_read(operation):
                     self.model.observe()
                 return fault_response(fault, service, environ, start_response)
-            response = list(self._app(environ, start_response))
+            response = self._serve(service, operation, environ, body, start_response)
             if not is_read(operation):
                 self.model.observe()
             return response
+
+    def _serve(
+        self, service: str, operation: str, environ: dict[str, Any], body: bytes, start_response: StartResponse
+    ) -> list[bytes]:
+        """moto's answer, or the model's for the service-deployment operations moto lacks (call under the lock)."""
+        from ecsops.sim import service_deployment_api
+
+        if service == "ecs" and operation in service_deployment_api.OPERATIONS:
+            status, document = service_deployment_api.handle(self.model.ecs.strategies, operation, body)
+            payload = json.dumps(document).encode()
+            start_response(
+                "200 OK" if status == 200 else "400 Bad Request",
+                [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(payload))),
+                 ("x-amzn-RequestId", str(uuid.uuid4()))],
+            )
+            return [payload]
+        return list(self._app(environ, start_response))
+
+    def service_deployment_changes(self) -> list[dict[str, Any]]:
+        """Every status and lifecycle-stage change of every service deployment with its simulated instant `at`,
+        oldest first (what "seconds from SUCCESSFUL to a client's exit" is measured against)."""
+        with self.lock:
+            self._catch_up()
+            return [change.as_json() for change in self.model.ecs.strategies.book.changes]
 
     def _control(self, environ: dict[str, Any], start_response: StartResponse, route: str) -> list[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -271,6 +296,8 @@ class SimServer:
                 result = self.counts()
             elif (method, route) == ("GET", "rollouts"):
                 result = self.rollouts()
+            elif (method, route) == ("GET", "service-deployments"):
+                result = self.service_deployment_changes()
             elif (method, route) == ("POST", "reset"):
                 seeded = self.reset(document or None)
                 result = {"now": self.now(), "services": seeded.services, "clusters": seeded.clusters}
