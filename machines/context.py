@@ -186,6 +186,14 @@ class RunContext(Generic[FactsT]):
             self._session.update(timers={**timers, name: self.now() + seconds}, **self.take_pending())
         return float(self._session.run.timers[name])
 
+    def extend_deadline(self, name: str, seconds: float) -> float:
+        """Move the deadline named name later by `seconds` (time that must not count against it, such as a wait
+        for a person); committed at once, with what was recorded since the last write."""
+        timers = self._session.run.timers
+        moved = float(timers.get(name, self.now())) + max(0.0, seconds)
+        self._session.update(timers={**timers, name: moved}, **self.take_pending())
+        return moved
+
     def sleep(self, seconds: float) -> None:
         """Wait between polls (the lease is renewed meanwhile by its heartbeat); raises Interrupted on a
         stop request, LockLostError if the lock was lost meanwhile."""

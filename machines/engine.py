@@ -12,7 +12,7 @@ from typing import Any
 from machines.clock import Clock, SystemClock
 from machines.context import NullReporter, Reporter, RunContext, RunSession
 from machines.crashpoints import crash_point
-from machines.errors import Interrupted, LostLock, RunFinished, StepUnsettled, VersionMismatch
+from machines.errors import Interrupted, LostLock, Paused, RunFinished, StepUnsettled, VersionMismatch
 from machines.items import ItemDriver
 from machines.lease import Lease
 from machines.operation import Operation
@@ -200,6 +200,8 @@ class Engine:
         lease.start()
         try:
             finished = self._advance(operation, session, context)
+            # A run paused for a person gives its target back: `approve` and `resume` need no lease to run out.
+            finished = finished or session.run.status == "paused"
         except KeyboardInterrupt:
             # A second signal landed outside a handler (mid-checkpoint): what was committed stands.
             with contextlib.suppress(StoreError, KeyboardInterrupt):
@@ -230,6 +232,9 @@ class Engine:
                 # KeyboardInterrupt: a second Ctrl-C/SIGTERM stopped a step mid-way; a step left at intent
                 # is reconciled on resume, so this is as resumable as a stop between steps.
                 session.update(status="interrupted", reason=None, **_learned(context))
+                return False
+            except Paused as exc:
+                session.update(status="paused", reason=str(exc), **_learned(context))
                 return False
             except StepUnsettled as exc:
                 # AWS kept failing transiently: the step stays in flight and is reconciled on resume.

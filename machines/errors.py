@@ -9,6 +9,11 @@ class Interrupted(Exception):
     """A stop was requested (Ctrl-C, SIGTERM); the run is left resumable."""
 
 
+class Paused(Exception):
+    """The run waits for a person (a paused deployment hook) and was asked to stop there: it is left resumable,
+    its lock given back, so that `approve` and `resume` can act on it."""
+
+
 class StepFailed(Exception):
     """A side effect was answered with a definite error, recorded with the step."""
 

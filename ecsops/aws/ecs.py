@@ -11,6 +11,13 @@ from ecsops.aws.batching import batches
 DESCRIBE_SERVICES_BATCH = 10  # the most DescribeServices accepts per call
 DESCRIBE_TASKS_BATCH = 100  # the most DescribeTasks accepts per call
 LIST_TASKS_PAGE = 100  # the most ListTasks returns per call
+DESCRIBE_SERVICE_DEPLOYMENTS_BATCH = 20  # the most DescribeServiceDeployments accepts per call
+DESCRIBE_SERVICE_REVISIONS_BATCH = 20  # the most DescribeServiceRevisions accepts per call
+LIST_SERVICE_DEPLOYMENTS_PAGE = 100  # the most ListServiceDeployments returns per call
+# Every ServiceDeploymentStatus that is not final (botocore's ECS model, ServiceDeploymentStatus).
+UNFINISHED_SERVICE_DEPLOYMENT_STATUSES = (
+    "PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS",
+)
 
 
 class EcsNotFound(LookupError):
@@ -151,6 +158,62 @@ class EcsGateway:
         for batch in batches(task_arns, DESCRIBE_TASKS_BATCH):
             described.extend(self.client.describe_tasks(cluster=cluster, tasks=batch).get("tasks", []))
         return described
+
+    # ---- service deployments (ECS's record of each deployment, on every strategy) -------------------
+    def list_service_deployments(
+        self,
+        cluster: str,
+        service: str,
+        *,
+        statuses: Sequence[str] = (),
+        created_after: float | None = None,
+        pages: int = 3,
+    ) -> list[dict[str, Any]]:
+        """ServiceDeploymentBrief of the service, newest first as ECS lists them; at most `pages` pages."""
+        from datetime import UTC, datetime
+
+        request: dict[str, Any] = {"cluster": cluster, "service": service, "maxResults": LIST_SERVICE_DEPLOYMENTS_PAGE}
+        if statuses:
+            request["status"] = list(statuses)
+        if created_after is not None:
+            request["createdAt"] = {"after": datetime.fromtimestamp(created_after, UTC)}
+        briefs: list[dict[str, Any]] = []
+        for _ in range(pages):
+            response = self.client.list_service_deployments(**request)
+            briefs.extend(response.get("serviceDeployments", []))
+            token = response.get("nextToken")
+            if not token:
+                break
+            request["nextToken"] = token
+        return briefs
+
+    def describe_service_deployments(self, arns: Sequence[str]) -> list[dict[str, Any]]:
+        """ServiceDeployment of each ARN (20 per call); ones ECS does not know are left out."""
+        found: list[dict[str, Any]] = []
+        for batch in batches(arns, DESCRIBE_SERVICE_DEPLOYMENTS_BATCH):
+            found.extend(self.client.describe_service_deployments(serviceDeploymentArns=batch).get(
+                "serviceDeployments", []))
+        return found
+
+    def describe_service_revisions(self, arns: Sequence[str]) -> list[dict[str, Any]]:
+        """ServiceRevision of each ARN (20 per call); ones ECS does not know are left out."""
+        found: list[dict[str, Any]] = []
+        for batch in batches(arns, DESCRIBE_SERVICE_REVISIONS_BATCH):
+            found.extend(self.client.describe_service_revisions(serviceRevisionArns=batch).get(
+                "serviceRevisions", []))
+        return found
+
+    def stop_service_deployment(self, arn: str, stop_type: str) -> str:
+        """StopServiceDeployment (stopType ROLLBACK or ABORT); returns the deployment's ARN."""
+        response = self.mutation_client.stop_service_deployment(serviceDeploymentArn=arn, stopType=stop_type)
+        return str(response.get("serviceDeploymentArn") or arn)
+
+    def continue_service_deployment(self, arn: str, hook_id: str, action: str) -> str:
+        """ContinueServiceDeployment for one lifecycle hook awaiting action (action CONTINUE or ROLLBACK)."""
+        response = self.mutation_client.continue_service_deployment(
+            serviceDeploymentArn=arn, hookId=hook_id, action=action
+        )
+        return str(response.get("serviceDeploymentArn") or arn)
 
     # ---- changes --------------------------------------------------------------------------------
     def register_task_definition(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import typer
 
 import ecsops
 from ecsops.cli import exit_codes
+from ecsops.cli.approve_command import approve
 from ecsops.cli.deploy_command import deploy
 from ecsops.cli.options import (
     DEFAULT_STORE_HELP,
@@ -47,6 +48,7 @@ app.add_typer(machines_app, name="machines")
 app.add_typer(sim_app, name="sim")
 app.add_typer(store_app, name="store")
 app.command()(deploy)
+app.command()(approve)
 
 def _version(value: bool) -> None:
     if value:

@@ -67,11 +67,11 @@ def deploy(
                      "draining-started: a target of the service's target group starts draining."),
     ] = "primary-rolled",
     timeout: Annotated[
-        str,
-        typer.Option("--timeout", metavar="DURATION", rich_help_panel=WAIT_PANEL,
+        str | None,
+        typer.Option("--timeout", metavar="DURATION", rich_help_panel=WAIT_PANEL, show_default=False,
                      help="How long to wait for the deployment (90s, 15m, 1h30m, 500ms, or seconds; above 0); "
-                     "then roll back."),
-    ] = "15m",
+                     "then roll back. Default: 15m, plus the bake times of a BLUE_GREEN, LINEAR or CANARY service."),
+    ] = None,
     rollback_timeout: Annotated[
         str | None,
         typer.Option("--rollback-timeout", metavar="DURATION", rich_help_panel=WAIT_PANEL, show_default=False,
@@ -89,6 +89,12 @@ def deploy(
                      help="Fail (and roll back) once N tasks of our deployment failed, circuit breaker or not. "
                      "Default: ECS's threshold, min(200, max(3, ceil(desired/2))); 0: only the timeout fails."),
     ] = None,
+    on_pause: Annotated[
+        str,
+        typer.Option("--on-pause", metavar="wait|exit", rich_help_panel=WAIT_PANEL,
+                     help="At a PAUSE lifecycle hook: wait for `ecsops approve RUN_ID` (or the hook's timeout), or "
+                     "record the pause and exit 7; `ecsops resume RUN_ID` follows on from there."),
+    ] = "wait",
     no_rollback: Annotated[
         bool,
         typer.Option("--no-rollback", rich_help_panel=WAIT_PANEL,
@@ -125,8 +131,12 @@ def deploy(
     On failure or timeout the service is rolled back. Every step is checkpointed: a killed deploy continues
     with `ecsops resume RUN_ID`. go-awsecs's single-dash flags work with `update-aws-ecs-service`.
 
+    On BLUE_GREEN, LINEAR and CANARY services ECS's own service deployment is followed to its end (bake time
+    included) and rolled back with StopServiceDeployment.
+
     Exit codes: 0 succeeded, 1 failed, 2 bad input (nothing changed), 3 rolled back, 4 rollback failed,
-    5 service locked by another run, 6 superseded by another deployment, 130 interrupted (resumable).
+    5 service locked by another run, 6 superseded by another deployment, 7 paused at a lifecycle hook
+    (--on-pause exit; approve, then resume), 130 interrupted (resumable).
     """
     from ecsops.cli import exit_codes
     from ecsops.cli.options import check_output, fail_usage, open_store_or_exit, use_store
@@ -155,6 +165,7 @@ def deploy(
         poll_interval=poll_interval,
         no_rollback=no_rollback,
         max_failed_tasks=max_failed_tasks,
+        on_pause=on_pause,
         profile=profile,
         region=region,
     )

@@ -14,6 +14,7 @@ ROLLED_BACK = 3
 ROLLBACK_FAILED = 4
 LOCKED = 5
 SUPERSEDED = 6
+PAUSED = 7  # paused at a deployment lifecycle hook, awaiting approval (--on-pause exit); resumable
 INTERRUPTED = 130
 
 _BY_STATUS = {
@@ -23,6 +24,7 @@ _BY_STATUS = {
     "rollback_failed": ROLLBACK_FAILED,
     "superseded": SUPERSEDED,
     "abandoned": FAILED,
+    "paused": PAUSED,
     "running": FAILED,
 }
 

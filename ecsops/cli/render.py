@@ -32,7 +32,10 @@ def render_status(document: dict[str, Any]) -> str:
         lines.append(f"reason    {document['reason']}")
     if document.get("lock"):
         lines.extend(_lock_lines(document["lock"], document.get("deadlines") or {}))
-    for key in ("previous_task_definition", "new_task_definition", "deployment_id", "snapshot_read_at"):
+    keys = ["previous_task_definition", "new_task_definition", "deployment_id", "snapshot_read_at"]
+    if document.get("service_deployment_arn"):  # a BLUE_GREEN, LINEAR or CANARY deploy: ECS's own deployment
+        keys[3:3] = ["strategy", "service_deployment_arn"]
+    for key in keys:
         if document.get(key):
             lines.append(f"{key.replace('_', ' '):<25} {document[key]}")
     lines.extend(_task_failure_lines(document.get("task_failures") or {}))

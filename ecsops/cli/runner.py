@@ -165,6 +165,9 @@ def already_ended(run: RunRecord, outcome: str) -> str:
 def _hint(run: RunRecord) -> str | None:
     if run.status == "interrupted":
         return f"run {run.run_id} stopped in state {run.state}; continue it with: ecsops resume {run.run_id}"
+    if run.status == "paused":
+        return (f"run {run.run_id} is paused at a deployment lifecycle hook: `ecsops approve {run.run_id}` lets the "
+                f"deployment go on (`--rollback` rolls it back), then `ecsops resume {run.run_id}` follows it")
     if run.status == "rollback_failed":
         return f"run {run.run_id}: the rollback failed; the service needs a person (see reason above)"
     return None

@@ -19,6 +19,9 @@ def document_fields(run: RunLike, items: Sequence[ItemLike]) -> dict[str, Any]:
         "registered_revision": data.get("registered_revision"),
         "rollback_deployment_id": data.get("rollback_deployment_id") or data.get("ecs_rollback_deployment_id"),
         "snapshot_read_at": data.get("snapshot_read_at"),
+        # BLUE_GREEN, LINEAR, CANARY: ECS's service deployment this run follows (None on a rolling service).
+        "strategy": data.get("strategy") or "ROLLING",
+        "service_deployment_arn": data.get("service_deployment_arn"),
         # Why tasks failed, per deployment: {deployment id: {"failed_tasks", "reasons": [{text, stop_code, count}]}}
         "task_failures": {
             deployment_id: {"failed_tasks": failures.get("failed_tasks", 0), "reasons": failures.get("reasons", [])}

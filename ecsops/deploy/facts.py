@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ecsops.deploy.strategy import StrategyPlan
+
 
 class RollbackTarget(BaseModel):
     """The service as it was before the change: what a rollback restores."""
@@ -77,6 +79,21 @@ class DeployFacts(BaseModel):
     rollback_deployment_id: str | None = None
     # Why tasks failed, per deployment id (ours, the rollback's, ECS's rollback's).
     task_failures: dict[str, TaskFailures] = Field(default_factory=dict)
+    # ---- BLUE_GREEN, LINEAR, CANARY: ECS's own service deployment, followed by its ARN -------------------
+    strategy: str | None = None
+    strategy_plan: StrategyPlan | None = None
+    # Another deployment was in progress at preflight: waited for (queued) before the snapshot was taken.
+    waited_for: list[str] = Field(default_factory=list)
+    queue_cleared: bool = False
+    # Service deployments listed before our UpdateService, and the run clock just before it: ours is the one
+    # created after it (less a skew margin), not among these, whose target revision runs our task definition.
+    known_service_deployments: list[str] = Field(default_factory=list)
+    update_requested_at: float | None = None
+    service_deployment_arn: str | None = None
+    stage_seen: str | None = None
+    # A PAUSE hook awaits a person: since when (run clock), and which hook.
+    paused_since: float | None = None
+    paused_hook_id: str | None = None
 
     def target(self) -> RollbackTarget:
         """The rollback target; recorded in `planned`, before any later state runs."""

@@ -10,8 +10,11 @@ from ecsops.aws.elbv2 import Elbv2Gateway
 from ecsops.deploy.changes import DeployChanges, primary_deployment, tagged_with_run_id
 from ecsops.deploy.facts import DeployFacts
 from ecsops.deploy.flags import EditError
+from ecsops.deploy.native_handlers import NativeDeploy
 from ecsops.deploy.params import DeployParams
+from ecsops.deploy.service_deployment_wait import ServiceDeploymentFollower
 from ecsops.deploy.snapshot import ServiceSnapshot, snapshot_of
+from ecsops.deploy.strategy import strategy_of
 from ecsops.deploy.task_failures import headline
 from ecsops.deploy.taskdef_diff import describe_changes
 from ecsops.deploy.taskdef_edit import apply_edits, has_changes, register_request_from
@@ -94,15 +97,21 @@ class DeployHandlers:
         self.notices = notices or RetryNotices()
         self.changes = DeployChanges(ecs, params.cluster, params.service)
         self.follower = DeploymentFollower(params, poll_ecs or ecs, elbv2)
+        self.native = NativeDeploy(params, ecs, ServiceDeploymentFollower(params, poll_ecs or ecs, self.follower))
         self._fresh_snapshot_drive: Context | None = None
 
     def mapping(self) -> dict[str, Handler]:
         handlers: dict[str, Handler] = {
             "planned": self.planned,
+            "queued": self.native.queued,
             "snapshotted": self.snapshotted,
             "registering": self.registering,
             "updating": self.updating,
             "waiting": self.waiting,
+            "binding": self.native.binding,
+            "following": self.native.following,
+            "paused": self.native.paused,
+            "stopping": self.native.stopping,
             "rolling_back": self.rolling_back,
             "ecs_rolling_back": self.ecs_rolling_back,
         }
@@ -116,11 +125,22 @@ class DeployHandlers:
         return run
 
     # ---- planned: capture the rollback target ---------------------------------------------------
+    def _preflight_snapshot(self, ctx: Context) -> ServiceSnapshot | None:
+        """Preflight's reads, unless the run waited for another deployment since: then they are stale."""
+        return None if ctx.facts.queue_cleared else self.params.snapshot
+
     def planned(self, ctx: Context) -> str:
         p = self.params
         if ctx.facts.rollback_target is not None:
             return "snapshot"  # captured before a crash; the service has not been changed since
-        snapshot = p.snapshot
+        snapshot = self._preflight_snapshot(ctx)
+        if snapshot is not None and snapshot.strategy.native and snapshot.unfinished_service_deployments:
+            ctx.record(strategy=snapshot.strategy.strategy, strategy_plan=snapshot.strategy,
+                       waited_for=snapshot.unfinished_service_deployments)
+            ctx.progress(f"another deployment of the service is in progress "
+                         f"({', '.join(a.rsplit('/', 1)[-1] for a in snapshot.unfinished_service_deployments)}): "
+                         "waiting for it to end before changing anything")
+            return "queue"
         if snapshot is None:
             # A run recorded without preflight's reads: read the service now.
             try:
@@ -129,6 +149,8 @@ class DeployHandlers:
                 ctx.set_reason(f"nothing was changed: {exc.message}")
                 return "fail"
             snapshot = snapshot_of(service, str(service["taskDefinition"]), {}, None, utc_now_iso())
+            if ctx.facts.queue_cleared:
+                snapshot = snapshot.model_copy(update={"strategy": strategy_of(service)})
         initial_targets: list[str] = []
         if p.wait_until == "draining-started" and snapshot.target_group:
             initial_targets = [t.key for t in self.elbv2.describe_target_health(snapshot.target_group)]
@@ -144,10 +166,12 @@ class DeployHandlers:
             target_group=snapshot.target_group,
             initial_targets=initial_targets,
             event_watermark=snapshot.newest_event_id,
+            strategy=snapshot.strategy.strategy,
+            strategy_plan=snapshot.strategy,
         )
         if snapshot.read_here:
             self._fresh_snapshot_drive = ctx
-        source = "preflight's reads" if p.snapshot is not None else "DescribeServices"
+        source = "preflight's reads" if self._preflight_snapshot(ctx) is not None else "DescribeServices"
         ctx.progress(f"rollback target: {short_name(snapshot.task_definition)}, desired count "
                      f"{snapshot.desired_count} (from {source})")
         return "snapshot"
@@ -158,9 +182,10 @@ class DeployHandlers:
         rollback_target = ctx.facts.target()
         running = rollback_target.task_definition
         try:
-            base, before = self._base(p.taskdef or running)
+            snapshot = self._preflight_snapshot(ctx)
+            base, before = self._base(p.taskdef or running, snapshot)
             # --taskdef naming another task definition: the diff starts from what runs, not from the base.
-            current = before if base == running else self._running_request(running)
+            current = before if base == running else self._running_request(running, snapshot)
         except TaskDefinitionNotFound as exc:
             ctx.set_reason(f"nothing was changed: {exc.message}")
             return "fail"
@@ -186,17 +211,15 @@ class DeployHandlers:
         ctx.record(base_task_definition=base, register_request=request)
         return "register"
 
-    def _base(self, reference: str) -> tuple[str, dict[str, Any]]:
+    def _base(self, reference: str, snapshot: ServiceSnapshot | None) -> tuple[str, dict[str, Any]]:
         """(ARN, register request) of the task definition to edit: preflight's read (task definitions never
         change once registered), else DescribeTaskDefinition."""
-        snapshot = self.params.snapshot
         if snapshot is not None and snapshot.base_request:
             return snapshot.base_task_definition, snapshot.base_request
         task_definition, tags = self.ecs.describe_task_definition(reference)
         return str(task_definition["taskDefinitionArn"]), register_request_from(task_definition, tags)
 
-    def _running_request(self, running: str) -> dict[str, Any]:
-        snapshot: ServiceSnapshot | None = self.params.snapshot
+    def _running_request(self, running: str, snapshot: ServiceSnapshot | None) -> dict[str, Any]:
         if snapshot is not None and snapshot.running_request is not None and snapshot.task_definition == running:
             return snapshot.running_request
         task_definition, tags = self.ecs.describe_task_definition(running)
@@ -234,6 +257,10 @@ class DeployHandlers:
             if other is not None:
                 ctx.set_reason(_taken_over_reason(other, "our update; the service was not changed by this run"))
                 return "superseded"
+        native = bool(facts.strategy_plan and facts.strategy_plan.native)
+        if native:
+            fresh = self._fresh_snapshot_drive is ctx and not facts.queue_cleared
+            self.native.before_update(ctx, self.params.snapshot if fresh else None)
         try:
             result = self.changes.update_service(ctx, "update_service", request, known)
         except StepFailed as exc:
@@ -242,7 +269,7 @@ class DeployHandlers:
             return "fail"
         ctx.record(deployment_id=result["deployment_id"])
         ctx.progress(f"deployment {result['deployment_id']} started on {short_name(result['task_definition'])}")
-        return "updated"
+        return "started" if native else "updated"
 
     # ---- waiting ---------------------------------------------------------------------------------
     def waiting(self, ctx: Context) -> str:
@@ -328,6 +355,8 @@ class DeployHandlers:
         return self._finish_rollback(ctx, result["deployment_id"], cause, f"rolled back to {previous}")
 
     def ecs_rolling_back(self, ctx: Context) -> str:
+        if ctx.facts.service_deployment_arn is not None:
+            return self.native.ecs_rolling_back(ctx)
         ctx.deadline(ROLLBACK_DEADLINE, self.params.rollback_budget_seconds)
         cause = ctx.facts.rollback_cause or "the deployment failed"
         deployment_id = str(ctx.facts.ecs_rollback_deployment_id)

@@ -14,6 +14,8 @@ from machines.durations import format_duration
 
 WaitUntil = Literal["primary-rolled", "draining-started"]
 WAIT_UNTIL_CHOICES: tuple[str, ...] = ("primary-rolled", "draining-started")
+OnPause = Literal["wait", "exit"]
+ON_PAUSE_CHOICES: tuple[str, ...] = ("wait", "exit")
 DEFAULT_TIMEOUT_SECONDS = 15 * 60.0
 
 
@@ -39,6 +41,10 @@ class DeployParams(BaseModel):
     taskdef: str | None = None
     wait_until: WaitUntil = "primary-rolled"
     timeout_seconds: float = Field(default=DEFAULT_TIMEOUT_SECONDS, ge=0)
+    # False: --timeout was not given, and preflight added the strategy's bake times to the default.
+    timeout_given: bool = True
+    # At a PAUSE lifecycle hook: wait for `ecsops approve` (and the hook's own timeout), or record and exit 7.
+    on_pause: OnPause = "wait"
     # Counted from the start of the rollback. None (runs recorded before it existed): timeout_seconds.
     rollback_timeout_seconds: float | None = Field(default=None, ge=0)
     poll_interval: float | None = Field(default=None, ge=0, description="None: adaptive")
@@ -108,10 +114,13 @@ def differences(typed: DeployParams, recorded: dict[str, Any]) -> list[str]:
     compare("desired count", before.desired_count, typed.desired_count)
     compare("task definition", before.taskdef, typed.taskdef)
     compare("wait until", before.wait_until, typed.wait_until)
-    compare("timeout", _duration(before.timeout_seconds), _duration(typed.timeout_seconds))
+    if before.timeout_given or typed.timeout_given:
+        compare("timeout", _duration(before.timeout_seconds), _duration(typed.timeout_seconds))
     compare("rollback timeout", _duration(before.rollback_budget_seconds), _duration(typed.rollback_budget_seconds))
     compare("poll interval", _interval(before.poll_interval), _interval(typed.poll_interval))
     compare("no rollback", before.no_rollback, typed.no_rollback)
+    compare("max failed tasks", before.max_failed_tasks, typed.max_failed_tasks)
+    compare("on pause", before.on_pause, typed.on_pause)
     return found
 
 

@@ -15,8 +15,8 @@ from ecsops.aws.arns import (
     ecs_service_reference,
 )
 from ecsops.deploy.flags import EditError, parse_edits
-from ecsops.deploy.params import WAIT_UNTIL_CHOICES, DeployParams
-from machines.durations import parse_duration
+from ecsops.deploy.params import DEFAULT_TIMEOUT_SECONDS, ON_PAUSE_CHOICES, WAIT_UNTIL_CHOICES, DeployParams
+from machines.durations import format_duration, parse_duration
 
 if TYPE_CHECKING:
     from ecsops.deploy.snapshot import ServiceSnapshot
@@ -46,11 +46,12 @@ class DeployFlags:
     desired_count: int | None = None
     taskdef: str | None = None
     wait_until: str = "primary-rolled"
-    timeout: str = "15m"
+    timeout: str | None = None  # None: 15m, plus the bake times of a BLUE_GREEN, LINEAR or CANARY service
     rollback_timeout: str | None = None
     poll_interval: str | None = None
     no_rollback: bool = False
     max_failed_tasks: int | None = None
+    on_pause: str = "wait"
     profile: str | None = None
     region: str | None = None
 
@@ -114,7 +115,9 @@ def parse_flags(flags: DeployFlags) -> DeployParams:
         raise PreflightError(f"--max-failed-tasks {flags.max_failed_tasks}: must be 0 (off) or more")
     if flags.wait_until not in WAIT_UNTIL_CHOICES:
         raise PreflightError(f"--wait-until {flags.wait_until!r}: expected one of {', '.join(WAIT_UNTIL_CHOICES)}")
-    timeout = _budget("--timeout", flags.timeout)
+    if flags.on_pause not in ON_PAUSE_CHOICES:
+        raise PreflightError(f"--on-pause {flags.on_pause!r}: expected one of {', '.join(ON_PAUSE_CHOICES)}")
+    timeout = DEFAULT_TIMEOUT_SECONDS if flags.timeout is None else _budget("--timeout", flags.timeout)
     rollback_timeout = timeout if flags.rollback_timeout is None else _budget("--rollback-timeout",
                                                                              flags.rollback_timeout)
     poll_interval = None
@@ -132,6 +135,8 @@ def parse_flags(flags: DeployFlags) -> DeployParams:
         taskdef=taskdef,
         wait_until=flags.wait_until,  # type: ignore[arg-type]  # checked against WAIT_UNTIL_CHOICES above
         timeout_seconds=timeout,
+        timeout_given=flags.timeout is not None,
+        on_pause=flags.on_pause,  # type: ignore[arg-type]  # checked against ON_PAUSE_CHOICES above
         rollback_timeout_seconds=rollback_timeout,
         poll_interval=poll_interval,
         no_rollback=flags.no_rollback,
@@ -184,9 +189,11 @@ def check_against_aws(params: DeployParams, on_retry: Callable[[str], None] | No
     from ecsops.aws.clients import make_client
     from ecsops.aws.ecs import EcsGateway, EcsNotFound
     from ecsops.deploy.snapshot import snapshot_of
+    from ecsops.deploy.strategy import strategy_of
     from ecsops.deploy.taskdef_edit import apply_edits, register_request_from
     from store.clock import utc_now_iso
 
+    strategy = None
     try:
         ecs = EcsGateway(lambda: make_client("ecs", params.profile, params.region, on_retry=on_retry))
         read_at = utc_now_iso()
@@ -200,15 +207,22 @@ def check_against_aws(params: DeployParams, on_retry: Callable[[str], None] | No
                 f"--wait-until draining-started: service {params.service} has no load balancer target group; "
                 "use --wait-until primary-rolled"
             )
+        strategy = strategy_of(service)
+        briefs = _read_service_deployments(ecs, params, identity) if strategy.native else None
         task_definition, tags = ecs.describe_task_definition(params.taskdef or service["taskDefinition"])
         running = None
         if task_definition["taskDefinitionArn"] != service["taskDefinition"]:
             running = register_request_from(*ecs.describe_task_definition(service["taskDefinition"]))
     except EcsNotFound as exc:
         raise PreflightError(exc.message) from exc
+    except ClientError as exc:
+        denied = _access_denied(exc)
+        if denied is not None and strategy is not None and strategy.native:
+            raise PreflightError(denied) from exc
+        raise PreflightAwsError(f"reading the service from AWS failed: {exc}; nothing was changed") from exc
     except (ProfileNotFound, NoRegionError, NoCredentialsError) as exc:
         raise PreflightError(f"{exc} (set --profile/--region or the standard AWS environment variables)") from exc
-    except (BotoCoreError, ClientError) as exc:
+    except BotoCoreError as exc:
         raise PreflightAwsError(f"reading the service from AWS failed: {exc}; nothing was changed") from exc
     before = register_request_from(task_definition, tags)
     try:
@@ -216,6 +230,7 @@ def check_against_aws(params: DeployParams, on_retry: Callable[[str], None] | No
     except EditError as exc:
         raise PreflightError(str(exc)) from exc
     base = str(task_definition["taskDefinitionArn"])
+    params = _with_strategy_timeout(params, strategy)
     return Plan(
         params=params.resolved(identity),
         identity=identity,
@@ -224,9 +239,64 @@ def check_against_aws(params: DeployParams, on_retry: Callable[[str], None] | No
         base_task_definition=base,
         before=before,
         after=after,
-        snapshot=snapshot_of(service, base, before, running, read_at),
+        snapshot=snapshot_of(service, base, before, running, read_at, briefs),
         running=running,
     )
+
+
+# The service-deployment actions a BLUE_GREEN, LINEAR or CANARY deploy needs; preflight reads with the first three.
+SERVICE_DEPLOYMENT_ACTIONS = (
+    "ecs:ListServiceDeployments", "ecs:DescribeServiceDeployments", "ecs:DescribeServiceRevisions",
+    "ecs:StopServiceDeployment", "ecs:ContinueServiceDeployment",
+)
+_ACTION_OF_OPERATION = {
+    "ListServiceDeployments": "ecs:ListServiceDeployments",
+    "DescribeServiceDeployments": "ecs:DescribeServiceDeployments",
+    "DescribeServiceRevisions": "ecs:DescribeServiceRevisions",
+}
+
+
+def _read_service_deployments(ecs: Any, params: DeployParams, identity: EcsServiceIdentity) -> list[dict[str, Any]]:
+    """The service's recent service deployments, newest first (an unfinished one is among them), and the newest
+    described with its target revision: the reads a BLUE_GREEN, LINEAR or CANARY deploy depends on, each checked
+    for access here."""
+    briefs: list[dict[str, Any]] = ecs.list_service_deployments(identity.cluster, identity.service, pages=1)
+    if briefs:
+        ecs.describe_service_deployments([briefs[0]["serviceDeploymentArn"]])
+        if briefs[0].get("targetServiceRevisionArn"):
+            ecs.describe_service_revisions([briefs[0]["targetServiceRevisionArn"]])
+    return briefs
+
+
+def _access_denied(exc: Any) -> str | None:
+    """For AccessDenied on a service-deployment read: what to grant, naming the action."""
+    error = exc.response.get("Error", {})
+    if error.get("Code") not in ("AccessDeniedException", "AccessDenied"):
+        return None
+    operation = str(getattr(exc, "operation_name", ""))
+    action = _ACTION_OF_OPERATION.get(operation)
+    if action is None:
+        return None
+    return (f"access denied to {action} ({error.get('Message')}): a BLUE_GREEN, LINEAR or CANARY deploy follows "
+            f"ECS's service deployment and needs {', '.join(SERVICE_DEPLOYMENT_ACTIONS)}; nothing was changed")
+
+
+def _with_strategy_timeout(params: DeployParams, strategy: Any) -> DeployParams:
+    """Without --timeout a native deploy waits 15m plus its bakes; an explicit --timeout shorter than the least
+    time the deployment can take would roll back every good deploy: refused before anything changes."""
+    least = strategy.least_seconds() if strategy is not None else 0.0
+    if not least:
+        return params
+    if not params.timeout_given:
+        return params.model_copy(update={"timeout_seconds": DEFAULT_TIMEOUT_SECONDS + least})
+    if params.timeout_seconds < least:
+        raise PreflightError(
+            f"--timeout {format_duration(params.timeout_seconds)} is shorter than the least time this "
+            f"{strategy.strategy} deployment takes ({format_duration(least)} of bake time); give at least "
+            f"--timeout {format_duration(least + DEFAULT_TIMEOUT_SECONDS)}, or leave --timeout out "
+            f"(default: 15m plus the bake times)"
+        )
+    return params
 
 
 # What deploys a service whose deployments ECS does not control: AWS refuses UpdateService's new task
@@ -277,6 +347,8 @@ def dry_run_document(plan: Plan) -> dict[str, Any]:
         "current_task_definition": plan.current_task_definition,
         "base_task_definition": plan.base_task_definition,
         "registers_new_revision": plan.registers_revision,
+        "strategy": _strategy_document(plan),
+        "timeout_seconds": plan.params.timeout_seconds,
         "changes": changes_as_json(
             plan.diff_from, plan.after, plan.current_desired_count, plan.params.desired_count
         ),
@@ -300,5 +372,24 @@ def dry_run_lines(plan: Plan) -> list[str]:
     else:
         lines.append(f"task definition unchanged: would deploy {short_name(plan.base_task_definition)} again "
                      "(forced new deployment, no new revision)")
+    if plan.snapshot is not None and plan.snapshot.strategy.native:
+        lines += plan.snapshot.strategy.lines()
+        if plan.snapshot.unfinished_service_deployments:
+            lines.append("another deployment is in progress: the deploy would wait for it to end before changing "
+                         "anything")
+        lines.append(f"timeout: {format_duration(p.timeout_seconds)}"
+                     + ("" if p.timeout_given else " (15m plus the bake times)"))
     lines.append("nothing was changed")
     return lines
+
+
+def _strategy_document(plan: Plan) -> dict[str, Any]:
+    strategy = plan.snapshot.strategy if plan.snapshot is not None else None
+    if strategy is None:
+        return {"strategy": "ROLLING"}
+    return {
+        **strategy.model_dump(mode="json"),
+        "traffic_steps": [{"production_percent": w, "bake_minutes": b} for w, b in strategy.traffic_steps()],
+        "least_seconds": strategy.least_seconds(),
+        "unfinished_service_deployments": plan.snapshot.unfinished_service_deployments if plan.snapshot else [],
+    }

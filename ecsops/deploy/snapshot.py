@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ecsops.deploy.strategy import StrategyPlan, strategy_of
+
 # Names the process that read a snapshot. A run reuses the snapshot without re-checking the service before
 # UpdateService only when this same process read it, moments before, and has driven the run since.
 PROCESS_TOKEN = secrets.token_hex(8)
@@ -52,6 +54,11 @@ class ServiceSnapshot(BaseModel):
     base_request: dict[str, Any]
     # The running task definition as a request, when --taskdef names another one: what the diff starts from.
     running_request: dict[str, Any] | None = None
+    strategy: StrategyPlan = Field(default_factory=StrategyPlan)
+    # BLUE_GREEN, LINEAR, CANARY only: the service deployments listed at preflight, and those not finished
+    # (someone else's deployment in progress: the run waits for it before it changes anything).
+    service_deployments: list[str] = Field(default_factory=list)
+    unfinished_service_deployments: list[str] = Field(default_factory=list)
 
     @property
     def read_here(self) -> bool:
@@ -64,7 +71,11 @@ def snapshot_of(
     base_request: dict[str, Any],
     running_request: dict[str, Any] | None,
     read_at: str,
+    service_deployments: list[dict[str, Any]] | None = None,
 ) -> ServiceSnapshot:
+    from ecsops.aws.ecs import UNFINISHED_SERVICE_DEPLOYMENT_STATUSES
+
+    briefs = service_deployments or []
     return ServiceSnapshot(
         read_at=read_at,
         read_by=PROCESS_TOKEN,
@@ -76,4 +87,9 @@ def snapshot_of(
         base_task_definition=base_task_definition,
         base_request=base_request,
         running_request=running_request,
+        strategy=strategy_of(service),
+        service_deployments=[str(b["serviceDeploymentArn"]) for b in briefs],
+        unfinished_service_deployments=[
+            str(b["serviceDeploymentArn"]) for b in briefs if b.get("status") in UNFINISHED_SERVICE_DEPLOYMENT_STATUSES
+        ],
     )

@@ -90,7 +90,7 @@ class DeploymentFollower:
                         last = Watch(Verdict.STABLE, draining, last.summary, last.primary_id, last.failed_tasks)
                 self._report_events(ctx, service)
                 final = last.verdict is not Verdict.IN_PROGRESS or ctx.now() >= deadline
-                self._read_failures(ctx, deployment_id, last.failed_tasks, final)
+                self.read_failures(ctx, deployment_id, last.failed_tasks, final)
                 now = ctx.now()
                 lines = deployment_lines(service, deployment_id)
                 if lines != shown_lines or final:
@@ -135,7 +135,7 @@ class DeploymentFollower:
         if newest != ctx.facts.event_watermark:
             ctx.record(event_watermark=newest)
 
-    def _read_failures(self, ctx: Context, deployment_id: str, failed_tasks: int | None, final: bool) -> None:
+    def read_failures(self, ctx: Context, deployment_id: str, failed_tasks: int | None, final: bool) -> None:
         """Read the deployment's stopped tasks when it has new failures (ListTasks + DescribeTasks of the new
         ones), at most every FAILURE_READ_INTERVAL, and once more when the wait ends; record the reasons."""
         previous = ctx.facts.task_failures.get(deployment_id)
