@@ -1,6 +1,7 @@
 """`python -m ecsops.demo.bench`: ecsops side by side with fabfuel's `ecs deploy` on the simulator (requests, wall
-time, seconds from ECS's completion to exit, outcomes), start-up against `ecs --help`, and the API calls of
-replace-instances for 6 and 60 instances."""
+time, seconds from ECS's completion to exit, outcomes), start-up against `ecs --help`, BLUE_GREEN and LINEAR deploys
+followed by ecsops and by a `services-stable` waiter (virtual time), and the API calls of replace-instances for 6
+and 60 instances."""
 
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = [tuple(int(part) for part in case.split("x")) for case in args.cases.split(",")]
     if args.skip_replace:
         cases = []
-    from ecsops.demo import bench_deploy, bench_dynamodb, bench_startup
+    from ecsops.demo import bench_deploy, bench_dynamodb, bench_startup, bench_strategies
     from ecsops.sim.server import SimServer
 
     ecsops_script, ecs_script = bench_deploy.tool_path("ecsops"), bench_deploy.tool_path("ecs")
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             deploys = bench_deploy.run_cases(server, workdir)
             deploy_seconds = time.perf_counter() - started
+            strategies = bench_strategies.run_cases(server, workdir)
             server.use_clock("virtual")
             measurements = [measure(server, n, b, workdir) for n, b in cases]
             dynamo_lines, dynamo_ok = bench_dynamodb.report(server)
@@ -134,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     if startups:
         print(f"\nstart-up, medians of {bench_startup.SAMPLES} runs each, alternating, on this machine:")
         print(bench_startup.render(startups))
+    print("\nECS-native strategies on virtual time (scenario bluegreen, tick 0): `ecsops deploy` at its default")
+    print("polling against `aws ecs wait services-stable` (DescribeServices every 15 s, 40 attempts) after an")
+    print("UpdateService; the answer against the instant the service deployment turned SUCCESSFUL:")
+    print(bench_strategies.render(strategies))
+    print(bench_strategies.render_counts(strategies))
     if measurements:
         print("\nreplace-instances against the simulator: every instance out of date, adaptive polling (2s to 15s)")
         print(render(measurements))
@@ -141,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(dynamo_lines))
     good = [result.runs.get(bench_deploy.ECSOPS) for result in deploys[:2]]
     deploys_ok = all(run is not None and run.outcome == "succeeded" for run in good)
-    return 0 if deploys_ok and dynamo_ok and all(m.status == "succeeded" for m in measurements) else 1
+    strategies_ok = all(run.exit_code == 0 for run in strategies if run.tool == bench_strategies.ECSOPS)
+    return 0 if deploys_ok and strategies_ok and dynamo_ok and all(m.status == "succeeded" for m in measurements) else 1
 
 
 if __name__ == "__main__":
