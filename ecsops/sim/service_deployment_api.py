@@ -19,6 +19,7 @@ OPERATIONS = frozenset(
 )
 MAX_DESCRIBE = 20  # documented: "You can specify a maximum of 20 ARNs"
 MAX_LIST = 100  # inferred
+SLACK = 0.001
 
 
 def handle(runner: StrategyRunner, operation: str, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -55,8 +56,9 @@ def _list(runner: StrategyRunner, params: dict[str, Any]) -> dict[str, Any]:
         d
         for d in reversed(runner.book.of_service(f"{cluster}:{service}"))  # inferred: newest first
         if (not statuses or d.status in statuses)
-        and ("before" not in created or d.created_at <= float(created["before"]))
-        and ("after" not in created or d.created_at >= float(created["after"]))
+        # a timestamp the client read back from us may come back rounded: allow a millisecond
+        and ("before" not in created or d.created_at <= float(created["before"]) + SLACK)
+        and ("after" not in created or d.created_at >= float(created["after"]) - SLACK)
     ]
     start = int(params.get("nextToken") or 0)
     page = found[start : start + limit]

@@ -149,7 +149,10 @@ class StrategyRunner:
         """ecs-svc deployments whose tasks a native deployment keeps running (blue) until CLEAN_UP."""
         held: set[str] = set()
         for record in self.book.of_service(key):
-            if record.native and record.status == "IN_PROGRESS" and record.stage != "CLEAN_UP":
+            # the blue tasks keep running until CLEAN_UP, or until a requested rollback makes them PRIMARY again
+            baking = record.status == "IN_PROGRESS" and record.stage != "CLEAN_UP"
+            holding = baking or record.status == "ROLLBACK_REQUESTED"
+            if record.native and holding:
                 held.update(record.source_ecs_ids)
         return held
 
