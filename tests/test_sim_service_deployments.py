@@ -453,3 +453,44 @@ def test_bluegreen_scenario_services(sim: SimServer) -> None:
     for name in ("bg", "lin", "can"):
         seeded = ecs.list_service_deployments(cluster="demo", service=name)["serviceDeployments"]
         assert [d["status"] for d in seeded] == ["SUCCESSFUL"]
+
+
+def test_rolling_stop_rollback_and_foreign_update(sim: SimServer) -> None:
+    ecs = sim.client("ecs")
+    before = ecs.describe_services(cluster="demo", services=["web"])["services"][0]
+    arn = deploy(sim, "web")
+    ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    done = until(sim, arn, finished)
+    assert statuses(sim, arn) == ["IN_PROGRESS", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL"]
+    service = ecs.describe_services(cluster="demo", services=["web"])["services"][0]
+    assert service["taskDefinition"] == before["taskDefinition"]
+    assert done["rollback"]["serviceRevisionArn"] == done["sourceServiceRevisions"][0]["arn"]
+
+    demo = load_scenario("demo").model_dump()
+    sim.reset(demo | {"foreign_updates": [{"service": "web", "stage": "SCALE_UP"}]})
+    ours = deploy(sim, "web")
+    stopped = until(sim, ours, finished)
+    assert stopped["status"] == "STOPPED" and "newer" in stopped["statusReason"]
+    newest = ecs.list_service_deployments(cluster="demo", service="web")["serviceDeployments"][0]
+    assert until(sim, newest["serviceDeploymentArn"], finished)["status"] == "SUCCESSFUL"
+
+
+def test_production_shift_hooks_run_before_and_after_each_step(sim: SimServer) -> None:
+    hooks = [{"lifecycle_stages": ["PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"]}]
+    slow = {"service": "lin", "stage": "PRE_PRODUCTION_TRAFFIC_SHIFT", "answer": "SUCCEEDED", "after_seconds": 30}
+    sim.reset(bluegreen({"lin": {"lifecycle_hooks": hooks}}, hook_answers=[slow]))
+    arn = deploy(sim, "lin")
+    seen: list[tuple[float, int]] = []
+    while True:
+        deployment = describe(sim, arn)
+        if deployment["lifecycleStage"] != "PRODUCTION_TRAFFIC_SHIFT" and seen:
+            break
+        if deployment["lifecycleStage"] == "PRODUCTION_TRAFFIC_SHIFT":
+            weight = deployment["targetServiceRevision"]["requestedProductionTrafficWeight"]
+            ids = len(deployment["lifecycleHookDetails"])
+            if not seen or seen[-1][0] != weight:
+                seen.append((weight, ids))
+        sim.advance(5)
+    assert [w for w, _ in seen][:4] == [0.0, 25.0, 50.0, 75.0]  # 100 lasts one stage: a 5 s poll may miss it
+    assert all(count == 1 for _, count in seen)
+    assert until(sim, arn, finished)["status"] == "SUCCESSFUL"

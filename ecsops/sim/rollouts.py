@@ -28,6 +28,8 @@ class RolloutLog:
         """`services`: the ECS model's service states (each with cluster, name and deployments)."""
         for state in services.values():
             for deployment in state.deployments:
+                if getattr(deployment, "strategy", "ROLLING") != "ROLLING":
+                    continue  # ECS shows no rolloutState on native strategies; see GET /_ecsops/service-deployments
                 if self._last.get(deployment.id) == deployment.rollout_state:
                     continue
                 self._last[deployment.id] = deployment.rollout_state

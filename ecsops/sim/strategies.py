@@ -253,6 +253,9 @@ class StrategyRunner:
         if record.status in ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"):
             return self._advance_rollback(record, state, now)
         if not record.native:
+            # inferred: a rolling deployment is all scale-up; its SCALE_UP events fire once a new task runs
+            if record.target_counts.running > 0 and self._fire_triggers(record, "SCALE_UP"):
+                return True
             ecs_deployment = self._ecs_deployment(state, record.ecs_id)
             if ecs_deployment is not None and ecs_deployment.rollout_state == "COMPLETED":
                 self._finish(record, "SUCCESSFUL", None, now)
@@ -335,14 +338,22 @@ class StrategyRunner:
             for breach in record.triggers.get("alarm_breaches", []):
                 record.alarm_at = now + breach.after_bake_seconds
         self.book.record(record, now)
+        self._fire_triggers(record, stage)
+
+    def _fire_triggers(self, record: ServiceDeployment, stage: str) -> bool:
+        """The scenario's StopServiceDeployment calls and foreign UpdateService calls due at `stage`."""
+        fired = False
         for stop in [s for s in record.triggers.get("stops", []) if s.stage == stage]:
             record.triggers["stops"].remove(stop)
             self.stop(record.arn, stop.stop_type)
+            fired = True
         for update in [u for u in record.triggers.get("foreign_updates", []) if u.stage == stage]:
             record.triggers["foreign_updates"].remove(update)
             state = self.ecs.services.get(record.key)
             if state is not None and not record.finished:
                 self.ecs.foreign_update(state)
+                fired = True
+        return fired
 
     def _start_hooks(self, record: ServiceDeployment, hook_stage: str, now: float) -> None:
         for hook in record.configuration.get("lifecycleHooks") or []:
