@@ -494,3 +494,34 @@ def test_production_shift_hooks_run_before_and_after_each_step(sim: SimServer) -
     assert [w for w, _ in seen][:4] == [0.0, 25.0, 50.0, 75.0]  # 100 lasts one stage: a 5 s poll may miss it
     assert all(count == 1 for _, count in seen)
     assert until(sim, arn, finished)["status"] == "SUCCESSFUL"
+
+
+def test_scenario_fields_load_from_a_json_file(tmp_path: Any) -> None:
+    document = bluegreen(
+        {"bg": {"lifecycle_hooks": [{"target_type": "PAUSE", "lifecycle_stages": ["POST_SCALE_UP"],
+                                     "timeout_minutes": 30, "timeout_action": "CONTINUE"}],
+                "alarms": ["bg-5xx"], "alarm_rollback": False}},
+        hook_answers=[{"service": "bg", "stage": "POST_SCALE_UP", "answer": "NEVER"}],
+        alarm_breaches=[{"service": "bg", "alarm": "bg-5xx"}],
+        failing_rollbacks=["bg"],
+        foreign_updates=[{"service": "bg", "stage": "BAKE_TIME", "image": "nginx:1.26"}],
+        stops=[{"service": "bg", "stage": "SCALE_UP", "stop_type": "ABORT"}],
+    )
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(document))
+    scenario = load_scenario(str(path))
+    bg = next(s for s in scenario.services if s.name == "bg")
+    configuration = bg.deployment_configuration(scenario.region, scenario.account)
+    assert configuration["lifecycleHooks"] == [
+        {"targetType": "PAUSE", "lifecycleStages": ["POST_SCALE_UP"],
+         "timeoutConfiguration": {"timeoutInMinutes": 30, "action": "CONTINUE"}}
+    ]
+    assert configuration["alarms"] == {"alarmNames": ["bg-5xx"], "enable": True, "rollback": False}
+    assert scenario.hook_answers[0].after_seconds == 10 and scenario.alarm_breaches[0].after_bake_seconds == 60
+    assert scenario.stops[0].stop_type == "ABORT" and scenario.foreign_updates[0].image == "nginx:1.26"
+    web = next(s for s in scenario.services if s.name == "web")
+    assert web.deployment_configuration() == {
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        "maximumPercent": 200,
+        "minimumHealthyPercent": 100,
+    }
