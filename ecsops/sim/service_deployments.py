@@ -142,6 +142,7 @@ class ServiceDeployment:
     shift_phase: str = ""
     rollback_ecs_id: str | None = None  # rolling: the ecs-svc deployment ECS rolls back with
     rollback_fails: bool = False
+    seeded: bool = False  # created while the scenario was seeded: no hooks, no bakes, so the account starts steady
     alarm_at: float | None = None
     triggers: dict[str, Any] = field(default_factory=dict)
     target_counts: RevisionCounts = field(default_factory=RevisionCounts)

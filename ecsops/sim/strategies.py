@@ -124,6 +124,8 @@ class StrategyRunner:
             record.stage = "RECONCILE_SERVICE"
         if now >= self.ecs.stuck_from:
             self.events.bind(record, {i["image"] for i in images})
+        else:
+            record.seeded = True
         self.book.add(record)
         if record.native:
             self._enter(record, "RECONCILE_SERVICE", now)
@@ -356,6 +358,8 @@ class StrategyRunner:
         return fired
 
     def _start_hooks(self, record: ServiceDeployment, hook_stage: str, now: float) -> None:
+        if record.seeded:
+            return
         for hook in record.configuration.get("lifecycleHooks") or []:
             if hook_stage not in (hook.get("lifecycleStages") or []):
                 continue
@@ -551,10 +555,14 @@ class StrategyRunner:
 
     @staticmethod
     def _bake_seconds(record: ServiceDeployment) -> float:
+        if record.seeded:
+            return 0.0
         return float(record.configuration.get("bakeTimeInMinutes") or 0) * 60.0  # inferred: absent means 0
 
     @staticmethod
     def _step_bake_seconds(record: ServiceDeployment) -> float:
+        if record.seeded:
+            return 0.0
         if record.strategy == "LINEAR":
             linear = record.configuration.get("linearConfiguration") or {}
             return float(linear.get("stepBakeTimeInMinutes", DEFAULT_STEP_BAKE_MINUTES)) * 60.0
