@@ -525,3 +525,15 @@ def test_scenario_fields_load_from_a_json_file(tmp_path: Any) -> None:
         "maximumPercent": 200,
         "minimumHealthyPercent": 100,
     }
+
+
+def test_services_stable_waiter_on_blue_green_returns_only_after_clean_up(sim: SimServer) -> None:
+    sim.reset("bluegreen")
+    ecs = sim.client("ecs")
+    arn = deploy(sim, "bg")
+    ecs.get_waiter("services_stable").wait(
+        cluster="demo", services=["bg"], WaiterConfig={"Delay": 0, "MaxAttempts": 1000}
+    )
+    deployment = describe(sim, arn)
+    assert deployment["status"] == "SUCCESSFUL" and deployment["lifecycleStage"] == "CLEAN_UP"
+    assert (deployment["finishedAt"] - deployment["createdAt"]).total_seconds() >= 30 * 60

@@ -155,7 +155,8 @@ class EcsModel:
 
     def revert_to(self, state: ServiceState, deployment_ids: list[str]) -> Deployment | None:
         """A native-strategy rollback: the newest still-listed source ecs-svc deployment is PRIMARY again (no new
-        deployment); the scheduler then stops the target's tasks as it stops any old deployment's."""
+        deployment); the scheduler then stops the target's tasks as it stops any old deployment's.
+        inferred: AWS documents the rollback's statuses, not which ecs-svc deployment carries it."""
         service = self.backend().services.get(state.key)
         source = next((d for d in state.deployments[1:] if d.id in deployment_ids), None)
         if service is None:

@@ -219,6 +219,8 @@ class StrategyRunner:
         if stop_type == "ROLLBACK":
             self._rollback_for(record, "Service deployment rolled back by StopServiceDeployment.", now)
         else:
+            # inferred: ABORT ends the walk where it is; the service stays on the target revision and the scheduler
+            # replaces the remaining source tasks as a rolling update would (a rolling rollout just carries on)
             record.status = "STOP_REQUESTED"
             record.wait_until = now + STAGE_SECONDS
             self.book.record(record, now)
@@ -478,6 +480,7 @@ class StrategyRunner:
             self.book.record(record, now)
             return True
         if record.native:
+            # inferred: done when the target has no task left and the source runs the desired count again
             back = self._ecs_deployment(state, record.rollback_ecs_id or "")
             running = self._count_tasks(state, {record.rollback_ecs_id or ""})[0]
             if self._alive(state, {record.ecs_id}) or back is None or running < record.desired:
@@ -487,6 +490,7 @@ class StrategyRunner:
             if back is None or back.rollout_state != "COMPLETED":
                 return False
         if record.rollback_fails:
+            # scenario failing_rollbacks: only the status says so; the tasks have reverted (inferred wording)
             self._finish(record, "ROLLBACK_FAILED", "The rollback failed.", now)
         else:
             self._finish(record, "ROLLBACK_SUCCESSFUL", None, now)
