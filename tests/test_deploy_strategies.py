@@ -11,8 +11,8 @@ from strategy_helpers import (
     NATIVE_PATH,
     changes,
     lambda_hook,
-    native_deploy,
     native_demo,
+    native_deploy,
     path_of,
 )
 

@@ -34,7 +34,19 @@ def run_document(store: StatusSource, run: RunLike) -> dict[str, Any]:
     if run.status not in _FINISHED:
         document["deadlines"] = {name: _iso(at) for name, at in sorted(run.timers.items())}
         document["lock"] = lock_document(run.run_id, store.get_lock(run.target), now=time.time())
+        if run.state == "paused":
+            _at_a_pause(run.run_id, document["lock"])
     return document
+
+
+def _at_a_pause(run_id: str, lock: dict[str, Any]) -> None:
+    """A deploy waiting at a PAUSE lifecycle hook needs a person's approval before anything else helps."""
+    approve = f"ecsops approve {run_id} (or --rollback)"
+    if lock["next"] == "wait":
+        lock["why"] += f"; its deployment waits at a PAUSE lifecycle hook: {approve}"
+    else:
+        lock.update(next=f"{approve}, then ecsops resume {run_id}",
+                    why="its deployment waits at a PAUSE lifecycle hook")
 
 
 def owner_alive(owner: str) -> bool | None:

@@ -214,10 +214,15 @@ class NativeDeploy:
         return "stopped"
 
     # ---- paused --------------------------------------------------------------------------------------
+    def _describe(self, arn: str) -> Mapping[str, Any] | None:
+        """One read of the deployment with botocore's retries (the follower's polls make one attempt each)."""
+        found = self.ecs.describe_service_deployments([arn])
+        return found[0] if found else None
+
     def paused(self, ctx: Context) -> str:
         arn = str(ctx.facts.service_deployment_arn)
         hook_id = ctx.facts.paused_hook_id
-        deployment = self.follower.describe(arn)
+        deployment = self._describe(arn)
         look = look_at(deployment) if deployment is not None else None
         if look is not None and look.phase is Phase.PAUSED and self.params.on_pause == "exit":
             for line in paused_lines(ctx.run_id, look):
@@ -248,7 +253,7 @@ class NativeDeploy:
 
         def reconcile(step: Any) -> Reconciled:
             # Never re-sent blindly: a deployment already rolling back, stopped or ended took (or needs) no call.
-            deployment = self.follower.describe(arn)
+            deployment = self._describe(arn)
             status = str((deployment or {}).get("status"))
             if deployment is not None and status not in ("PENDING", "IN_PROGRESS"):
                 return Reconciled(happened=True, result={"serviceDeploymentArn": arn, "status_seen": status})
