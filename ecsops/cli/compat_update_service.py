@@ -26,7 +26,8 @@ COMMAND = CompatCommand(
         Flag("taskdef", "FAMILY[:REV]|ARN", "edit this task definition instead of the service's current one"),
         Flag("desired-count", "N", "desired count; a negative N (go-awsecs's default, -1) leaves it unchanged",
              negative_means_unset=True),
-        Flag("timeout", "DURATION", "how long to wait, then roll back: 90s, 10m0s, 1h30m, 500ms (default 15m0s)"),
+        Flag("timeout", "DURATION", "how long to wait, then roll back: 90s, 10m0s, 1h30m, 500ms (default 15m0s, "
+             "plus the bake times of a BLUE_GREEN, LINEAR or CANARY service)"),
         Flag("profile", "NAME", "AWS profile"),
         Flag("region", "REGION", "AWS region"),
     ),
@@ -36,10 +37,12 @@ COMMAND = CompatCommand(
         Flag("max-failed-tasks", "N", "fail once N tasks of our deployment failed (default ECS's threshold; 0: off)"),
         Flag("rollback-timeout", "DURATION", "how long the rollback may take, from its start (default: -timeout)"),
         Flag("no-rollback", None, "on failure or timeout leave the failed deployment in place, exit 1"),
+        Flag("on-pause", "wait|exit", "at a PAUSE lifecycle hook: wait for `ecsops approve`, or exit 7 (default wait)"),
         *RUN_FLAGS,
     ),
     exit_codes="0 succeeded, 1 failed, 2 bad input (nothing changed), 3 rolled back, 4 rollback failed,\n"
-    "5 service locked by another run, 6 superseded by another deployment, 130 interrupted (resumable).",
+    "5 service locked by another run, 6 superseded by another deployment, 7 paused at a lifecycle hook\n"
+    "(-on-pause exit), 130 interrupted (resumable).",
 )
 
 

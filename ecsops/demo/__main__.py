@@ -1,4 +1,5 @@
-"""`make demo`: a real deploy, a failing deploy rolled back, then `runs` and `status`, on simulated AWS."""
+"""`make demo`: a real deploy, a failing deploy rolled back, a blue/green deploy followed through its bake, then
+`runs` and `status`, on simulated AWS."""
 
 from __future__ import annotations
 
@@ -23,9 +24,16 @@ STEPS: tuple[tuple[str, list[str], int], ...] = (
          "--poll-interval", "5", "--timeout", "10m", "--run-id", "demo-broken"],
         3,
     ),
+    (
+        "A blue/green deploy (service bg, 30-minute bake): ecsops follows ECS's own service deployment to SUCCESSFUL",
+        ["deploy", "--cluster", "demo", "--service", "bg", "--container-image", "app=nginx:1.27",
+         "--run-id", "demo-bluegreen"],
+        0,
+    ),
     ("Every run, newest first", ["runs"], 0),
     ("The good run's timeline", ["status", "demo-good"], 0),
     ("The rolled-back run's timeline", ["status", "demo-broken"], 0),
+    ("The blue/green run: its strategy and service deployment", ["status", "demo-bluegreen"], 0),
 )
 
 
@@ -39,7 +47,7 @@ def main() -> int:
     started = time.monotonic()
     sim = SimServer(port=0).start()
     try:
-        sim.reset("demo")
+        sim.reset("bluegreen")  # the demo's cluster, plus services on BLUE_GREEN, LINEAR and CANARY
         workdir = Path(tempfile.mkdtemp(prefix="ecsops-demo-"))
         env = dict(os.environ)
         env.update(
