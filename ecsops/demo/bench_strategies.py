@@ -49,6 +49,7 @@ class StrategyCase:
 CASES = (
     StrategyCase("BLUE_GREEN, 30-min bake", "bg"),
     StrategyCase("LINEAR 25%, 2-min step bakes, 5-min bake", "lin"),
+    StrategyCase("CANARY 10%, 5-min canary bake, 5-min bake", "can"),
 )
 
 

@@ -14,7 +14,6 @@ from ecsops.deploy.native_handlers import NativeDeploy
 from ecsops.deploy.params import DeployParams
 from ecsops.deploy.service_deployment_wait import ServiceDeploymentFollower
 from ecsops.deploy.snapshot import ServiceSnapshot, snapshot_of
-from ecsops.deploy.strategy import strategy_of
 from ecsops.deploy.task_failures import headline
 from ecsops.deploy.taskdef_diff import describe_changes
 from ecsops.deploy.taskdef_edit import apply_edits, has_changes, register_request_from
@@ -149,8 +148,6 @@ class DeployHandlers:
                 ctx.set_reason(f"nothing was changed: {exc.message}")
                 return "fail"
             snapshot = snapshot_of(service, str(service["taskDefinition"]), {}, None, utc_now_iso())
-            if ctx.facts.queue_cleared:
-                snapshot = snapshot.model_copy(update={"strategy": strategy_of(service)})
         initial_targets: list[str] = []
         if p.wait_until == "draining-started" and snapshot.target_group:
             initial_targets = [t.key for t in self.elbv2.describe_target_health(snapshot.target_group)]
