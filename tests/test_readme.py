@@ -13,6 +13,7 @@ import pytest
 
 from ecsops.cli.operations import BUILTIN
 from ecsops.cli.readme_diagrams import current_section, diagrams_section
+from ecsops.sim.server import SimServer
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -37,7 +38,8 @@ def walkthrough() -> list[tuple[list[str], int]]:
     return commands
 
 
-def test_readme_walkthrough_runs_as_shown(aws_env: object, tmp_path: Path) -> None:
+def test_readme_walkthrough_runs_as_shown(aws_env: SimServer, tmp_path: Path) -> None:
+    aws_env.reset("bluegreen")  # as the README starts it: `ecsops sim serve --scenario bluegreen`
     env = dict(os.environ, ECSOPS_STORE=str(tmp_path / "readme.db"))
     bin_dir = Path(sys.executable).parent
     commands = walkthrough()
