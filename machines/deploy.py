@@ -41,6 +41,7 @@ DEPLOY = MachineDefinition(
         Transition.of("hook_paused", "following", "paused"),
         Transition.of("hook_acted", "paused", "following"),
         Transition.of("timed_out", "following", "stopping"),
+        Transition.of("deploy_failed", "following", "stopping"),
         Transition.of("ecs_rolled_back", "following", "ecs_rolling_back"),
         Transition.of("gave_up", "following", "failed"),
         Transition.of("stopped", "following", "failed"),

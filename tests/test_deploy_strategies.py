@@ -170,3 +170,26 @@ def test_no_rollback_leaves_ecs_deployment_running(tmp_path: Path, aws_env: SimS
     assert result.returncode == 1, result.stderr
     assert "--no-rollback" in result.json()["reason"]
     assert aws_env.counts().get("ecs:StopServiceDeployment", 0) == 0
+
+
+def test_without_ecs_circuit_breaker_failed_tasks_fail_the_deploy_and_ecsops_stops_it(
+    tmp_path: Path, aws_env: SimServer
+) -> None:
+    aws_env.reset(native_demo("BLUE_GREEN", circuit_breaker=False, rollback=False))
+    result = native_deploy(tmp_path / "s.db", *BROKEN, "--output", "json")
+    assert result.returncode == 3, result.stderr
+    document = result.json()
+    assert path_of(document)[-2:] == [("following", "stopping"), ("stopping", "rolled_back")]
+    assert "failed tasks of the new revision reached the limit of 3" in document["reason"]
+    assert "CannotPullContainerError" in document["reason"]
+    counts = aws_env.counts()
+    assert counts["ecs:StopServiceDeployment"] == 1 and counts["ecs:UpdateService"] == 1
+
+
+def test_max_failed_tasks_fails_before_ecs_circuit_breaker(tmp_path: Path, aws_env: SimServer) -> None:
+    aws_env.reset(native_demo("BLUE_GREEN"))
+    result = native_deploy(tmp_path / "s.db", *BROKEN, "--max-failed-tasks", "1", "--output", "json")
+    assert result.returncode == 3, result.stderr
+    document = result.json()
+    assert "reached the limit of 1" in document["reason"]
+    assert aws_env.counts()["ecs:StopServiceDeployment"] == 1

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import run_ecsops
 from crash_points import new_points, points_along, required_points
-from strategy_helpers import BROKEN, GOOD, lambda_hook, native_demo, native_deploy, pause_hook
+from deploy_helpers import read_until
+from strategy_helpers import BROKEN, GOOD, lambda_hook, native_demo, native_deploy, pause_hook, start_native_deploy
 from test_deploy_crash import ECS_ROLLBACK_POINTS, GOOD_POINTS, ROLLBACK_POINTS
 from test_deploy_crash import _path as path_of_triggers
 
@@ -110,3 +111,25 @@ def test_killed_while_queued_resumes_and_deploys_once(tmp_path: Path, aws_env: S
     document = _kill_then_finish(tmp_path / "s.db", crash_at, *GOOD)
     assert document["exit_code"] == 0, document
     _assert_once(aws_env, document, path_of_triggers(NATIVE_QUEUED))
+
+
+def test_killed_mid_bake_resumes_polling_slowly_through_the_rest_of_the_bake(
+    tmp_path: Path, aws_env: SimServer
+) -> None:
+    aws_env.reset(native_demo("BLUE_GREEN", bake=30))
+    store = tmp_path / "s.db"
+    process = start_native_deploy(store, *GOOD, "--run-id", "mid-bake")
+    try:
+        read_until(process, "bake: at least")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+    aws_env.reset_counts()
+    resumed = run_ecsops(store, "resume", "mid-bake", timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    polls = aws_env.counts()["ecs:DescribeServiceDeployments"]
+    # The bake's end was recorded when it began: one poll per 30 s through it and one per 6 s in its last
+    # minute (75 measured), not one per 6 s throughout (307 measured without the record).
+    assert polls <= 30 * 60 / 30 + 30, polls
+    assert aws_env.counts().get("ecs:UpdateService", 0) == 0

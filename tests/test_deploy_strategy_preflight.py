@@ -94,3 +94,11 @@ def test_another_deployment_in_progress_is_waited_for_before_updating(tmp_path: 
 def test_an_unknown_on_pause_value_is_refused(tmp_path: Path, aws_env: SimServer) -> None:
     result = run_ecsops(tmp_path / "s.db", "deploy", *TARGET, *GOOD, "--on-pause", "later")
     assert result.returncode == 2 and "--on-pause" in result.stderr
+
+
+def test_wait_until_draining_started_is_refused_on_a_native_service(tmp_path: Path, aws_env: SimServer) -> None:
+    aws_env.reset(native_demo("CANARY"))
+    result = native_deploy(tmp_path / "s.db", *GOOD, "--wait-until", "draining-started")
+    assert result.returncode == 2, result.stderr
+    assert "deploys CANARY" in result.stderr and "primary-rolled" in result.stderr
+    assert aws_env.mutating_calls() == {}

@@ -91,6 +91,8 @@ class DeployFacts(BaseModel):
     update_requested_at: float | None = None
     service_deployment_arn: str | None = None
     stage_seen: str | None = None
+    # The bake (or step bake) in progress lasts at least until then (run clock): polling stays slow through it.
+    bake_ends_not_before: float | None = None
     # A PAUSE hook awaits a person: since when (run clock), and which hook.
     paused_since: float | None = None
     paused_hook_id: str | None = None

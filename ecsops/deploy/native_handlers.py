@@ -156,8 +156,22 @@ class NativeDeploy:
     def following(self, ctx: Context) -> str:
         p = self.params
         arn = str(ctx.facts.service_deployment_arn)
-        followed = self.follower.follow(ctx, arn, DEPLOY_DEADLINE, p.timeout_seconds, until_paused=True)
+        limit = self._failure_limit(ctx)
+        followed = self.follower.follow(
+            ctx, arn, DEPLOY_DEADLINE, p.timeout_seconds, until_paused=True, failure_limit=limit
+        )
         look, deployment = followed.look, followed.deployment
+        if look is not None and limit and look.phase is Phase.IN_PROGRESS and look.failure_count >= limit:
+            cause = self._with_task_failures(
+                ctx, f"service deployment {short_arn(arn)} failed: {look.failure_count} failed tasks of the new "
+                f"revision reached the limit of {limit}"
+            )
+            if p.no_rollback:
+                ctx.set_reason(f"{cause}; --no-rollback: ECS's deployment {short_arn(arn)} is left running as it is")
+                return "gave_up"
+            ctx.record(rollback_cause=cause)
+            ctx.progress(f"{cause}; rolling back with StopServiceDeployment")
+            return "deploy_failed"
         if look is not None and deployment is not None:
             if look.phase is Phase.PAUSED:
                 hook = look.awaiting_hook or {}
@@ -190,6 +204,17 @@ class NativeDeploy:
         ctx.record(rollback_cause=cause)
         ctx.progress(f"{cause}; rolling back with StopServiceDeployment")
         return "timed_out"
+
+    def _failure_limit(self, ctx: Context) -> int | None:
+        """When failed tasks of the new revision fail the deploy: at --max-failed-tasks when given; otherwise at
+        ECS's threshold only if the service's circuit breaker is off (when on, ECS fails and rolls back itself)."""
+        p = self.params
+        if p.max_failed_tasks is not None:
+            return p.max_failed_tasks or None
+        target, plan = ctx.facts.rollback_target, ctx.facts.strategy_plan
+        if target is None or plan is None or plan.circuit_breaker:
+            return None
+        return p.failure_limit(p.desired_count if p.desired_count is not None else target.desired_count)
 
     def _stopped(self, ctx: Context, deployment: Mapping[str, Any], cause: str | None) -> str:
         """STOPPED: superseded when a newer deployment of the service exists, else failed, naming who stopped it."""

@@ -208,6 +208,12 @@ def check_against_aws(params: DeployParams, on_retry: Callable[[str], None] | No
                 "use --wait-until primary-rolled"
             )
         strategy = strategy_of(service)
+        if strategy.native and params.wait_until == "draining-started":
+            raise PreflightError(
+                f"--wait-until draining-started: service {params.service} deploys {strategy.strategy}, where ECS "
+                "shifts traffic itself and ecsops follows its service deployment to the end; use --wait-until "
+                "primary-rolled (the default)"
+            )
         briefs = _read_service_deployments(ecs, params, identity) if strategy.native else None
         task_definition, tags = ecs.describe_task_definition(params.taskdef or service["taskDefinition"])
         running = None

@@ -72,12 +72,18 @@ class ServiceDeploymentFollower:
         found = self.ecs.describe_service_deployments([arn])
         return found[0] if found else None
 
-    def follow(self, ctx: Context, arn: str, phase: str, budget_seconds: float, *, until_paused: bool) -> Followed:
+    def follow(
+        self, ctx: Context, arn: str, phase: str, budget_seconds: float, *, until_paused: bool,
+        failure_limit: int | None = None,
+    ) -> Followed:
         """Poll until the deployment is final, or rolling back (phase "deploy" only), or paused at a PAUSE hook
-        (`until_paused`), or the phase's durable deadline passes; say what changes as it goes."""
+        (`until_paused`), or its new revision's failed tasks reach `failure_limit` while in progress, or the
+        phase's durable deadline passes; say what changes as it goes."""
         deadline = ctx.deadline(phase, budget_seconds)
         started = deadline - budget_seconds
         quiet = _Quiet()
+        # A bake noticed before a crash: its end is known, so a resumed run polls slowly through it too.
+        quiet.ends_not_before = ctx.facts.bake_ends_not_before
         last = Followed(None, None)
         shown: tuple[Any, ...] | None = None
         polls = failed = 0
@@ -110,7 +116,11 @@ class ServiceDeploymentFollower:
                     plan = strategy_of(deployment) if deployment.get("deploymentConfiguration") else (
                         ctx.facts.strategy_plan or StrategyPlan())
                 before = last.look
+                noted = quiet.ends_not_before
                 self._note_quiet(quiet, plan, before, look, previous_poll)
+                if quiet.ends_not_before != noted:
+                    ctx.record(bake_ends_not_before=quiet.ends_not_before)
+                    ctx.flush()
                 last = Followed(look, deployment)
                 if look.stage and look.stage != ctx.facts.stage_seen:
                     ctx.record(stage_seen=look.stage)
@@ -130,6 +140,8 @@ class ServiceDeploymentFollower:
                 if look.phase.final or (phase == "deploy" and look.phase is Phase.ROLLING_BACK):
                     return last
                 if until_paused and look.phase is Phase.PAUSED:
+                    return last
+                if failure_limit and look.phase is Phase.IN_PROGRESS and look.failure_count >= failure_limit:
                     return last
                 if quiet.left(now) > BAKE_FAST_POLLING_SECONDS:
                     interval = max(interval, min(BAKE_POLL_INTERVAL, quiet.left(now) - BAKE_FAST_POLLING_SECONDS))
@@ -187,7 +199,7 @@ class ServiceDeploymentFollower:
         ):
             bakes = dict(plan.traffic_steps())
             quiet.start(previous_poll, bakes.get(look.production_weight, 0))
-        elif look.stage != before.stage and look.stage != "BAKE_TIME":
+        elif look.stage != before.stage and look.stage not in ("BAKE_TIME", "PRODUCTION_TRAFFIC_SHIFT"):
             quiet.ends_not_before = None
 
     def _lines(self, look: Look, deployment: Mapping[str, Any], bake_left: float) -> list[str]:

@@ -50,6 +50,7 @@ class StrategyPlan(BaseModel):
     hooks: list[HookPlan] = Field(default_factory=list)
     alarms: list[str] = Field(default_factory=list)
     alarms_rollback: bool = False
+    circuit_breaker: bool = False  # deploymentCircuitBreaker.enable: ECS fails the deployment on failed tasks
 
     @property
     def native(self) -> bool:
@@ -129,4 +130,5 @@ def strategy_of(service: Mapping[str, Any]) -> StrategyPlan:
         hooks=hooks,
         alarms=[str(name) for name in alarms.get("alarmNames") or []] if alarms.get("enable") else [],
         alarms_rollback=bool(alarms.get("enable") and alarms.get("rollback")),
+        circuit_breaker=bool((config.get("deploymentCircuitBreaker") or {}).get("enable")),
     )
