@@ -318,7 +318,7 @@ class NativeDeploy:
                 ctx.set_reason(f"{cause}; ECS rolled back{to}: {previous} serves the traffic again")
                 return "rollback_done"
             if look.phase is Phase.ROLLBACK_FAILED:
-                ctx.set_reason(self._needs_a_person(cause, f"the rollback FAILED ({trigger(deployment)})"))
+                ctx.set_reason(self._needs_a_person(ctx, cause, f"the rollback FAILED ({trigger(deployment)})"))
                 return "rollback_failed"
             if look.phase is Phase.SUCCESSFUL and stopping:
                 ctx.set_reason(f"{cause}; but the deployment finished SUCCESSFUL before the rollback took: "
@@ -331,17 +331,17 @@ class NativeDeploy:
 
     def _gave_up(self, ctx: Context, cause: str, last: str) -> str:
         ctx.set_reason(self._needs_a_person(
-            cause, f"the rollback did not finish within {format_duration(self.params.rollback_budget_seconds)} "
+            ctx, cause, f"the rollback did not finish within {format_duration(self.params.rollback_budget_seconds)} "
             f"(--rollback-timeout; last seen: {last})"
         ))
         return "rollback_failed"
 
-    def _needs_a_person(self, cause: str, what: str) -> str:
+    def _needs_a_person(self, ctx: Context, cause: str, what: str) -> str:
         p = self.params
         return (f"{cause}; {what}. The service needs a person: aws ecs describe-service-deployments "
-                f"--service-deployment-arns <arn> shows where it stands (aws ecs list-service-deployments --cluster "
-                f"{p.cluster} --service {p.service}); then deploy a known-good task definition with ecsops deploy "
-                f"--cluster {p.cluster} --service {p.service} --taskdef FAMILY:REV")
+                f"--service-deployment-arns {ctx.facts.service_deployment_arn} shows where it stands; then deploy a "
+                f"known-good task definition with ecsops deploy --cluster {p.cluster} --service {p.service} "
+                "--taskdef FAMILY:REV")
 
     @staticmethod
     def _with_task_failures(ctx: Context, cause: str) -> str:
