@@ -14,7 +14,7 @@ from ecsops.deploy.native_handlers import NativeDeploy
 from ecsops.deploy.params import DeployParams
 from ecsops.deploy.service_deployment_wait import ServiceDeploymentFollower
 from ecsops.deploy.snapshot import ServiceSnapshot, snapshot_of
-from ecsops.deploy.task_failures import headline
+from ecsops.deploy.task_failures import with_headline
 from ecsops.deploy.taskdef_diff import describe_changes
 from ecsops.deploy.taskdef_edit import apply_edits, has_changes, register_request_from
 from ecsops.deploy.verdict import Verdict, circuit_breaker_rolls_back
@@ -309,9 +309,7 @@ class DeployHandlers:
 
     @staticmethod
     def _with_task_failures(ctx: Context, cause: str, deployment_id: str) -> str:
-        """`cause`, then why the deployment's tasks failed (its most frequent stop reason), if known."""
-        why = headline(ctx.facts.task_failures.get(deployment_id))
-        return f"{cause}; {why}" if why else cause
+        return with_headline(cause, ctx.facts.task_failures.get(deployment_id))
 
     # ---- rolling back ----------------------------------------------------------------------------
     def rolling_back(self, ctx: Context) -> str:

@@ -11,7 +11,7 @@ from ecsops.deploy.params import DeployParams
 from ecsops.deploy.service_deployment_verdict import Phase, look_at, trigger
 from ecsops.deploy.service_deployment_wait import Followed, ServiceDeploymentFollower, paused_lines
 from ecsops.deploy.snapshot import ServiceSnapshot
-from ecsops.deploy.task_failures import headline
+from ecsops.deploy.task_failures import with_headline
 from machines.context import RunContext
 from machines.durations import format_duration
 from machines.errors import Paused, StepFailed
@@ -345,6 +345,5 @@ class NativeDeploy:
 
     @staticmethod
     def _with_task_failures(ctx: Context, cause: str) -> str:
-        why = headline(ctx.facts.task_failures.get(str(ctx.facts.deployment_id)))
-        return f"{cause}; {why}" if why else cause
+        return with_headline(cause, ctx.facts.task_failures.get(str(ctx.facts.deployment_id)))
 

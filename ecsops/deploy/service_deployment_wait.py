@@ -13,11 +13,13 @@ from ecsops.deploy.params import DeployParams
 from ecsops.deploy.service_deployment_verdict import Look, Phase, hook_lines, look_at
 from ecsops.deploy.strategy import StrategyPlan, strategy_of
 from ecsops.deploy.wait import (
-    ADAPTIVE_FIRST_INTERVAL,
     ADAPTIVE_MAX_INTERVAL,
-    FAILED_POLL_MAX_BACKOFF,
     MAX_SILENCE_SECONDS,
     DeploymentFollower,
+    failed_poll_backoff,
+    pause_in_pieces,
+    phase_clock,
+    poll_interval,
 )
 from machines.context import RunContext
 from machines.durations import format_duration
@@ -80,7 +82,7 @@ class ServiceDeploymentFollower:
         (`until_paused`), or its new revision's failed tasks reach `failure_limit` while in progress, or the
         phase's durable deadline passes; say what changes as it goes."""
         deadline = ctx.deadline(phase, budget_seconds)
-        started = deadline - budget_seconds
+        clock_line = phase_clock(phase, deadline, budget_seconds)
         quiet = _Quiet()
         # A bake noticed before a crash: its end is known, so a resumed run polls slowly through it too.
         quiet.ends_not_before = ctx.facts.bake_ends_not_before
@@ -90,15 +92,9 @@ class ServiceDeploymentFollower:
         previous_poll: float | None = None
         plan: StrategyPlan | None = None
 
-        def clock_line(now: float) -> str:
-            return (f"{phase}: {format_duration(max(0.0, now - started))} elapsed, "
-                    f"{format_duration(max(0.0, deadline - now))} left")
-
         while True:
             polled = ctx.now()
-            interval = min(ADAPTIVE_MAX_INTERVAL, ADAPTIVE_FIRST_INTERVAL * 1.5**polls)
-            if self.params.poll_interval is not None:
-                interval = self.params.poll_interval
+            interval = poll_interval(self.params, polls)
             try:
                 deployment = self.describe(arn)
             except Exception as exc:
@@ -106,7 +102,7 @@ class ServiceDeploymentFollower:
                     raise
                 deployment = None
                 failed += 1
-                interval = max(interval, min(FAILED_POLL_MAX_BACKOFF, 2.0 ** (failed - 1)))
+                interval = failed_poll_backoff(interval, failed)
                 self._say(ctx, f"{clock_line(ctx.now())}; DescribeServiceDeployments failed "
                                f"({type(exc).__name__}: {exc}); polling again in {format_duration(interval)}")
             if deployment is not None:
@@ -153,7 +149,7 @@ class ServiceDeploymentFollower:
             if now >= deadline:
                 return last
             previous_poll = polled
-            self._pause(ctx, min(interval, max(0.0, deadline - now)), clock_line)
+            pause_in_pieces(ctx, min(interval, max(0.0, deadline - now)), clock_line, self._say)
             polls += 1
 
     def wait_while_paused(self, ctx: Context, arn: str, hook_id: str | None) -> Followed:
@@ -225,13 +221,6 @@ class ServiceDeploymentFollower:
     def _say(self, ctx: Context, line: str) -> None:
         ctx.progress(line)
         self._said_at = ctx.now()
-
-    def _pause(self, ctx: Context, seconds: float, clock_line: Any) -> None:
-        while seconds > MAX_SILENCE_SECONDS:
-            ctx.sleep(MAX_SILENCE_SECONDS)
-            seconds -= MAX_SILENCE_SECONDS
-            self._say(ctx, f"{clock_line(ctx.now())}; next poll in {format_duration(seconds)}")
-        ctx.sleep(seconds)
 
 
 def paused_lines(run_id: str, look: Look) -> list[str]:

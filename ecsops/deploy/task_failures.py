@@ -68,3 +68,9 @@ def headline(failures: TaskFailures | None) -> str | None:
     if others:
         line += f" (and {others} other reason{'s' if others > 1 else ''}: ecsops status shows them)"
     return line
+
+
+def with_headline(cause: str, failures: TaskFailures | None) -> str:
+    """`cause`, then why the deployment's tasks failed (its most frequent stop reason), if known."""
+    why = headline(failures)
+    return f"{cause}; {why}" if why else cause

@@ -29,6 +29,40 @@ FAILED_POLL_MAX_BACKOFF = 30.0
 Context = RunContext[DeployFacts]
 
 
+def poll_interval(params: DeployParams, polls: int) -> float:
+    """--poll-interval, else adaptive: 2s, 3s, 4.5s, then every 6s."""
+    if params.poll_interval is not None:
+        return params.poll_interval
+    return float(min(ADAPTIVE_MAX_INTERVAL, ADAPTIVE_FIRST_INTERVAL * 1.5**polls))
+
+
+def failed_poll_backoff(interval: float, failed_in_a_row: int) -> float:
+    """The wait before polling again after `failed_in_a_row` failed polls: 1s, 2s, 4s... up to 30s."""
+    return max(interval, min(FAILED_POLL_MAX_BACKOFF, 2.0 ** (failed_in_a_row - 1)))
+
+
+def phase_clock(phase: str, deadline: float, budget_seconds: float) -> Callable[[float], str]:
+    """`deploy: 12s elapsed, 14m48s left` at a given instant of the run's clock."""
+    started = deadline - budget_seconds
+
+    def line(now: float) -> str:
+        return (f"{phase}: {format_duration(max(0.0, now - started))} elapsed, "
+                f"{format_duration(max(0.0, deadline - now))} left")
+
+    return line
+
+
+def pause_in_pieces(
+    ctx: Context, seconds: float, clock_line: Callable[[float], str], say: Callable[[Context, str], None]
+) -> None:
+    """Sleep between polls; a long pause is slept in pieces so the log never goes quiet."""
+    while seconds > MAX_SILENCE_SECONDS:
+        ctx.sleep(MAX_SILENCE_SECONDS)
+        seconds -= MAX_SILENCE_SECONDS
+        say(ctx, f"{clock_line(ctx.now())}; next poll in {format_duration(seconds)}")
+    ctx.sleep(seconds)
+
+
 class DeploymentFollower:
     """Follows one deployment of the service; everything it must remember across a resume is in the facts."""
 
@@ -55,18 +89,14 @@ class DeploymentFollower:
         """
         p = self.params
         deadline = ctx.deadline(phase, budget_seconds)
-        started = deadline - budget_seconds
+        clock_line = phase_clock(phase, deadline, budget_seconds)
         last = Watch(Verdict.IN_PROGRESS, "", "(no answer from ECS yet)")
         polls = failed_polls = 0
         shown_lines: list[str] = []
         previous_poll = poll_gap = None
 
-        def clock_line(now: float) -> str:
-            return (f"{phase}: {format_duration(max(0.0, now - started))} elapsed, "
-                    f"{format_duration(max(0.0, deadline - now))} left")
-
         while True:
-            interval = self._interval(polls)
+            interval = poll_interval(p, polls)
             polled = ctx.now()
             poll_gap, previous_poll = (polled - previous_poll if previous_poll is not None else None), polled
             try:
@@ -77,7 +107,7 @@ class DeploymentFollower:
                 if not is_transient(exc):
                     raise
                 failed_polls += 1
-                interval = max(interval, min(FAILED_POLL_MAX_BACKOFF, 2.0 ** (failed_polls - 1)))
+                interval = failed_poll_backoff(interval, failed_polls)
                 now = ctx.now()
                 self._say(ctx, f"{clock_line(now)}; DescribeServices failed ({type(exc).__name__}: {exc}); "
                                f"polling again in {format_duration(interval)} ({failed_polls} failed in a row)")
@@ -107,25 +137,12 @@ class DeploymentFollower:
                     self._say(ctx, f"{clock_line(now)}; no change")
             if last.verdict is not Verdict.IN_PROGRESS or now >= deadline:
                 return last
-            self._pause(ctx, min(interval, max(0.0, deadline - now)), clock_line)
+            pause_in_pieces(ctx, min(interval, max(0.0, deadline - now)), clock_line, self._say)
             polls += 1
 
     def _say(self, ctx: Context, line: str) -> None:
         ctx.progress(line)
         self._said_at = ctx.now()
-
-    def _pause(self, ctx: Context, seconds: float, clock_line: Callable[[float], str]) -> None:
-        """Sleep between polls; a long --poll-interval is slept in pieces so the log never goes quiet."""
-        while seconds > MAX_SILENCE_SECONDS:
-            ctx.sleep(MAX_SILENCE_SECONDS)
-            seconds -= MAX_SILENCE_SECONDS
-            self._say(ctx, f"{clock_line(ctx.now())}; next poll in {format_duration(seconds)}")
-        ctx.sleep(seconds)
-
-    def _interval(self, polls: int) -> float:
-        if self.params.poll_interval is not None:
-            return self.params.poll_interval
-        return float(min(ADAPTIVE_MAX_INTERVAL, ADAPTIVE_FIRST_INTERVAL * 1.5**polls))
 
     def _report_events(self, ctx: Context, service: dict[str, object]) -> None:
         """Print the service events newer than the watermark (folded), then move the watermark."""
