@@ -1,4 +1,9 @@
-"""The five ECS service-deployment operations moto lacks, answered from the model in ECS's JSON protocol."""
+"""The five ECS service-deployment operations moto lacks, answered from the model in ECS's JSON protocol.
+
+Documented: the requests and answers (botocore's shapes), at most 20 ARNs per Describe call, the error shapes each
+operation may raise. Inferred: which error answers which refusal (ConflictException for stopping a finished
+deployment, InvalidParameterException for continuing without an awaiting hook), newest-first listing, and
+`failures` reason MISSING for unknown ARNs; see docs/service-deployments.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""ECS service deployments and service revisions: the records, their change log, and their API rendering."""
+"""ECS service deployments and service revisions: the records, their change log, and their API rendering.
+
+Documented: every member name and enum value (botocore's ServiceDeployment, ServiceDeploymentBrief,
+ServiceRevision, DeploymentLifecycleHookDetail, Rollback), the ARN forms (the developer guide's examples) and
+`rolloutState` being returned only for rolling deployments. Inferred: id lengths where AWS shows no example
+(Lambda hook ids), `currentServiceDeployment` lagging a new deployment until virtual time moves, the counts
+frozen on a finished deployment's summaries; see docs/service-deployments.md."""
 
 from __future__ import annotations
 

@@ -1,5 +1,14 @@
 """Each service deployment's walk on virtual time: ROLLING follows rolloutState; BLUE_GREEN, LINEAR and CANARY walk
-ECS's lifecycle stages with hooks, traffic shifts, bakes, alarms, rollbacks and stops."""
+ECS's lifecycle stages with hooks, traffic shifts, bakes, alarms, rollbacks and stops.
+
+Documented by AWS (developer guide and API reference, listed in docs/service-deployments.md): the stage order,
+the statuses and which are final, LINEAR's stepPercent/stepBakeTimeInMinutes with no bake after 100 %, CANARY's
+canaryPercent then canaryBakeTimeInMinutes, the bake after the last shift with both revisions running, PAUSE
+hooks awaiting ContinueServiceDeployment or their timeout action, rollback to the previous revision without a new
+one, STOPPED for a superseded deployment. Inferred here (each spot marked `# inferred`): how long each stage
+lasts (5 virtual seconds), when a Lambda hook answers, a hook's default timeout (60 min, ROLLBACK), weights as
+percentages, the rollback's timing, ABORT leaving the new revision in place, a breaker or alarm without
+rollback ending STOPPED."""
 
 from __future__ import annotations
 
