@@ -19,7 +19,9 @@ from ecsops.deploy.params import DEFAULT_TIMEOUT_SECONDS, ON_PAUSE_CHOICES, WAIT
 from machines.durations import format_duration, parse_duration
 
 if TYPE_CHECKING:
+    from ecsops.aws.ecs import EcsGateway
     from ecsops.deploy.snapshot import ServiceSnapshot
+    from ecsops.deploy.strategy import StrategyPlan
 
 
 class PreflightError(ValueError):
@@ -214,7 +216,7 @@ def check_against_aws(params: DeployParams, on_retry: Callable[[str], None] | No
                 "shifts traffic itself and ecsops follows its service deployment to the end; use --wait-until "
                 "primary-rolled (the default)"
             )
-        briefs = _read_service_deployments(ecs, params, identity) if strategy.native else None
+        briefs = _read_service_deployments(ecs, identity) if strategy.native else None
         task_definition, tags = ecs.describe_task_definition(params.taskdef or service["taskDefinition"])
         running = None
         if task_definition["taskDefinitionArn"] != service["taskDefinition"]:
@@ -262,7 +264,7 @@ _ACTION_OF_OPERATION = {
 }
 
 
-def _read_service_deployments(ecs: Any, params: DeployParams, identity: EcsServiceIdentity) -> list[dict[str, Any]]:
+def _read_service_deployments(ecs: EcsGateway, identity: EcsServiceIdentity) -> list[dict[str, Any]]:
     """The service's recent service deployments, newest first (an unfinished one is among them), and the newest
     described with its target revision: the reads a BLUE_GREEN, LINEAR or CANARY deploy depends on, each checked
     for access here."""
@@ -287,12 +289,12 @@ def _access_denied(exc: Any) -> str | None:
             f"ECS's service deployment and needs {', '.join(SERVICE_DEPLOYMENT_ACTIONS)}; nothing was changed")
 
 
-def _with_strategy_timeout(params: DeployParams, strategy: Any) -> DeployParams:
+def _with_strategy_timeout(params: DeployParams, strategy: StrategyPlan | None) -> DeployParams:
     """Without --timeout a native deploy waits 15m plus its bakes; an explicit --timeout shorter than the least
     time the deployment can take would roll back every good deploy: refused before anything changes."""
-    least = strategy.least_seconds() if strategy is not None else 0.0
-    if not least:
+    if strategy is None or not strategy.least_seconds():
         return params
+    least = strategy.least_seconds()
     if not params.timeout_given:
         return params.model_copy(update={"timeout_seconds": DEFAULT_TIMEOUT_SECONDS + least})
     if params.timeout_seconds < least:
