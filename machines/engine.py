@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import threading
 import time
 from typing import Any
@@ -15,6 +13,7 @@ from machines.crashpoints import crash_point
 from machines.errors import Interrupted, LostLock, Paused, RunFinished, StepUnsettled, VersionMismatch
 from machines.items import ItemDriver
 from machines.lease import Lease
+from machines.liveness import owner_alive, process_owner
 from machines.operation import Operation
 from machines.steps import ErrorClassifier, StepRunner, everything_foreign
 from store.base import RunStore
@@ -30,24 +29,6 @@ from store.errors import (
 from store.models import Fence, RunFilter, RunRecord
 
 DEFAULT_LEASE_SECONDS = 300.0
-
-
-def process_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def owner_is_dead(owner: str) -> bool:
-    """True when owner is a process on this host that no longer exists."""
-    host, _, pid_text = owner.rpartition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 class Engine:
@@ -143,7 +124,7 @@ class Engine:
             and lock.owner != self.owner
             and lock.expires_at > time.time()
             and run.status == "running"
-            and not owner_is_dead(lock.owner)
+            and owner_alive(lock.owner) is not False
         ):
             raise LockHeldError(run.target, run_id, lock.expires_at, holder_owner=lock.owner)
         # Break first: a process still holding the old token can write nothing more after this.
@@ -170,7 +151,7 @@ class Engine:
             and lock.run_id == run_id
             and lock.owner is not None
             and lock.owner != self.owner
-            and owner_is_dead(lock.owner)
+            and owner_alive(lock.owner) is False
         ):
             # That process is gone: take over, but only if it is still the holder (compare-and-swap).
             replace_owner = lock.owner

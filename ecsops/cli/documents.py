@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ecsops.cli.operations import document_fields
+from machines.liveness import owner_alive
 from store.reader import HistorySource, HistoryView, LockSource
 
 if TYPE_CHECKING:
@@ -47,29 +46,6 @@ def _at_a_pause(run_id: str, lock: dict[str, Any]) -> None:
     else:
         lock.update(next=f"{approve}, then ecsops resume {run_id}",
                     why="its deployment waits at a PAUSE lifecycle hook")
-
-
-def owner_alive(owner: str) -> bool | None:
-    """Whether the process `host:pid` exists: None when it is on another host (this one cannot tell)."""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return None
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: it exists
-        return True
-    return not _zombie(int(pid))
-
-
-def _zombie(pid: int) -> bool:
-    """A killed process its parent has not reaped yet still answers kill(pid, 0); Linux shows it as Z."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rpartition(")")[2].split()[:1] == ["Z"]
-    except OSError:
-        return False
 
 
 def lock_document(run_id: str, lock: LockLike | None, *, now: float) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from machines.clock import Clock, SystemClock
 from machines.durations import format_duration
 from machines.engine import DEFAULT_LEASE_SECONDS, Engine
 from machines.errors import LostLock, RunFinished, VersionMismatch
+from machines.liveness import owner_alive
 from machines.operation import OperationSpec
 from machines.steps import ErrorKind
 from store.base import RunStore
@@ -175,8 +176,6 @@ def _hint(run: RunRecord) -> str | None:
 
 def locked_message(exc: LockHeldError, store: RunStore, *, abandoning: bool = False) -> str:
     """Why a run could not take its target, and only advice that will not itself be refused."""
-    from ecsops.cli.documents import owner_alive
-
     holder, target = exc.holder_run_id, exc.target
     try:
         lock = store.get_lock(target)
