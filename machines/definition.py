@@ -6,9 +6,10 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from transitions import Machine
+if TYPE_CHECKING:
+    from transitions import Machine
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,9 @@ class MachineDefinition:
 
     def bind(self, holder: StateHolder, state: str | None = None) -> Machine:
         """A transitions.Machine over holder, restored at state (default: initial)."""
+        # Imported here: the declarations alone (their states and statuses) are read by `ecsops runs`.
+        from transitions import Machine
+
         return Machine(
             model=holder,
             states=list(self.states),

@@ -15,6 +15,7 @@ from machines.items import ItemDriver
 from machines.lease import Lease
 from machines.liveness import owner_alive, process_owner
 from machines.operation import Operation
+from machines.statuses import ABANDONED, FAILED, INTERRUPTED, PAUSED, RUNNING
 from machines.steps import ErrorClassifier, StepRunner, everything_foreign
 from store.base import RunStore
 from store.clock import utc_now_iso
@@ -71,7 +72,7 @@ class Engine:
             run_id=run_id,
             operation=operation.definition.name,
             target=target,
-            status="running",
+            status=RUNNING,
             state=operation.definition.initial,
             machine_version=operation.version,
             ecsops_version=ecsops_version,
@@ -100,7 +101,7 @@ class Engine:
             run = self.store.get_run(run_id)
             if run.finished:
                 raise RunFinished(f"run {run_id} already ended: {run.status}")
-            run = self.store.update_run(run_id, run.version, fence, status="running", reason=None)
+            run = self.store.update_run(run_id, run.version, fence, status=RUNNING, reason=None)
         except BaseException:
             # The run stays exactly as it was; only the lock we just took is given back.
             self._release_quietly(fence)
@@ -123,7 +124,7 @@ class Engine:
             and lock.owner is not None
             and lock.owner != self.owner
             and lock.expires_at > time.time()
-            and run.status == "running"
+            and run.status == RUNNING
             and owner_alive(lock.owner) is not False
         ):
             raise LockHeldError(run.target, run_id, lock.expires_at, holder_owner=lock.owner)
@@ -132,7 +133,7 @@ class Engine:
         for _ in range(3):
             try:
                 return self.store.update_run(
-                    run_id, run.version, None, status="abandoned", reason=reason, finished_at=utc_now_iso()
+                    run_id, run.version, None, status=ABANDONED, reason=reason, finished_at=utc_now_iso()
                 )
             except ConcurrentUpdateError:
                 # The fenced-out process recorded its last word meanwhile; abandon over it.
@@ -182,11 +183,11 @@ class Engine:
         try:
             finished = self._advance(operation, session, context)
             # A run paused for a person gives its target back: `approve` and `resume` need no lease to run out.
-            finished = finished or session.run.status == "paused"
+            finished = finished or session.run.status == PAUSED
         except KeyboardInterrupt:
             # A second signal landed outside a handler (mid-checkpoint): what was committed stands.
             with contextlib.suppress(StoreError, KeyboardInterrupt):
-                session.update(status="interrupted", reason=None)
+                session.update(status=INTERRUPTED, reason=None)
             finished = False
         except LockLostError as exc:
             raise self._lost(session.run, exc) from exc
@@ -212,14 +213,14 @@ class Engine:
             except (Interrupted, KeyboardInterrupt):
                 # KeyboardInterrupt: a second Ctrl-C/SIGTERM stopped a step mid-way; a step left at intent
                 # is reconciled on resume, so this is as resumable as a stop between steps.
-                session.update(status="interrupted", reason=None, **_learned(context))
+                session.update(status=INTERRUPTED, reason=None, **_learned(context))
                 return False
             except Paused as exc:
-                session.update(status="paused", reason=str(exc), **_learned(context))
+                session.update(status=PAUSED, reason=str(exc), **_learned(context))
                 return False
             except StepUnsettled as exc:
                 # AWS kept failing transiently: the step stays in flight and is reconciled on resume.
-                session.update(status="interrupted", reason=str(exc), **_learned(context))
+                session.update(status=INTERRUPTED, reason=str(exc), **_learned(context))
                 return False
             except StoreError:
                 raise  # the lock or the store failed: nothing more may be written as if it held
@@ -227,7 +228,7 @@ class Engine:
                 # Not a stop, not AWS being unavailable: a bug or a refusal nobody planned for. Resuming would
                 # meet it again, so the run ends failed and says what was raised, where.
                 session.update(
-                    status="failed",
+                    status=FAILED,
                     reason=f"unexpected error in state {state}: {type(exc).__name__}: {exc}",
                     finished_at=utc_now_iso(),
                     **_learned(context),
@@ -254,7 +255,7 @@ class Engine:
             reason = "lost the lock: it was broken (abandoned or taken over) while this process was stalled"
         try:
             # Unfenced (we no longer hold the lock), but only over the version this process last wrote.
-            self.store.update_run(run.run_id, run.version, None, status="interrupted", reason=reason)
+            self.store.update_run(run.run_id, run.version, None, status=INTERRUPTED, reason=reason)
             recorded = True
         except StoreError:
             recorded = False
@@ -270,7 +271,7 @@ class Engine:
     def _note_store_failure(self, session: RunSession, exc: StoreError) -> None:
         """Best effort: say in the record why the run stopped. The store may refuse this too."""
         with contextlib.suppress(StoreError):
-            session.update(status="interrupted", reason=f"the store failed: {exc}")
+            session.update(status=INTERRUPTED, reason=f"the store failed: {exc}")
 
 
 def _learned(context: RunContext[Any]) -> dict[str, Any]:

@@ -84,7 +84,8 @@ def store_path(tmp_path: Path) -> Path:
 
 
 def test_status_and_runs_import_nothing_heavy(store_path: Path) -> None:
-    for args in (["status", "d1"], ["status", "rr2"], ["runs"], ["runs", "--output", "json"]):
+    for args in (["status", "d1"], ["status", "rr2"], ["runs"], ["runs", "--output", "json"],
+                 ["runs", "--status", "rolled_back"]):
         stdout, heavy = _imported_by(store_path, *args)
         assert heavy == [], (args, heavy)
         assert "Traceback" not in stdout

@@ -126,12 +126,11 @@ def _check_limit(limit: str) -> int:
 
 
 def _check_status(status: str) -> None:
-    from typing import get_args
+    from ecsops.cli.operations import run_statuses
 
-    from store.models import RunStatus
-
-    if status not in get_args(RunStatus):
-        fail_usage(f"--status {status!r}: expected one of {', '.join(get_args(RunStatus))}")
+    known = run_statuses()
+    if status not in known:
+        fail_usage(f"--status {status!r}: expected one of {', '.join(known)}")
 
 
 def _check_operation(operation: str) -> None:

@@ -13,8 +13,6 @@ from store.reader import HistorySource, HistoryView, LockSource
 if TYPE_CHECKING:
     from store.reader import HistoryLike, LockLike, RunLike
 
-_FINISHED = frozenset({"succeeded", "rolled_back", "rollback_failed", "failed", "superseded", "abandoned"})
-
 
 class StatusSource(HistorySource, LockSource, Protocol):
     """A run's history and its target's lock: a RunStore, or a light reader (store.reader)."""
@@ -30,7 +28,7 @@ def run_document(store: StatusSource, run: RunLike) -> dict[str, Any]:
         document = history_document(
             HistoryView(run, recorded.transitions, recorded.steps, recorded.items, recorded.notes)
         )
-    if run.status not in _FINISHED:
+    if not run.finished:
         document["deadlines"] = {name: _iso(at) for name, at in sorted(run.timers.items())}
         document["lock"] = lock_document(run.run_id, store.get_lock(run.target), now=time.time())
         if run.state == "paused":

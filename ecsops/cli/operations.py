@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
+    from machines.definition import MachineDefinition
     from machines.operation import OperationSpec
     from store.reader import ItemLike, RunLike
 
@@ -19,6 +20,12 @@ PLUGINS_ENV = "ECSOPS_OPERATION_PLUGINS"
 BUILTIN: dict[str, str] = {
     "deploy": "ecsops.deploy.operation:SPEC",
     "replace-instances": "ecsops.replace.operation:SPEC",
+}
+# name -> "module:attribute" of its run's MachineDefinition, in a module without pydantic or transitions: `runs`
+# checks --status against the declared statuses and stays light.
+BUILTIN_MACHINES: dict[str, str] = {
+    "deploy": "machines.deploy:DEPLOY",
+    "replace-instances": "machines.replace_instances:RUN_DEFINITION",
 }
 # name -> "module:function" adding the operation's fields to a run document, in a module that imports neither the
 # machine nor pydantic: `status` and `runs` stay light. Other operations use their spec's document_fields.
@@ -66,6 +73,16 @@ def get_operation(name: str) -> OperationSpec:
     if name not in specs:
         raise UnknownOperation(f"no operation named {name!r}; known: {', '.join(sorted(specs)) or 'none'}")
     return specs[name]
+
+
+def run_statuses() -> tuple[str, ...]:
+    """Every status a run can have: the engine's own and each operation's declared final statuses."""
+    from machines.statuses import known_statuses
+
+    definitions: list[MachineDefinition] = [_attribute(location) for location in BUILTIN_MACHINES.values()]
+    plugins = [location for name, location in _locations().items() if name not in BUILTIN]
+    definitions += [_load(location).definition for location in plugins]
+    return known_statuses(definitions)
 
 
 def document_fields(run: RunLike, items: Sequence[ItemLike]) -> dict[str, Any]:
