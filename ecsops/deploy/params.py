@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -88,62 +89,107 @@ class DeployParams(BaseModel):
         return self.model_dump(mode="json")
 
 
+# Fields a retry is not compared on: preflight fills them in (the account of the service resolved, the snapshot
+# read), or they only say how another field was given (timeout_given, see the timeout's comparison).
+NOT_COMPARED = frozenset({"account", "snapshot", "timeout_given"})
+# How a field is named in a difference, when not by its own name.
+LABELS = {"taskdef": "task definition", "timeout_seconds": "timeout", "rollback_timeout_seconds": "rollback timeout"}
+
+Comparison = Callable[[str, "DeployParams", "DeployParams"], list[str]]
+
+
 def differences(typed: DeployParams, recorded: dict[str, Any]) -> list[str]:
     """How the inputs of a retry (`typed`, as parsed from its flags) differ from a run's recorded params,
-    one line each, e.g. `container image app: recorded nginx:1.25, now nginx:1.26`. Another spelling of the
-    same service (its ARN, the cluster's ARN) is no difference; a region left to the environment is none."""
+    one line each, e.g. `container image app: recorded nginx:1.25, now nginx:1.26`. Every field is compared,
+    as its own comparison says or else as it is, but for those NOT_COMPARED. Another spelling of the same
+    service (its ARN, the cluster's ARN) is no difference; a region left to the environment is none."""
     before = DeployParams.model_validate(recorded)
     found: list[str] = []
-
-    def compare(label: str, was: Any, now: Any) -> None:
-        if was != now:
-            found.append(f"{label}: recorded {_shown(was)}, now {_shown(now)}")
-
-    cluster = ecs_cluster_reference(typed.cluster)
-    service = ecs_service_reference(typed.service)
-    compare("cluster", before.cluster, cluster.name)
-    compare("service", before.service, service.name)
-    if before.account is not None and before.region is not None:
-        for reference, flag in ((cluster, "--cluster"), (service, "--service")):
-            for conflict in reference.conflicts(before.account, before.region, before.cluster):
-                found.append(f"{flag} names {conflict} as recorded")
-    if typed.region is not None:
-        compare("region", before.region, typed.region)
-    compare("profile", before.profile, typed.profile)
-    found += _edit_differences(before.edits, typed.edits)
-    compare("desired count", before.desired_count, typed.desired_count)
-    compare("task definition", before.taskdef, typed.taskdef)
-    compare("wait until", before.wait_until, typed.wait_until)
-    if before.timeout_given or typed.timeout_given:
-        compare("timeout", _duration(before.timeout_seconds), _duration(typed.timeout_seconds))
-    compare("rollback timeout", _duration(before.rollback_budget_seconds), _duration(typed.rollback_budget_seconds))
-    compare("poll interval", _interval(before.poll_interval), _interval(typed.poll_interval))
-    compare("no rollback", before.no_rollback, typed.no_rollback)
-    compare("max failed tasks", before.max_failed_tasks, typed.max_failed_tasks)
-    compare("on pause", before.on_pause, typed.on_pause)
+    for name in DeployParams.model_fields:
+        if name not in NOT_COMPARED:
+            found += _COMPARISONS.get(name, _as_is)(name, before, typed)
     return found
+
+
+def _label(name: str) -> str:
+    return LABELS.get(name, name.replace("_", " "))
+
+
+def _line(label: str, was: Any, now: Any) -> list[str]:
+    return [] if was == now else [f"{label}: recorded {_shown(was)}, now {_shown(now)}"]
+
+
+def _as_is(name: str, before: DeployParams, typed: DeployParams) -> list[str]:
+    return _line(_label(name), getattr(before, name), getattr(typed, name))
+
+
+def _named(name: str, before: DeployParams, typed: DeployParams) -> list[str]:
+    """The cluster or the service, typed as a name or an ARN; an ARN must not name another account or region."""
+    reference = (ecs_cluster_reference if name == "cluster" else ecs_service_reference)(getattr(typed, name))
+    found = _line(_label(name), getattr(before, name), reference.name)
+    if before.account is not None and before.region is not None:
+        found += [f"--{name} names {conflict} as recorded"
+                  for conflict in reference.conflicts(before.account, before.region, before.cluster)]
+    return found
+
+
+def _region(name: str, before: DeployParams, typed: DeployParams) -> list[str]:
+    return [] if typed.region is None else _line(_label(name), before.region, typed.region)
+
+
+def _edits(name: str, before: DeployParams, typed: DeployParams) -> list[str]:
+    return _edit_differences(before.edits, typed.edits)
+
+
+def _timeout(name: str, before: DeployParams, typed: DeployParams) -> list[str]:
+    """A timeout neither run gave is the default plus the strategy's bake times, which preflight found then."""
+    if not (before.timeout_given or typed.timeout_given):
+        return []
+    return _line(_label(name), _duration(before.timeout_seconds), _duration(typed.timeout_seconds))
+
+
+def _rollback_timeout(name: str, before: DeployParams, typed: DeployParams) -> list[str]:
+    return _line(_label(name), _duration(before.rollback_budget_seconds), _duration(typed.rollback_budget_seconds))
+
+
+def _poll_interval(name: str, before: DeployParams, typed: DeployParams) -> list[str]:
+    return _line(_label(name), _interval(before.poll_interval), _interval(typed.poll_interval))
+
+
+_COMPARISONS: dict[str, Comparison] = {
+    "cluster": _named,
+    "service": _named,
+    "region": _region,
+    "edits": _edits,
+    "timeout_seconds": _timeout,
+    "rollback_timeout_seconds": _rollback_timeout,
+    "poll_interval": _poll_interval,
+}
+
+
+# How a container's edit is named in a difference; `flags` only records how the edits were spelt.
+CONTAINER_LABELS = {"environment": "envvar", "secrets": "secret", "log_driver": "log driver",
+                    "log_options": "logopt", "log_secret_options": "logsecret"}
+CONTAINER_NOT_COMPARED = frozenset({"flags"})
+# The task definition's own edits, compared together (setting and clearing the role are one choice).
+TASK_ROLE_FIELDS = ("task_role_arn", "clear_task_role")
 
 
 def _edit_differences(before: TaskDefinitionEdits, now: TaskDefinitionEdits) -> list[str]:
     found: list[str] = []
     for name in sorted(set(before.containers) | set(now.containers)):
         was, is_now = before.containers.get(name, ContainerEdits()), now.containers.get(name, ContainerEdits())
-        if was.image != is_now.image:
-            found.append(f"container image {name}: recorded {_shown(was.image)}, now {_shown(is_now.image)}")
-        for label, was_map, now_map in (
-            ("envvar", was.environment, is_now.environment),
-            ("secret", was.secrets, is_now.secrets),
-            ("logopt", was.log_options, is_now.log_options),
-            ("logsecret", was.log_secret_options, is_now.log_secret_options),
-        ):
-            for key in sorted(set(was_map) | set(now_map)):
-                if was_map.get(key) != now_map.get(key):
-                    found.append(f"container {label} {name} {key}: recorded {_shown(was_map.get(key))}, "
-                                 f"now {_shown(now_map.get(key))}")
-        if was.log_driver != is_now.log_driver:
-            found.append(f"container log driver {name}: recorded {_shown(was.log_driver)}, "
-                         f"now {_shown(is_now.log_driver)}")
-    if (before.task_role_arn, before.clear_task_role) != (now.task_role_arn, now.clear_task_role):
+        for field in ContainerEdits.model_fields:
+            if field in CONTAINER_NOT_COMPARED:
+                continue
+            label = f"container {CONTAINER_LABELS.get(field, field)} {name}"
+            was_value, now_value = getattr(was, field), getattr(is_now, field)
+            if not isinstance(was_value, dict):
+                found += _line(label, was_value, now_value)
+                continue
+            found += [line for key in sorted(set(was_value) | set(now_value))
+                      for line in _line(f"{label} {key}", was_value.get(key), now_value.get(key))]
+    if tuple(getattr(before, f) for f in TASK_ROLE_FIELDS) != tuple(getattr(now, f) for f in TASK_ROLE_FIELDS):
         found.append(f"task role: recorded {_role(before)}, now {_role(now)}")
     return found
 

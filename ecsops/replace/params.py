@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from ecsops.aws.arns import AsgIdentity, asg_reference, ecs_cluster_reference
@@ -52,31 +53,62 @@ class ReplaceParams:
         return asdict(self)
 
 
+# Fields a retry is not compared on: preflight fills them in (the account of the group resolved).
+NOT_COMPARED = frozenset({"account"})
+
+
 def differences(typed: ReplaceParams, recorded: dict[str, Any]) -> list[str]:
-    """How a retry's inputs (as typed) differ from a run's recorded params, one line each; another spelling
-    of the same group or cluster (an ARN) is no difference, nor a region left to the environment."""
+    """How a retry's inputs (as typed) differ from a run's recorded params, one line each. Every field is
+    compared, as its own comparison says or else as it is, but for those NOT_COMPARED; another spelling of the
+    same group or cluster (an ARN) is no difference, nor a region left to the environment."""
     before = ReplaceParams.from_run(recorded)
     found: list[str] = []
-
-    def compare(label: str, was: Any, now: Any) -> None:
-        if was != now:
-            found.append(f"{label}: recorded {'(not given)' if was is None else was}, "
-                         f"now {'(not given)' if now is None else now}")
-
-    asg, cluster = asg_reference(typed.asg), ecs_cluster_reference(typed.cluster)
-    compare("asg", before.asg, asg.name)
-    compare("cluster", before.cluster, cluster.name)
-    if before.account is not None and before.region is not None:
-        for flag, reference in (("--asg", asg), ("--cluster", cluster)):
-            found += [f"{flag} names {conflict} as recorded"
-                      for conflict in reference.conflicts(before.account, before.region)]
-    if typed.region is not None:
-        compare("region", before.region, typed.region)
-    compare("profile", before.profile, typed.profile)
-    compare("batch size", before.batch_size, typed.batch_size)
-    compare("timeout", format_duration(before.timeout), format_duration(typed.timeout))
-    compare("poll interval", _interval(before.poll_interval), _interval(typed.poll_interval))
+    for field in fields(ReplaceParams):
+        if field.name not in NOT_COMPARED:
+            found += _COMPARISONS.get(field.name, _as_is)(field.name, before, typed)
     return found
+
+
+def _line(name: str, was: Any, now: Any) -> list[str]:
+    if was == now:
+        return []
+    return [f"{name.replace('_', ' ')}: recorded {'(not given)' if was is None else was}, "
+            f"now {'(not given)' if now is None else now}"]
+
+
+def _as_is(name: str, before: ReplaceParams, typed: ReplaceParams) -> list[str]:
+    return _line(name, getattr(before, name), getattr(typed, name))
+
+
+def _named(name: str, before: ReplaceParams, typed: ReplaceParams) -> list[str]:
+    """The group or the cluster, typed as a name or an ARN; an ARN must not name another account or region."""
+    reference = (asg_reference if name == "asg" else ecs_cluster_reference)(getattr(typed, name))
+    found = _line(name, getattr(before, name), reference.name)
+    if before.account is not None and before.region is not None:
+        found += [f"--{name} names {conflict} as recorded"
+                  for conflict in reference.conflicts(before.account, before.region)]
+    return found
+
+
+def _region(name: str, before: ReplaceParams, typed: ReplaceParams) -> list[str]:
+    return [] if typed.region is None else _line(name, before.region, typed.region)
+
+
+def _timeout(name: str, before: ReplaceParams, typed: ReplaceParams) -> list[str]:
+    return _line(name, format_duration(before.timeout), format_duration(typed.timeout))
+
+
+def _poll_interval(name: str, before: ReplaceParams, typed: ReplaceParams) -> list[str]:
+    return _line(name, _interval(before.poll_interval), _interval(typed.poll_interval))
+
+
+_COMPARISONS: dict[str, Callable[[str, ReplaceParams, ReplaceParams], list[str]]] = {
+    "asg": _named,
+    "cluster": _named,
+    "region": _region,
+    "timeout": _timeout,
+    "poll_interval": _poll_interval,
+}
 
 
 def _interval(seconds: float | None) -> str:
