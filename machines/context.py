@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -13,7 +14,7 @@ from machines.errors import Interrupted, UndeclaredStep
 from machines.lease import Lease
 from machines.steps import DEFAULT_RETRY, Reconciler, RetryPolicy, StepRunner
 from store.base import RunStore
-from store.models import Fence, ItemRecord, RunRecord
+from store.models import NO_CHANGE, UNSET, Fence, ItemRecord, RunRecord, RunUpdate
 
 if TYPE_CHECKING:
     from machines.items import ItemDriver
@@ -55,8 +56,8 @@ class RunSession:
         """Raise if the heartbeat found the lock lost or the store gone (it renews the lease itself)."""
         self.lease.check()
 
-    def update(self, **fields: Any) -> None:
-        self.run = self.store.update_run(self.run.run_id, self.run.version, self.fence, **fields)
+    def update(self, update: RunUpdate) -> None:
+        self.run = self.store.update_run(self.run.run_id, self.run.version, self.fence, update)
 
     def put_item(self, item_id: str, state: str, data: dict[str, Any]) -> ItemRecord:
         return self.store.put_item(self.run.run_id, item_id, state, data, self.fence)
@@ -68,7 +69,7 @@ class RunSession:
         trigger: str,
         item: str | None = None,
         item_data: dict[str, Any] | None = None,
-        **fields: Any,
+        update: RunUpdate = NO_CHANGE,
     ) -> None:
         """Commit a transition of the run (or of one item) under the run's fence, and report it."""
         self.run = self.store.checkpoint(
@@ -80,7 +81,7 @@ class RunSession:
             trigger=trigger,
             item=item,
             item_data=item_data,
-            **fields,
+            update=update,
         )
         self.reporter.transition(self.run, source, dest, trigger, item)
 
@@ -104,7 +105,7 @@ class RunContext(Generic[FactsT]):
         self._clock = clock
         self._stop = stop
         self._facts_model = facts_model
-        self._pending: dict[str, Any] = {}  # facts and reason recorded since the run's last write
+        self._pending = NO_CHANGE  # facts and reason recorded since the run's last write
         self._steps = steps(self)
 
     # ---- the run's record ---------------------------------------------------------------
@@ -119,7 +120,7 @@ class RunContext(Generic[FactsT]):
     @property
     def facts(self) -> FactsT:
         """What the operation recorded so far, typed; change it only through record()."""
-        return self._facts_model.model_validate(self._pending.get("facts", self._session.run.facts))
+        return self._facts_model.model_validate(self._recorded_facts())
 
     def record(self, **changes: Any) -> None:
         """Merge changes into the run's facts (validated against the operation's model).
@@ -128,22 +129,26 @@ class RunContext(Generic[FactsT]):
         before that re-runs the state's handler from its start, which learns them again; a fact that must
         outlive the state's handler is therefore recorded before the step or transition that depends on it.
         """
-        facts = self._facts_model.model_validate({**self._pending.get("facts", self._session.run.facts), **changes})
-        self._pending["facts"] = facts.model_dump(mode="json", exclude_none=True)
+        facts = self._facts_model.model_validate({**self._recorded_facts(), **changes})
+        self._pending = replace(self._pending, facts=facts.model_dump(mode="json", exclude_none=True))
+
+    def _recorded_facts(self) -> dict[str, Any]:
+        pending = self._pending.facts
+        return self._session.run.facts if pending is UNSET else pending
 
     def set_reason(self, reason: str) -> None:
         """Say why the run ends as it does (or what went wrong); committed like facts."""
-        self._pending["reason"] = reason
+        self._pending = replace(self._pending, reason=reason)
 
-    def take_pending(self) -> dict[str, Any]:
+    def take_pending(self) -> RunUpdate:
         """The facts and reason recorded since the run's last write, for the engine's next checkpoint."""
-        pending, self._pending = self._pending, {}
+        pending, self._pending = self._pending, NO_CHANGE
         return pending
 
     def flush(self) -> None:
         """Commit what was recorded, now (before a side effect that depends on it)."""
-        if self._pending:
-            self._session.update(**self.take_pending())
+        if self._pending != NO_CHANGE:
+            self._session.update(self.take_pending())
 
     # ---- side effects ---------------------------------------------------------------------
     def step(
@@ -183,7 +188,7 @@ class RunContext(Generic[FactsT]):
         """The absolute deadline named name: fixed when first asked, kept across resumes."""
         timers = self._session.run.timers
         if name not in timers:
-            self._session.update(timers={**timers, name: self.now() + seconds}, **self.take_pending())
+            self._session.update(replace(self.take_pending(), timers={**timers, name: self.now() + seconds}))
         return float(self._session.run.timers[name])
 
     def extend_deadline(self, name: str, seconds: float) -> float:
@@ -191,7 +196,7 @@ class RunContext(Generic[FactsT]):
         for a person); committed at once, with what was recorded since the last write."""
         timers = self._session.run.timers
         moved = float(timers.get(name, self.now())) + max(0.0, seconds)
-        self._session.update(timers={**timers, name: moved}, **self.take_pending())
+        self._session.update(replace(self.take_pending(), timers={**timers, name: moved}))
         return moved
 
     def sleep(self, seconds: float) -> None:

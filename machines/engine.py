@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 from machines.clock import Clock, SystemClock
@@ -27,7 +28,7 @@ from store.errors import (
     StoreError,
     StoreWriteError,
 )
-from store.models import Fence, RunFilter, RunRecord
+from store.models import Fence, RunFilter, RunRecord, RunUpdate
 
 DEFAULT_LEASE_SECONDS = 300.0
 
@@ -101,7 +102,7 @@ class Engine:
             run = self.store.get_run(run_id)
             if run.finished:
                 raise RunFinished(f"run {run_id} already ended: {run.status}")
-            run = self.store.update_run(run_id, run.version, fence, status=RUNNING, reason=None)
+            run = self.store.update_run(run_id, run.version, fence, RunUpdate(status=RUNNING, reason=None))
         except BaseException:
             # The run stays exactly as it was; only the lock we just took is given back.
             self._release_quietly(fence)
@@ -133,7 +134,7 @@ class Engine:
         for _ in range(3):
             try:
                 return self.store.update_run(
-                    run_id, run.version, None, status=ABANDONED, reason=reason, finished_at=utc_now_iso()
+                    run_id, run.version, None, RunUpdate(status=ABANDONED, reason=reason, finished_at=utc_now_iso())
                 )
             except ConcurrentUpdateError:
                 # The fenced-out process recorded its last word meanwhile; abandon over it.
@@ -187,7 +188,7 @@ class Engine:
         except KeyboardInterrupt:
             # A second signal landed outside a handler (mid-checkpoint): what was committed stands.
             with contextlib.suppress(StoreError, KeyboardInterrupt):
-                session.update(status=INTERRUPTED, reason=None)
+                session.update(RunUpdate(status=INTERRUPTED, reason=None))
             finished = False
         except LockLostError as exc:
             raise self._lost(session.run, exc) from exc
@@ -213,14 +214,14 @@ class Engine:
             except (Interrupted, KeyboardInterrupt):
                 # KeyboardInterrupt: a second Ctrl-C/SIGTERM stopped a step mid-way; a step left at intent
                 # is reconciled on resume, so this is as resumable as a stop between steps.
-                session.update(status=INTERRUPTED, reason=None, **_learned(context))
+                session.update(replace(_learned(context), status=INTERRUPTED, reason=None))
                 return False
             except Paused as exc:
-                session.update(status=PAUSED, reason=str(exc), **_learned(context))
+                session.update(replace(_learned(context), status=PAUSED, reason=str(exc)))
                 return False
             except StepUnsettled as exc:
                 # AWS kept failing transiently: the step stays in flight and is reconciled on resume.
-                session.update(status=INTERRUPTED, reason=str(exc), **_learned(context))
+                session.update(replace(_learned(context), status=INTERRUPTED, reason=str(exc)))
                 return False
             except StoreError:
                 raise  # the lock or the store failed: nothing more may be written as if it held
@@ -228,16 +229,18 @@ class Engine:
                 # Not a stop, not AWS being unavailable: a bug or a refusal nobody planned for. Resuming would
                 # meet it again, so the run ends failed and says what was raised, where.
                 session.update(
-                    status=FAILED,
-                    reason=f"unexpected error in state {state}: {type(exc).__name__}: {exc}",
-                    finished_at=utc_now_iso(),
-                    **_learned(context),
+                    replace(
+                        _learned(context),
+                        status=FAILED,
+                        reason=f"unexpected error in state {state}: {type(exc).__name__}: {exc}",
+                        finished_at=utc_now_iso(),
+                    )
                 )
                 return True
-            fields: dict[str, Any] = {}
+            update = context.take_pending()
             if dest in definition.final_states:
-                fields = {"status": definition.final_statuses[dest], "finished_at": utc_now_iso()}
-            session.checkpoint(state, dest, trigger, **{**context.take_pending(), **fields})
+                update = replace(update, status=definition.final_statuses[dest], finished_at=utc_now_iso())
+            session.checkpoint(state, dest, trigger, update=update)
             crash_point(f"checkpoint:{dest}")
         return True
 
@@ -255,7 +258,7 @@ class Engine:
             reason = "lost the lock: it was broken (abandoned or taken over) while this process was stalled"
         try:
             # Unfenced (we no longer hold the lock), but only over the version this process last wrote.
-            self.store.update_run(run.run_id, run.version, None, status=INTERRUPTED, reason=reason)
+            self.store.update_run(run.run_id, run.version, None, RunUpdate(status=INTERRUPTED, reason=reason))
             recorded = True
         except StoreError:
             recorded = False
@@ -271,10 +274,9 @@ class Engine:
     def _note_store_failure(self, session: RunSession, exc: StoreError) -> None:
         """Best effort: say in the record why the run stopped. The store may refuse this too."""
         with contextlib.suppress(StoreError):
-            session.update(status=INTERRUPTED, reason=f"the store failed: {exc}")
+            session.update(RunUpdate(status=INTERRUPTED, reason=f"the store failed: {exc}"))
 
 
-def _learned(context: RunContext[Any]) -> dict[str, Any]:
+def _learned(context: RunContext[Any]) -> RunUpdate:
     """The facts a handler recorded before it stopped, kept with the stop (its reason is the stop's own)."""
-    pending = context.take_pending()
-    return {"facts": pending["facts"]} if "facts" in pending else {}
+    return RunUpdate(facts=context.take_pending().facts)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic
 
 from pydantic import BaseModel
@@ -121,6 +121,6 @@ class ItemDriver:
         dest = self.machine.definition.fire(current.state, trigger)
         data = context.facts.model_dump(mode="json", exclude_none=True)
         pending = context.run.take_pending()  # the run's own facts recorded meanwhile go with this write
-        self._session.checkpoint(current.state, dest, trigger, item=current.item_id, item_data=data, **pending)
+        self._session.checkpoint(current.state, dest, trigger, item=current.item_id, item_data=data, update=pending)
         crash_point(f"item-checkpoint:{dest}")
-        return current.model_copy(update={"state": dest, "data": data})
+        return replace(current, state=dest, data=data)

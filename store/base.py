@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from store.models import (
+    NO_CHANGE,
     Fence,
     ItemRecord,
     LockRecord,
@@ -19,6 +20,7 @@ from store.models import (
     RunHistory,
     RunNote,
     RunRecord,
+    RunUpdate,
     StepRecord,
     StepStatus,
     TransitionRecord,
@@ -34,10 +36,8 @@ class RunStore(ABC):
         """Insert a new run (ValueError if its id exists) while fence holds."""
 
     @abstractmethod
-    def update_run(
-        self, run_id: str, expected_version: int, fence: Fence | None, **fields: Any
-    ) -> RunRecord:
-        """Set fields if the run is still at expected_version (ConcurrentUpdateError otherwise).
+    def update_run(self, run_id: str, expected_version: int, fence: Fence | None, update: RunUpdate) -> RunRecord:
+        """Apply update if the run is still at expected_version (ConcurrentUpdateError otherwise).
 
         fence=None only for administrative writes: abandon, or recording that the run lost its lock to
         another run. The version check applies either way.
@@ -55,9 +55,10 @@ class RunStore(ABC):
         trigger: str,
         item: str | None = None,
         item_data: dict[str, Any] | None = None,
-        **run_fields: Any,
+        update: RunUpdate = NO_CHANGE,
     ) -> RunRecord:
-        """Append a transition and move the run (or one item) to dest, in one transaction."""
+        """Append a transition and move the run (or one item) to dest, applying update to the run, in one
+        transaction."""
 
     @abstractmethod
     def put_item(

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import math
 import zlib
+from dataclasses import fields
 from typing import Any
 
 from store import dynamodb_layout as layout
 from store.errors import StoreWriteError
-from store.models import ItemRecord, LockRecord, RunNote, RunRecord, StepRecord, TransitionRecord
+from store.models import ItemRecord, LockRecord, Record, RunNote, RunRecord, StepRecord, TransitionRecord
 
 COMPRESS_ABOVE = 2048
 MAX_ITEM_BYTES = 400 * 1024
@@ -74,18 +75,20 @@ def encode_field(name: str, value: Any, json_fields: frozenset[str]) -> dict[str
     return s(str(value))
 
 
-def _fields(record: Any, json_fields: frozenset[str]) -> Item:
+def _fields(record: Record, json_fields: frozenset[str]) -> Item:
     item: Item = {}
-    for name in type(record).model_fields:
-        encoded = encode_field(name, getattr(record, name), json_fields)
+    for declared in fields(record):
+        encoded = encode_field(declared.name, getattr(record, declared.name), json_fields)
         if encoded is not None:
-            item[name] = encoded
+            item[declared.name] = encoded
     return item
 
 
-def _values(item: Item, model: Any, json_fields: frozenset[str]) -> dict[str, Any]:
+def _values(item: Item, model: type[Record], json_fields: frozenset[str]) -> dict[str, Any]:
+    """The record's fields present in the item (an item also carries its keys and layout attributes)."""
     values: dict[str, Any] = {}
-    for name in model.model_fields:
+    for declared in fields(model):
+        name = declared.name
         if name in item:
             values[name] = decode_json(item[name]) if name in json_fields else scalar(item[name])
     return values
@@ -102,7 +105,7 @@ def run_item(run: RunRecord, *, transition_seq: int, write_id: str) -> Item:
 
 
 def run_from_item(item: Item) -> RunRecord:
-    return RunRecord(**_values(item, RunRecord, RUN_JSON_FIELDS))
+    return RunRecord.from_dict(_values(item, RunRecord, RUN_JSON_FIELDS))
 
 
 def transition_seq(item: Item) -> int:
@@ -115,7 +118,7 @@ def transition_item(transition: TransitionRecord) -> Item:
 
 
 def transition_from_item(item: Item) -> TransitionRecord:
-    return TransitionRecord(**_values(item, TransitionRecord, frozenset()))
+    return TransitionRecord.from_dict(_values(item, TransitionRecord, frozenset()))
 
 
 def step_item(step: StepRecord, *, order: int, write_id: str) -> Item:
@@ -126,7 +129,7 @@ def step_item(step: StepRecord, *, order: int, write_id: str) -> Item:
 
 
 def step_from_item(item: Item) -> StepRecord:
-    return StepRecord(**_values(item, StepRecord, STEP_JSON_FIELDS))
+    return StepRecord.from_dict(_values(item, StepRecord, STEP_JSON_FIELDS))
 
 
 def item_item(record: ItemRecord, *, order: int, write_id: str) -> Item:
@@ -137,7 +140,7 @@ def item_item(record: ItemRecord, *, order: int, write_id: str) -> Item:
 
 
 def item_from_item(item: Item) -> ItemRecord:
-    return ItemRecord(**_values(item, ItemRecord, ITEM_JSON_FIELDS))
+    return ItemRecord.from_dict(_values(item, ItemRecord, ITEM_JSON_FIELDS))
 
 
 def note_item(note: RunNote, *, write_id: str) -> Item:
@@ -147,7 +150,7 @@ def note_item(note: RunNote, *, write_id: str) -> Item:
 
 
 def note_from_item(item: Item) -> RunNote:
-    return RunNote(**_values(item, RunNote, frozenset()))
+    return RunNote.from_dict(_values(item, RunNote, frozenset()))
 
 
 def order_of(item: Item) -> int:
@@ -161,7 +164,7 @@ def lock_from_item(item: Item) -> LockRecord:
     values.setdefault("owner", None)
     values.setdefault("acquired_at", None)
     values["expires_at"] = float(values.get("expires_at", 0.0))
-    return LockRecord(**values)
+    return LockRecord.from_dict(values)
 
 
 # ---- sizes --------------------------------------------------------------------------------------------

@@ -10,9 +10,11 @@ from store import dynamodb_layout as layout
 from store.clock import utc_now_iso
 from store.dynamodb_requests import DynamoTable, WriteRefused, new_write_id
 from store.errors import LockHeldError, LockLostError
-from store.models import FINISHED_STATUSES, Fence, LockRecord
+from store.lock_decision import LockDecision, LockRequest, Verdict, decide_lock, refusal
+from store.models import Fence, LockRecord
 
 ACQUIRE_ATTEMPTS = 5
+FINISHED_AT = "finished_at"  # the run item's attribute that is there once the run has finished
 
 
 def fence_condition(
@@ -89,28 +91,30 @@ class DynamoLocks:
     def acquire(
         self, target: str, run_id: str, owner: str, lease_seconds: float, *, now: float, replace_owner: str | None
     ) -> LockRecord:
-        """First try to take a free lock in one conditional update (the usual case: one request). If it is
-        held, decide from what the refusal returned, then write conditioned on the lock being exactly as
-        seen (compare and swap); a lock that moved in between is read and decided again."""
+        """A lock nobody holds is free whatever the request (decide_lock), so that is tried first: one conditional
+        update (the usual case: one request). If it is held, decide from what the refusal returned, then write
+        what was decided conditioned on the lock being exactly as seen (compare and swap); a lock that moved in
+        between is read and decided again."""
         expires_at = float(now + lease_seconds)
+        request = LockRequest(run_id, owner, replace_owner)
         try:
             return self._take_free(target, run_id, owner, expires_at)
         except WriteRefused as refused:
             seen = refused.item(0)
         lock = codec.lock_from_item(seen) if seen else self.get(target)
         for _ in range(ACQUIRE_ATTEMPTS):
-            decision = self._decide(lock, run_id, owner, now, replace_owner)
-            if decision is None:
-                assert lock is not None and lock.run_id is not None
-                raise LockHeldError(
-                    target, lock.run_id, lock.expires_at, holder_owner=lock.owner if lock.run_id == run_id else None
-                )
+            decision = self._decide(lock, request, now)
+            if decision.verdict is Verdict.REFUSE:
+                assert lock is not None
+                raise refusal(lock, request)
             taken = LockRecord(
                 target=target,
                 run_id=run_id,
                 owner=owner,
-                token=(lock.token if lock is not None else 0) + (decision != "renew"),
-                acquired_at=lock.acquired_at if decision == "renew" and lock is not None else utc_now_iso(),
+                token=decision.token(lock),
+                acquired_at=(
+                    lock.acquired_at if decision.verdict is Verdict.RENEW and lock is not None else utc_now_iso()
+                ),
                 expires_at=expires_at,
             )
             try:
@@ -151,24 +155,23 @@ class DynamoLocks:
         assert lock is not None
         return lock
 
-    def _decide(
-        self, lock: LockRecord | None, run_id: str, owner: str, now: float, replace_owner: str | None
-    ) -> str | None:
-        """How the lock may be taken: 'renew', 'take', 'take_from_finished', or None (held)."""
-        if lock is None or lock.run_id is None:
-            return "take"
-        if lock.run_id == run_id and lock.owner == owner:
-            return "renew"
-        if lock.expires_at + self.skew_margin_seconds <= now:
-            return "take"
-        if replace_owner is not None and replace_owner == lock.owner and lock.run_id == run_id:
-            return "take"
-        holder = self._table.get(layout.run_key(lock.run_id))
-        if holder is None or holder["status"]["S"] in FINISHED_STATUSES:
-            return "take_from_finished"
-        return None
+    def _decide(self, lock: LockRecord | None, request: LockRequest, now: float) -> LockDecision:
+        return decide_lock(
+            lock, request, now=now, skew_margin_seconds=self.skew_margin_seconds,
+            holder_finished=self._finished_or_absent,
+        )
 
-    def _swap(self, seen: LockRecord | None, taken: LockRecord, decision: str) -> None:
+    def _finished_or_absent(self, run_id: str) -> bool:
+        """Whether the run has finished (its finished_at is set) or does not exist.
+
+        A finished run's item always has finished_at: every ecsops wrote it in the same write that gave a run a
+        final status (the SQLite store's m005 mends rows written otherwise; no DynamoDB item was written without
+        ecsops), and `store copy` copies runs as they are.
+        """
+        holder = self._table.get(layout.run_key(run_id))
+        return holder is None or FINISHED_AT in holder
+
+    def _swap(self, seen: LockRecord | None, taken: LockRecord, decision: LockDecision) -> None:
         """Write taken, only if the lock is still exactly seen."""
         write_id = new_write_id()
         item = {
@@ -183,17 +186,14 @@ class DynamoLocks:
         }
         put: dict[str, Any] = {"TableName": self._table.name, "Item": item, **_unchanged(seen)}
         key = layout.lock_key(taken.target)
-        if decision == "take_from_finished" and seen is not None and seen.run_id is not None:
-            finals = sorted(FINISHED_STATUSES)
+        if decision.holder_finished and seen is not None and seen.run_id is not None:
             # The holder's run must still be finished (or absent) when the lock changes hands.
             holder_check = {
                 "ConditionCheck": {
                     "TableName": self._table.name,
                     "Key": layout.run_key(seen.run_id),
-                    "ConditionExpression": "attribute_not_exists(pk) OR #status IN ("
-                    + ", ".join(f":s{i}" for i in range(len(finals))) + ")",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {f":s{i}": codec.s(status) for i, status in enumerate(finals)},
+                    "ConditionExpression": "attribute_not_exists(pk) OR attribute_exists(#finished)",
+                    "ExpressionAttributeNames": {"#finished": FINISHED_AT},
                 }
             }
             self._table.write(

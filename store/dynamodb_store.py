@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from store import dynamodb_codec as codec
@@ -32,7 +33,7 @@ from store.dynamodb_requests import DynamoTable, Usage, WriteRefused, new_write_
 from store.errors import ConcurrentUpdateError, RunNotFoundError
 from store.location import DynamoLocation
 from store.models import (
-    FINISHED_STATUSES,
+    NO_CHANGE,
     Fence,
     ItemRecord,
     LockRecord,
@@ -40,6 +41,7 @@ from store.models import (
     RunHistory,
     RunNote,
     RunRecord,
+    RunUpdate,
     StepRecord,
     StepStatus,
     TransitionRecord,
@@ -149,12 +151,19 @@ class DynamoRunStore(RunStore):
         return current
 
     def _run_update(
-        self, base: RunRecord, fields: dict[str, Any], write_id: str, seq: int | None
+        self,
+        base: RunRecord,
+        update: RunUpdate,
+        *,
+        updated_at: str,
+        write_id: str,
+        seq: int | None,
+        state: str | None = None,
     ) -> tuple[RunRecord, dict[str, Any]]:
-        """The run after fields, and the Update action that makes it so under the version condition."""
-        if "run_id" in fields or "version" in fields:
-            raise ValueError("a run's id and version are not updated by hand")
-        updated = RunRecord.model_validate({**base.model_dump(), **fields, "version": base.version + 1})
+        """The run after update (and state, when a checkpoint moves it), and the Update action that makes it so
+        under the version condition."""
+        fields = {**update.changes(), **({"state": state} if state is not None else {}), "updated_at": updated_at}
+        updated = replace(base, **fields, version=base.version + 1)
         names = {"#version": "version", "#w": layout.WRITE_MARK}
         values: dict[str, Any] = {
             ":expected": codec.n(base.version),
@@ -171,10 +180,6 @@ class DynamoRunStore(RunStore):
             else:
                 sets.append(f"#f{index} = :f{index}")
                 values[f":f{index}"] = encoded
-        if "started_at" in fields:
-            names["#started"] = layout.STARTED_KEY
-            sets.append("#started = :started")
-            values[":started"] = codec.s(layout.started_key(updated.started_at, updated.run_id))
         if seq is not None:
             names["#seq"] = layout.TRANSITION_SEQ
             sets.append("#seq = :seq")
@@ -232,14 +237,13 @@ class DynamoRunStore(RunStore):
             raise self._not_found(run_id)
         return run
 
-    def update_run(self, run_id: str, expected_version: int, fence: Fence | None, **fields: Any) -> RunRecord:
+    def update_run(self, run_id: str, expected_version: int, fence: Fence | None, update: RunUpdate) -> RunRecord:
         if fence is not None:
             self._fence_is_for(fence, run_id)
         with self._writing(run_id):
             base, seq = self._current(run_id, expected_version)
-            fields = {**fields, "updated_at": fields.get("updated_at") or utc_now_iso()}
             write_id = new_write_id()
-            updated, action = self._run_update(base, fields, write_id, None)
+            updated, action = self._run_update(base, update, updated_at=utc_now_iso(), write_id=write_id, seq=None)
             key = layout.run_key(run_id)
             try:
                 if fence is None:
@@ -276,18 +280,16 @@ class DynamoRunStore(RunStore):
         trigger: str,
         item: str | None = None,
         item_data: dict[str, Any] | None = None,
-        **run_fields: Any,
+        update: RunUpdate = NO_CHANGE,
     ) -> RunRecord:
         self._fence_is_for(fence, run_id)
         with self._writing(run_id):
             at = utc_now_iso()
             base, seq = self._current(run_id, expected_version)
-            fields = dict(run_fields)
-            if item is None:
-                fields["state"] = dest
-            fields["updated_at"] = at
             write_id = new_write_id()
-            updated, run_action = self._run_update(base, fields, write_id, seq + 1)
+            updated, run_action = self._run_update(
+                base, update, updated_at=at, write_id=write_id, seq=seq + 1, state=dest if item is None else None
+            )
             transition = TransitionRecord(
                 run_id=run_id, seq=seq + 1, item=item, source=source, dest=dest, trigger=trigger, at=at
             )
@@ -306,7 +308,7 @@ class DynamoRunStore(RunStore):
             if item is not None:
                 actions.append({"Update": self._item_move(run_id, item, source, dest, item_data, at, write_id)})
                 units += 2 * codec.write_units({"data": codec.encode_json(item_data or {})})
-            ends_run = item is None and updated.status in FINISHED_STATUSES
+            ends_run = item is None and updated.finished
             lock = fence_release if ends_run else fence_check
             actions.append(lock(self._table.name, fence))
             units += _LOCK_CHECK
@@ -369,7 +371,7 @@ class DynamoRunStore(RunStore):
         update: dict[str, Any] = {"state": dest, "updated_at": at}
         if data is not None:
             update["data"] = data
-        self._journals.wrote_item(known.model_copy(update=update))
+        self._journals.wrote_item(replace(known, **update))
 
     # ---- reading runs back ------------------------------------------------------------------------------
     def list_runs(self, run_filter: RunFilter) -> list[RunRecord]:
@@ -398,7 +400,7 @@ class DynamoRunStore(RunStore):
         if cached is not None:
             known = self._journals.history(cached)
             if known is not None:
-                return known.model_copy(update={"notes": self.notes(run_id)})
+                return replace(known, notes=self.notes(run_id))
         return history_from(partition(self._table, run_id))
 
     def notes(self, run_id: str) -> list[RunNote]:
@@ -504,7 +506,7 @@ class DynamoRunStore(RunStore):
             if refused.failed(1):
                 raise self._locks.lost(fence, refused.item(1)) from None
             raise ConcurrentUpdateError(f"item {item_id} of run {run_id} changed while it was written") from None
-        return kept.model_copy(update={"data": data, "updated_at": at})
+        return replace(kept, data=data, updated_at=at)
 
     # ---- steps --------------------------------------------------------------------------------------
     def get_step(self, run_id: str, name: str) -> StepRecord | None:
@@ -594,9 +596,7 @@ class DynamoRunStore(RunStore):
             cached = self._steps.get((run_id, name))
         known = None
         if cached is not None and cached.status == "intent":
-            known = cached.model_copy(
-                update={"status": status, "result": result, "error": error, "finished_at": finished_at}
-            )
+            known = replace(cached, status=status, result=result, error=error, finished_at=finished_at)
         units = codec.write_units(
             codec.step_item(known, order=0, write_id=write_id) if known is not None
             else {**key, **{attr.lstrip(":"): value for attr, value in values.items()}}

@@ -126,9 +126,25 @@ def m004_run_notes(db: Database) -> None:
     )
 
 
+@migrations()
+def m005_finished_at(db: Database) -> None:
+    """A run is finished when its finished_at is set: the store no longer knows any operation's statuses.
+
+    Fills finished_at (with updated_at, the time of the run's last write) for a run that ended under one of the
+    final statuses ecsops had when the store decided by status. ecsops itself always wrote finished_at in the
+    write that gave a run such a status, so this only mends rows written by other means.
+    """
+    db.execute(
+        "UPDATE runs SET finished_at = updated_at WHERE finished_at IS NULL AND status IN "
+        "('succeeded', 'rolled_back', 'rollback_failed', 'failed', 'superseded', 'abandoned')"
+    )
+
+
 # Pending migrations a read-only reader can live without: they touch nothing `runs` or `status` read, or only
-# add a table that a store without it reads as empty (m004: a store from before notes has none).
-READ_COMPATIBLE_MIGRATIONS = frozenset({"m003_lock_tokens", "m004_run_notes"})
+# add a table that a store without it reads as empty (m004: a store from before notes has none), or only fill
+# what ecsops always wrote anyway (m005: read without it, only a run written by other means than ecsops and
+# left without finished_at shows as unfinished).
+READ_COMPATIBLE_MIGRATIONS = frozenset({"m003_lock_tokens", "m004_run_notes", "m005_finished_at"})
 NOTES_MIGRATION = "m004_run_notes"
 
 

@@ -1,64 +1,134 @@
-"""Pydantic records the store reads and writes: runs, transitions, steps, items, notes and locks."""
+"""The records the store reads and writes (runs, transitions, steps, items, notes, locks) and the typed change
+of a run. Plain dataclasses of the standard library: `status` and `runs` read them without pydantic
+(store/reader.py), and every backend builds the same classes.
+
+Each record checks what it is built from: `from_dict` refuses a stored row with a field the record does not
+know, or without one it needs, instead of dropping or inventing it; notes and statuses are checked as written.
+
+The store gives a run's status no meaning: it is a short word its operation chooses ("running",
+"succeeded"...). A run is finished when its finished_at is set, which the engine does in the same write that
+gives the run its final status, and when a person abandons it.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
-
-RunStatus = Literal[
-    "running",
-    "succeeded",
-    "rolled_back",
-    "rollback_failed",
-    "failed",
-    "superseded",
-    "interrupted",
-    "paused",
-    "abandoned",
-]
-FINISHED_STATUSES: frozenset[str] = frozenset(
-    {"succeeded", "rolled_back", "rollback_failed", "failed", "superseded", "abandoned"}
-)
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any, Literal, Self, get_args
 
 StepStatus = Literal["intent", "succeeded", "failed", "reconciled"]
+STEP_STATUSES: frozenset[str] = frozenset(get_args(StepStatus))
+
+_STATUS = re.compile(r"[a-z][a-z_]{0,39}")
+_NOTE_KIND = re.compile(r"\S{1,40}")
+_ONE_LINE = re.compile(r"[^\r\n]+")
 
 
-class RunRecord(BaseModel):
+def check_status(status: object) -> str:
+    """A run's status: a short lower-case word (a-z and _, at most 40), else ValueError."""
+    if not isinstance(status, str) or not _STATUS.fullmatch(status):
+        raise ValueError(f"run status {status!r} is not a short lower-case word (a-z and _, at most 40 characters)")
+    return status
+
+
+def _one_line(what: str, value: object, longest: int) -> None:
+    if not isinstance(value, str) or not 1 <= len(value) <= longest or not _ONE_LINE.fullmatch(value):
+        raise ValueError(f"a note's {what} must be one line of 1 to {longest} characters, not {value!r}")
+
+
+@dataclass(frozen=True)
+class Record:
+    """What every record offers: a plain dict of its fields, and a checked construction from one."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, deep-copied (nested records become dicts)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Self:
+        """The record of a stored row: ValueError naming any field it does not know or lacks."""
+        declared = fields(cls)
+        unknown = sorted(set(values) - {f.name for f in declared})
+        missing = [
+            f.name for f in declared
+            if f.name not in values and f.default is MISSING and f.default_factory is MISSING
+        ]
+        if unknown or missing:
+            problems = ([f"unknown field(s) {', '.join(unknown)}"] if unknown else []) + (
+                [f"missing field(s) {', '.join(missing)}"] if missing else []
+            )
+            raise ValueError(f"not a {cls.__name__}: {'; '.join(problems)}")
+        return cls(**values)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRecord(Record):
     """One operation run: what was asked, where it stands, who ran it."""
-
-    model_config = ConfigDict(extra="forbid")
 
     run_id: str
     operation: str
     target: str
-    status: RunStatus
+    status: str  # a short word the operation chooses; the store gives it no meaning
     state: str
     version: int = 0
     machine_version: str
     ecsops_version: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
     # What the operation learned and decided (rollback target, deployment id...), as its typed facts dump.
-    facts: dict[str, Any] = Field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
     # Absolute deadlines by name, kept apart from facts so no handler can erase them.
-    timers: dict[str, float] = Field(default_factory=dict)
+    timers: dict[str, float] = field(default_factory=dict)
     # The one field that says why the run ended as it did, or what went wrong.
     reason: str | None = None
     started_by: str = ""
-    ci: dict[str, str] = Field(default_factory=dict)
+    ci: dict[str, str] = field(default_factory=dict)
     started_at: str
     updated_at: str
-    finished_at: str | None = None
+    finished_at: str | None = None  # set once the run has ended, whatever its status says
+
+    def __post_init__(self) -> None:
+        check_status(self.status)
 
     @property
     def finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
+        return self.finished_at is not None
 
 
-class TransitionRecord(BaseModel):
+class _Unset(enum.Enum):
+    UNSET = "unset"
+
+
+UNSET = _Unset.UNSET  # a RunUpdate field left as it is
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunUpdate:
+    """What one write changes of a run: every field a run may change after its creation, each left as it is
+    unless given. A checkpoint sets the run's state itself (its dest), and every write sets updated_at."""
+
+    status: str | _Unset = UNSET
+    facts: dict[str, Any] | _Unset = UNSET
+    timers: dict[str, float] | _Unset = UNSET
+    reason: str | _Unset | None = UNSET
+    finished_at: str | _Unset = UNSET
+
+    def __post_init__(self) -> None:
+        if self.status is not UNSET:
+            check_status(self.status)
+
+    def changes(self) -> dict[str, Any]:
+        """The fields given, by name."""
+        return {f.name: value for f in fields(self) if (value := getattr(self, f.name)) is not UNSET}
+
+
+NO_CHANGE = RunUpdate()
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransitionRecord(Record):
     """One fired trigger, appended when the run (or one of its items) changed state."""
-
-    model_config = ConfigDict(extra="forbid")
 
     run_id: str
     seq: int
@@ -69,56 +139,64 @@ class TransitionRecord(BaseModel):
     at: str
 
 
-class StepRecord(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class StepRecord(Record):
     """One side effect: its exact request, and its result or error once known."""
-
-    model_config = ConfigDict(extra="forbid")
 
     run_id: str
     name: str
     status: StepStatus
-    request: dict[str, Any] = Field(default_factory=dict)
+    request: dict[str, Any] = field(default_factory=dict)
     result: Any = None
     error: dict[str, Any] | None = None
     started_at: str
     finished_at: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.status not in STEP_STATUSES:
+            raise ValueError(f"step status {self.status!r} is not one of {', '.join(sorted(STEP_STATUSES))}")
 
-class ItemRecord(BaseModel):
+
+@dataclass(frozen=True, kw_only=True)
+class ItemRecord(Record):
     """A sub-unit of a run with its own checkpointed state (e.g. one container instance)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     run_id: str
     item_id: str
     state: str
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
     updated_at: str
 
 
-class RunNote(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class RunNote(Record):
     """One line appended to a run's audit trail by someone other than its driver (e.g. `ecsops approve`).
 
     A note never changes the run's state, so it is written without the run's fence, and never rewritten.
     """
 
-    model_config = ConfigDict(extra="forbid")
-
     run_id: str
-    seq: int = Field(ge=1)  # per run, from 1
-    kind: str = Field(pattern=r"^\S{1,40}$")  # a short word: "approve", "rollback"...
-    text: str = Field(min_length=1, max_length=2000, pattern=r"^[^\r\n]+$")  # what was done, one line
-    who: str = Field(min_length=1, max_length=200, pattern=r"^[^\r\n]+$")  # e.g. "alice@host"
+    seq: int  # per run, from 1
+    kind: str  # a short word: "approve", "rollback"...
+    text: str  # what was done, one line
+    who: str  # e.g. "alice@host"
     at: str
 
+    def __post_init__(self) -> None:
+        if isinstance(self.seq, bool) or not isinstance(self.seq, int) or self.seq < 1:
+            raise ValueError(f"a note's seq counts from 1, not {self.seq!r}")
+        if not isinstance(self.kind, str) or not _NOTE_KIND.fullmatch(self.kind):
+            raise ValueError(f"a note's kind must be one word of 1 to 40 characters, not {self.kind!r}")
+        _one_line("text", self.text, 2000)
+        _one_line("author", self.who, 200)
 
-class LockRecord(BaseModel):
+
+@dataclass(frozen=True, kw_only=True)
+class LockRecord(Record):
     """Who holds a target, with which fencing token, and until when the lease runs.
 
     A free lock keeps its row (run_id None) so that its token only ever grows.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     target: str
     run_id: str | None
@@ -132,30 +210,29 @@ class LockRecord(BaseModel):
         return self.run_id is None
 
 
-class Fence(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Fence(Record):
     """What a writer proves it holds: the target's lock, for its run, at one token."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     target: str
     run_id: str
     token: int
 
 
-class RunHistory(BaseModel):
-    """One run with everything recorded about it, read in bulk for listings."""
-
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True, kw_only=True)
+class RunHistory(Record):
+    """One run with everything recorded about it, read together (a run document, a listing, a copy)."""
 
     run: RunRecord
-    transitions: list[TransitionRecord] = Field(default_factory=list)
-    steps: list[StepRecord] = Field(default_factory=list)
-    items: list[ItemRecord] = Field(default_factory=list)
-    notes: list[RunNote] = Field(default_factory=list)
+    transitions: list[TransitionRecord] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
+    items: list[ItemRecord] = field(default_factory=list)
+    notes: list[RunNote] = field(default_factory=list)
 
 
-class RunFilter(BaseModel):
-    """Filters for listing runs; every field optional."""
+@dataclass(frozen=True, kw_only=True)
+class RunFilter(Record):
+    """Which runs a listing returns, newest first; every filter optional."""
 
     operation: str | None = None
     target: str | None = None

@@ -16,7 +16,7 @@ from store.location import (
 )
 
 if TYPE_CHECKING:
-    # Only for the annotation: store.base pulls pydantic, which `status` and `runs` do without (store/reader.py).
+    # Only for the annotation: the backends are imported when one is opened.
     from store.base import RunStore
 
 __all__ = ["DEFAULT_STORE_PATH", "STORE_ENV", "open_location", "open_store", "resolve_store_path"]

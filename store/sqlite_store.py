@@ -14,7 +14,6 @@ from store.base import RunStore
 from store.clock import utc_now_iso
 from store.errors import (
     ConcurrentUpdateError,
-    LockHeldError,
     LockLostError,
     RunNotFoundError,
     StoreBusyError,
@@ -23,9 +22,10 @@ from store.errors import (
     StoreOpenError,
     StoreWriteError,
 )
+from store.lock_decision import LockRequest, Verdict, decide_lock, refusal
 from store.migrations import MIGRATION_SET
 from store.models import (
-    FINISHED_STATUSES,
+    NO_CHANGE,
     Fence,
     ItemRecord,
     LockRecord,
@@ -33,6 +33,7 @@ from store.models import (
     RunHistory,
     RunNote,
     RunRecord,
+    RunUpdate,
     StepRecord,
     StepStatus,
     TransitionRecord,
@@ -52,7 +53,6 @@ _RUN_COLUMNS = (
 _STEP_COLUMNS = "run_id, name, status, request, result, error, started_at, finished_at"
 _LOCK_COLUMNS = "target, run_id, owner, token, acquired_at, expires_at"
 _NOTE_COLUMNS = "run_id, seq, kind, text, who, at"
-_FINISHED = tuple(sorted(FINISHED_STATUSES))
 
 # SQLite primary result codes (the low byte of an extended code).
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 5, 6, 8
@@ -67,7 +67,7 @@ def _run_from_row(row: sqlite3.Row) -> RunRecord:
     values = dict(row)
     for key in _JSON_RUN_FIELDS:
         values[key] = json.loads(values[key]) if values.get(key) else {}
-    return RunRecord(**values)
+    return RunRecord.from_dict(values)
 
 
 def _step_from_row(row: sqlite3.Row) -> StepRecord:
@@ -75,11 +75,11 @@ def _step_from_row(row: sqlite3.Row) -> StepRecord:
     values["request"] = json.loads(values["request"] or "{}")
     values["result"] = json.loads(values["result"]) if values["result"] is not None else None
     values["error"] = json.loads(values["error"]) if values["error"] is not None else None
-    return StepRecord(**values)
+    return StepRecord.from_dict(values)
 
 
 def _item_from_row(row: sqlite3.Row) -> ItemRecord:
-    return ItemRecord(**{**dict(row), "data": json.loads(row["data"] or "{}")})
+    return ItemRecord.from_dict({**dict(row), "data": json.loads(row["data"] or "{}")})
 
 
 def _filter_sql(run_filter: RunFilter) -> tuple[str, list[Any]]:
@@ -242,12 +242,12 @@ class SqliteRunStore(RunStore):
 
     def _lock_in(self, conn: sqlite3.Connection, target: str) -> LockRecord | None:
         row = conn.execute(f"SELECT {_LOCK_COLUMNS} FROM locks WHERE target = ?", [target]).fetchone()
-        return LockRecord(**dict(row)) if row is not None else None
+        return LockRecord.from_dict(dict(row)) if row is not None else None
 
     # ---- runs -----------------------------------------------------------------------------
     def create_run(self, run: RunRecord, fence: Fence) -> None:
         self._fence_is_for(fence, run.run_id)
-        row = run.model_dump()
+        row = run.to_dict()
         for key in _JSON_RUN_FIELDS:
             row[key] = _dumps(row[key])
         with self._tx(f"run {run.run_id}") as conn:
@@ -309,23 +309,32 @@ class SqliteRunStore(RunStore):
                 conn.execute("COMMIT")
         by_id = {run.run_id: RunHistory(run=run) for run in runs}
         for row in transitions:
-            by_id[row["run_id"]].transitions.append(TransitionRecord(**dict(row)))
+            by_id[row["run_id"]].transitions.append(TransitionRecord.from_dict(dict(row)))
         for row in steps:
             by_id[row["run_id"]].steps.append(_step_from_row(row))
         for row in items:
             by_id[row["run_id"]].items.append(_item_from_row(row))
         for row in notes:
-            by_id[row["run_id"]].notes.append(RunNote(**dict(row)))
+            by_id[row["run_id"]].notes.append(RunNote.from_dict(dict(row)))
         return list(by_id.values())
 
     def _update_run_in_tx(
-        self, conn: sqlite3.Connection, run_id: str, expected_version: int, fields: dict[str, Any]
+        self,
+        conn: sqlite3.Connection,
+        run_id: str,
+        expected_version: int,
+        update: RunUpdate,
+        *,
+        updated_at: str,
+        state: str | None = None,
     ) -> None:
-        values = dict(fields)
+        values = update.changes()
         for key in _JSON_RUN_FIELDS:
             if key in values:
                 values[key] = _dumps(values[key])
-        values["updated_at"] = values.get("updated_at") or utc_now_iso()
+        if state is not None:
+            values["state"] = state
+        values["updated_at"] = updated_at
         assignments = ", ".join(f"{key} = ?" for key in values)
         cursor = conn.execute(
             f"UPDATE runs SET {assignments}, version = version + 1 WHERE run_id = ? AND version = ?",
@@ -340,13 +349,13 @@ class SqliteRunStore(RunStore):
                 f"{expected_version}, found {current.version})"
             )
 
-    def update_run(self, run_id: str, expected_version: int, fence: Fence | None, **fields: Any) -> RunRecord:
+    def update_run(self, run_id: str, expected_version: int, fence: Fence | None, update: RunUpdate) -> RunRecord:
         if fence is not None:
             self._fence_is_for(fence, run_id)
         with self._tx(f"run {run_id}") as conn:
             if fence is not None:
                 self._check_fence(conn, fence)
-            self._update_run_in_tx(conn, run_id, expected_version, fields)
+            self._update_run_in_tx(conn, run_id, expected_version, update, updated_at=utc_now_iso())
             run = self._run_in(conn, run_id)
         assert run is not None
         return run
@@ -362,17 +371,15 @@ class SqliteRunStore(RunStore):
         trigger: str,
         item: str | None = None,
         item_data: dict[str, Any] | None = None,
-        **run_fields: Any,
+        update: RunUpdate = NO_CHANGE,
     ) -> RunRecord:
         self._fence_is_for(fence, run_id)
         at = utc_now_iso()
         with self._tx(f"the checkpoint {source} -> {dest} of run {run_id}") as conn:
             self._check_fence(conn, fence)
-            fields = dict(run_fields)
-            if item is None:
-                fields["state"] = dest
-            fields["updated_at"] = at
-            self._update_run_in_tx(conn, run_id, expected_version, fields)
+            self._update_run_in_tx(
+                conn, run_id, expected_version, update, updated_at=at, state=dest if item is None else None
+            )
             (last_seq,) = conn.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM transitions WHERE run_id = ?", [run_id]
             ).fetchone()
@@ -382,13 +389,13 @@ class SqliteRunStore(RunStore):
                 [run_id, last_seq + 1, item, source, dest, trigger, at],
             )
             if item is not None:
-                update: dict[str, Any] = {"state": dest, "updated_at": at}
+                moved: dict[str, Any] = {"state": dest, "updated_at": at}
                 if item_data is not None:
-                    update["data"] = _dumps(item_data)
+                    moved["data"] = _dumps(item_data)
                 cursor = conn.execute(
-                    f"UPDATE items SET {', '.join(f'{k} = ?' for k in update)} "
+                    f"UPDATE items SET {', '.join(f'{k} = ?' for k in moved)} "
                     "WHERE run_id = ? AND item_id = ? AND state = ?",
-                    [*update.values(), run_id, item, source],
+                    [*moved.values(), run_id, item, source],
                 )
                 if cursor.rowcount != 1:
                     raise ConcurrentUpdateError(f"item {item} of run {run_id} is no longer in {source}")
@@ -404,7 +411,7 @@ class SqliteRunStore(RunStore):
                 "WHERE run_id = ? ORDER BY seq",
                 [run_id],
             ).fetchall()
-        return [TransitionRecord(**dict(row)) for row in rows]
+        return [TransitionRecord.from_dict(dict(row)) for row in rows]
 
     def items(self, run_id: str) -> list[ItemRecord]:
         with self._read() as conn:
@@ -458,7 +465,7 @@ class SqliteRunStore(RunStore):
         if not self._notes_table(conn):
             return []
         rows = conn.execute(f"SELECT {_NOTE_COLUMNS} FROM notes WHERE run_id = ? ORDER BY seq", [run_id]).fetchall()
-        return [RunNote(**dict(row)) for row in rows]
+        return [RunNote.from_dict(dict(row)) for row in rows]
 
     # ---- steps ----------------------------------------------------------------------------
     def get_step(self, run_id: str, name: str) -> StepRecord | None:
@@ -532,7 +539,7 @@ class SqliteRunStore(RunStore):
     def import_history(self, history: RunHistory) -> bool:
         """Insert a whole run, as recorded elsewhere, in one transaction; False if its id is taken."""
         run = history.run
-        row = run.model_dump()
+        row = run.to_dict()
         for key in _JSON_RUN_FIELDS:
             row[key] = _dumps(row[key])
         with self._tx(f"the copy of run {run.run_id}") as conn:
@@ -592,7 +599,7 @@ class SqliteRunStore(RunStore):
                 conn.execute("COMMIT")
         return RunHistory(
             run=run,
-            transitions=[TransitionRecord(**dict(row)) for row in transitions],
+            transitions=[TransitionRecord.from_dict(dict(row)) for row in transitions],
             steps=[_step_from_row(row) for row in steps],
             items=[_item_from_row(row) for row in items],
             notes=notes,
@@ -619,42 +626,40 @@ class SqliteRunStore(RunStore):
         replace_owner: str | None = None,
     ) -> LockRecord:
         expires_at = now + lease_seconds
+        request = LockRequest(run_id, owner, replace_owner)
         with self._tx(f"the lock of {target}") as conn:
             lock = self._lock_in(conn, target)
+            decision = decide_lock(
+                lock,
+                request,
+                now=now,
+                skew_margin_seconds=self.skew_margin_seconds,
+                holder_finished=lambda holder: self._finished_or_absent(conn, holder),
+            )
+            if decision.verdict is Verdict.REFUSE:
+                assert lock is not None
+                raise refusal(lock, request)
             if lock is None:
                 conn.execute(
-                    f"INSERT INTO locks ({_LOCK_COLUMNS}) VALUES (?, ?, ?, 1, ?, ?)",
-                    [target, run_id, owner, utc_now_iso(), expires_at],
+                    f"INSERT INTO locks ({_LOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                    [target, run_id, owner, decision.token(lock), utc_now_iso(), expires_at],
                 )
-            elif lock.run_id == run_id and lock.owner == owner:
+            elif decision.verdict is Verdict.RENEW:
                 conn.execute("UPDATE locks SET expires_at = ? WHERE target = ?", [expires_at, target])
-            elif self._may_take(conn, lock, run_id, now, replace_owner):
-                conn.execute(
-                    "UPDATE locks SET run_id = ?, owner = ?, token = token + 1, acquired_at = ?, expires_at = ? "
-                    "WHERE target = ?",
-                    [run_id, owner, utc_now_iso(), expires_at, target],
-                )
             else:
-                assert lock.run_id is not None
-                raise LockHeldError(
-                    target,
-                    lock.run_id,
-                    lock.expires_at,
-                    holder_owner=lock.owner if lock.run_id == run_id else None,
+                conn.execute(
+                    "UPDATE locks SET run_id = ?, owner = ?, token = ?, acquired_at = ?, expires_at = ? "
+                    "WHERE target = ?",
+                    [run_id, owner, decision.token(lock), utc_now_iso(), expires_at, target],
                 )
             taken = self._lock_in(conn, target)
         assert taken is not None
         return taken
 
-    def _may_take(
-        self, conn: sqlite3.Connection, lock: LockRecord, run_id: str, now: float, replace_owner: str | None
-    ) -> bool:
-        if lock.run_id is None or lock.expires_at + self.skew_margin_seconds <= now:
-            return True
-        if replace_owner is not None and replace_owner == lock.owner and lock.run_id == run_id:
-            return True
-        holder = conn.execute("SELECT status FROM runs WHERE run_id = ?", [lock.run_id]).fetchone()
-        return holder is None or holder["status"] in _FINISHED
+    @staticmethod
+    def _finished_or_absent(conn: sqlite3.Connection, run_id: str) -> bool:
+        holder = conn.execute("SELECT finished_at FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        return holder is None or holder["finished_at"] is not None
 
     def renew_lock(self, fence: Fence, owner: str, lease_seconds: float, *, now: float) -> LockRecord:
         with self._tx(f"the lease of {fence.target}") as conn:

@@ -18,7 +18,7 @@ from store import dynamodb_layout as layout
 from store.dynamodb_store import DynamoRunStore
 from store.errors import ConcurrentUpdateError, LockHeldError, LockLostError, StoreOpenError, StoreWriteError
 from store.location import DynamoLocation, SqliteLocation, parse_store_location
-from store.models import Fence, ItemRecord, RunFilter, RunHistory, RunRecord, StepRecord, TransitionRecord
+from store.models import Fence, ItemRecord, RunFilter, RunHistory, RunRecord, RunUpdate, StepRecord, TransitionRecord
 
 NOW = 1_800_000_000.0
 TARGET = "ecs:123456789012:us-east-1:demo/web"
@@ -185,7 +185,7 @@ def test_listing_runs_uses_the_indexes_never_a_scan(store: DynamoRunStore, sim_d
         )
         store.release_lock(fence)
         if i % 4 == 0:
-            store.update_run(run.run_id, 0, None, status="rolled_back")
+            store.update_run(run.run_id, 0, None, RunUpdate(status="rolled_back"))
     sim_dynamo.reset_counts()
 
     newest = store.list_runs(RunFilter(limit=5))
@@ -208,7 +208,8 @@ def test_a_task_definition_near_ecs_64_kb_limit_fits_in_every_item(store: Dynamo
     registered = {"taskDefinition": {**request, "revision": 2, "taskDefinitionArn": arn}}
     assert 60 * 1024 < len(codec.json.dumps(request)) < 64 * 1024
     _, fence = _started(store, params={"taskdef_request": request})
-    updated = store.update_run("r1", 0, fence, facts={"rollback_task_definition": registered, "request": request})
+    facts = {"rollback_task_definition": registered, "request": request}
+    updated = store.update_run("r1", 0, fence, RunUpdate(facts=facts))
     store.record_intent("r1", "register_task_definition", request, fence, lease_seconds=300, now=NOW)
     store.record_outcome("r1", "register_task_definition", "succeeded", fence, result=registered)
     store.checkpoint("r1", updated.version, fence, source="planned", dest="registering", trigger="register")
@@ -263,7 +264,7 @@ def test_the_checkpoint_that_ends_a_run_frees_its_lock_in_the_same_transaction(
     run, fence = _started(store)
     sim_dynamo.reset_counts()
     store.checkpoint("r1", run.version, fence, source="planned", dest="succeeded", trigger="done",
-                     status="succeeded", finished_at="2026-11-26T10:05:00+00:00")
+                     update=RunUpdate(status="succeeded", finished_at="2026-11-26T10:05:00+00:00"))
     store.release_lock(fence)  # what the engine does next: nothing left to do
     assert dynamo_counts(sim_dynamo) == {"TransactWriteItems": 1}
     lock = open_store_at().get_lock(TARGET)
@@ -283,7 +284,7 @@ def test_a_finished_run_this_process_wrote_is_read_back_from_what_it_wrote(
     run = store.checkpoint("r1", run.version, fence, source="pending", dest="detaching", trigger="start",
                            item="i-1", item_data={"a": 2})
     run = store.checkpoint("r1", run.version, fence, source="planned", dest="succeeded", trigger="done",
-                           status="succeeded")
+                           update=RunUpdate(status="succeeded", finished_at="2026-11-26T10:05:00+00:00"))
     sim_dynamo.reset_counts()
     mine = store.history("r1")
     assert dynamo_counts(sim_dynamo) == {"Query": 1}  # only its notes, which others write
@@ -298,7 +299,8 @@ def test_a_note_written_by_another_process_is_in_the_history_the_driver_reads_ba
     run, fence = _started(store)
     approver = open_store_at()
     note = approver.add_note("r1", "approve", "approved hook h-1", "alice@laptop")
-    store.checkpoint("r1", run.version, fence, source="planned", dest="succeeded", trigger="done", status="succeeded")
+    store.checkpoint("r1", run.version, fence, source="planned", dest="succeeded", trigger="done",
+                     update=RunUpdate(status="succeeded", finished_at="2026-11-26T10:05:00+00:00"))
     mine = store.history("r1")
     assert mine is not None and mine.notes == [note]
     assert mine == approver.history("r1")
@@ -359,7 +361,7 @@ WRITES = ["create", "update", "checkpoint", "item_checkpoint", "intent", "outcom
 
 def _do(store: DynamoRunStore, write: str, fence: Fence) -> None:
     if write == "update":
-        store.update_run("r1", store.get_run("r1").version, fence, facts={"deployment_id": "ecs-svc/1"})
+        store.update_run("r1", store.get_run("r1").version, fence, RunUpdate(facts={"deployment_id": "ecs-svc/1"}))
     elif write == "checkpoint":
         store.checkpoint("r1", store.get_run("r1").version, fence, source="planned", dest="snapshotted",
                          trigger="snapshot")
@@ -429,7 +431,7 @@ def test_a_write_refused_for_good_after_its_lost_answer_is_reported_not_hidden(
 ) -> None:
     run, fence = _started(store)
     other = open_store_at()
-    other.update_run("r1", run.version, None, status="abandoned")  # an administrator got there first
+    other.update_run("r1", run.version, None, RunUpdate(status="abandoned"))  # an administrator got there first
     sim_dynamo.add_fault({"service": "dynamodb", "operation": "TransactWriteItems", "kind": "http500", "nth": 1})
     with pytest.raises(ConcurrentUpdateError):
         store.checkpoint("r1", run.version, fence, source="planned", dest="snapshotted", trigger="snapshot")

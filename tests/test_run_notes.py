@@ -16,8 +16,8 @@ from sqlite_utils import Database
 from ecsops.cli.documents import history_document, run_document
 from ecsops.cli.render import render_status
 from store.migrations import known_migration_names, migrations
-from store.models import Fence, RunFilter, RunRecord
-from store.reader import HistoryView, RunQuery, SqliteRunReader, StoreReader, open_reader, open_sqlite_reader
+from store.models import Fence, RunFilter, RunHistory, RunRecord, RunUpdate
+from store.reader import SqliteRunReader, StoreReader, open_reader, open_sqlite_reader
 from store.sqlite_store import SqliteRunStore, open_sqlite_store
 
 STARTED = "2026-01-02T03:04:05+00:00"
@@ -45,7 +45,8 @@ def noted_store(tmp_path: Path) -> Path:
     store = open_sqlite_store(path)
     fence = _started(store, "a", status="running")
     store.add_note("a", "approve", "approved hook h-1 of deployment ecs-svc/1", "alice@laptop")
-    store.checkpoint("a", 0, fence, source="planned", dest="succeeded", trigger="done", status="succeeded")
+    store.checkpoint("a", 0, fence, source="planned", dest="succeeded", trigger="done",
+                     update=RunUpdate(status="succeeded", finished_at=STARTED))
     store.add_note("a", "comment", "checked the service by hand", "bob@ci-7")
     store.release_lock(fence)
     _started(store, "b", status="running")
@@ -135,7 +136,7 @@ def test_the_plain_reader_reads_notes_as_the_full_store_does(noted_store: Path) 
         (n.seq, n.kind, n.text, n.who, n.at) for n in full.store.notes("a")
     ]
     assert [(n.seq, n.who) for n in reader.notes("a")] == [(1, "alice@laptop"), (2, "bob@ci-7")]
-    by_run = {h.run.run_id: [n.seq for n in h.notes] for h in reader.histories(RunQuery())}
+    by_run = {h.run.run_id: [n.seq for n in h.notes] for h in reader.histories(RunFilter())}
     assert by_run == {"a": [1, 2], "b": []}
     for run_id in ("a", "b"):
         assert run_document(reader, reader.get_run(run_id)) == run_document(full.store, full.get_run(run_id))
@@ -151,7 +152,7 @@ def test_a_store_at_m003_is_read_as_it_is_with_no_notes(tmp_path: Path) -> None:
     assert reader is not None
     history = reader.history("old")
     assert history is not None and list(history.notes) == [] and [t.seq for t in history.transitions] == [1]
-    assert [list(h.notes) for h in reader.histories(RunQuery())] == [[]]
+    assert [list(h.notes) for h in reader.histories(RunFilter())] == [[]]
     reader.close()
 
     shown = run_ecsops(path, "status", "old", "--output", "json")
@@ -178,7 +179,7 @@ def test_the_run_document_carries_notes_oldest_first(noted_store: Path) -> None:
     ]
     assert [note["at"] for note in document["notes"]] == [note.at for note in store.notes("a")]
     assert run_document(store, store.get_run("b"))["notes"] == []
-    assert history_document(HistoryView(store.get_run("b")))["notes"] == []
+    assert history_document(RunHistory(run=store.get_run("b")))["notes"] == []
     store.close()
 
 
@@ -213,7 +214,7 @@ def test_render_status_shows_the_time_who_and_text_of_each_note() -> None:
 def test_store_copy_carries_notes(noted_store: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy.db"
     store = open_sqlite_store(noted_store)
-    store.update_run("b", 0, None, status="abandoned")  # finished, so copied
+    store.update_run("b", 0, None, RunUpdate(status="abandoned", finished_at=STARTED))  # finished, so copied
     store.close()
     copied = run_ecsops(noted_store, "store", "copy", "--from", str(noted_store), "--to", str(copy))
     assert copied.returncode == 0, copied.stderr

@@ -18,8 +18,8 @@ from ecsops.cli.operations import BUILTIN, BUILTIN_DOCUMENT_FIELDS, get_operatio
 from ecsops.deploy.facts import DeployFacts
 from ecsops.replace.document import INSTANCE_FIELDS
 from store.migrations import known_migration_names
-from store.models import Fence, RunRecord
-from store.reader import SCHEMA_MIGRATIONS, RunQuery, SqliteRunReader, StoreReader, open_reader, open_sqlite_reader
+from store.models import Fence, RunFilter, RunRecord
+from store.reader import SCHEMA_MIGRATIONS, SqliteRunReader, StoreReader, open_reader, open_sqlite_reader
 from store.sqlite_store import open_sqlite_store
 
 HEAVY = ("pydantic", "sqlite_utils", "transitions", "boto3", "botocore", "moto", "rich")
@@ -98,13 +98,13 @@ def test_reader_shows_what_the_full_store_shows(store_path: Path) -> None:
     reader = open_reader(str(store_path))
     assert isinstance(reader, SqliteRunReader)
     full = StoreReader(open_sqlite_store(store_path))
-    for query in (RunQuery(), RunQuery(operation="deploy"), RunQuery(status="failed"), RunQuery(limit=1),
-                  RunQuery(since="2026-01-03T00:00:00+00:00"), RunQuery(target="t:rr2")):
+    for query in (RunFilter(), RunFilter(operation="deploy"), RunFilter(status="failed"), RunFilter(limit=1),
+                  RunFilter(since="2026-01-03T00:00:00+00:00"), RunFilter(target="t:rr2")):
         light_runs, full_runs = reader.list_runs(query), full.list_runs(query)
         assert [r.run_id for r in light_runs] == [r.run_id for r in full_runs], query
         for light_run, full_run in zip(light_runs, full_runs, strict=True):
             assert run_document(reader, light_run) == run_document(full.store, full.get_run(full_run.run_id))
-    assert [r.run_id for r in reader.list_runs(RunQuery())] == ["xyz3", "rr2", "d1"]
+    assert [r.run_id for r in reader.list_runs(RunFilter())] == ["xyz3", "rr2", "d1"]
 
 
 def test_builtin_document_fields_are_the_specs(store_path: Path) -> None:

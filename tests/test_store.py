@@ -12,7 +12,7 @@ from cli_helpers import run_ecsops, run_example
 
 from store.errors import ConcurrentUpdateError, StoreOpenError
 from store.migrations import known_migration_names
-from store.models import Fence, RunRecord
+from store.models import Fence, RunFilter, RunRecord
 from store.sqlite_store import SqliteRunStore, open_sqlite_store
 
 
@@ -177,3 +177,46 @@ def test_m002_splits_data_into_facts_timers_and_one_reason(tmp_path: Path) -> No
     a, b = store.get_run("a"), store.get_run("b")
     assert (a.facts, a.timers, a.reason, a.version) == ({"deployment_id": "d1"}, {"deploy": 5.0}, "rolled back", 3)
     assert (b.facts, b.timers, b.reason) == ({}, {}, "lost the lock")
+
+
+def test_m005_marks_runs_ended_under_an_old_final_status_as_finished(tmp_path: Path) -> None:
+    """A store written when the store decided "finished" by status: a run left with such a status and no
+    finished_at gets its updated_at as finished_at (and frees its lock); every other run is left as it was."""
+    from sqlite_utils import Database
+
+    from store.migrations import migrations
+    from store.reader import open_sqlite_reader
+
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(str(path), isolation_level=None))
+    migrations.apply(db, stop_before="m005_finished_at")
+    row = {
+        "operation": "deploy", "target": "ecs:c/s", "state": "done", "version": 3, "machine_version": "v",
+        "ecsops_version": "0", "params": "{}", "facts": "{}", "timers": "{}", "started_by": "me", "ci": "{}",
+        "started_at": "2026-01-01T00:00:00+00:00", "updated_at": "2026-01-02T00:00:00+00:00",
+    }
+    ended = ("succeeded", "rolled_back", "rollback_failed", "failed", "superseded", "abandoned")
+    for status in ended:
+        db.table("runs").insert({**row, "run_id": status, "status": status, "finished_at": None})
+    db.table("runs").insert({**row, "run_id": "stamped", "status": "succeeded",
+                             "finished_at": "2026-01-01T12:00:00+00:00"})
+    for status in ("running", "interrupted", "paused"):
+        db.table("runs").insert({**row, "run_id": status, "status": status, "finished_at": None})
+    db.table("locks").insert({"target": "ecs:c/s", "run_id": "rolled_back", "owner": "host:1", "token": 2,
+                              "acquired_at": "x", "expires_at": 10_000.0})
+    db.close()
+
+    reader = open_sqlite_reader(path)  # read as it is: reading never migrates
+    assert reader is not None and not reader.get_run("rolled_back").finished
+    reader.close()
+
+    store = open_sqlite_store(path)
+    assert {run.run_id: run.finished_at for run in store.list_runs(RunFilter())} == {
+        **{status: "2026-01-02T00:00:00+00:00" for status in ended},
+        "stamped": "2026-01-01T12:00:00+00:00",
+        "running": None, "interrupted": None, "paused": None,
+    }
+    assert store.get_run("rolled_back").finished and not store.get_run("paused").finished
+    taken = store.acquire_lock("ecs:c/s", "next", "host:2", 60, now=100.0)  # its holder has finished
+    assert (taken.run_id, taken.token) == ("next", 3)
+    store.close()

@@ -8,6 +8,7 @@ All times are the caller's (`now`), so nothing here waits for a clock.
 from __future__ import annotations
 
 import multiprocessing
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from conftest import StoreBackend
 
 from store.base import RunStore
 from store.errors import ConcurrentUpdateError, LockHeldError, LockLostError, RunNotFoundError
-from store.models import Fence, RunFilter, RunHistory, RunNote, RunRecord
+from store.models import Fence, RunFilter, RunHistory, RunNote, RunRecord, RunUpdate
 
 LEASE = 60.0
 T0 = 1_000_000.0
@@ -82,7 +83,7 @@ def test_expiry_honours_the_skew_margin_and_raises_the_token(store: RunStore) ->
 
 def test_a_finished_or_missing_holder_is_taken_over_at_once(store: RunStore) -> None:
     fence = _started(store, "a")
-    store.update_run("a", 0, fence, status="succeeded", finished_at="2026-01-01T00:01:00+00:00")
+    store.update_run("a", 0, fence, RunUpdate(status="succeeded", finished_at="2026-01-01T00:01:00+00:00"))
     taken = store.acquire_lock("ecs:1:r:c/s", "b", "host:2", LEASE, now=T0 + 1)  # a finished, never released
     assert (taken.run_id, taken.token) == ("b", 2)
     ghost = store.acquire_lock("ecs:1:r:c/other", "never-created", "host:3", LEASE, now=T0)
@@ -156,7 +157,7 @@ def test_every_write_of_a_run_is_refused_after_another_run_took_the_target(store
 
     writes = {
         "create_run": lambda: store.create_run(_run("a2"), Fence(target=fence.target, run_id="a2", token=1)),
-        "update_run": lambda: store.update_run("a", 0, fence, reason="x"),
+        "update_run": lambda: store.update_run("a", 0, fence, RunUpdate(reason="x")),
         "checkpoint": lambda: store.checkpoint("a", 0, fence, source="planned", dest="creating", trigger="plan"),
         "item checkpoint": lambda: store.checkpoint(
             "a", 0, fence, source="queued", dest="draining", trigger="drain", item="i-1", item_data={"n": 2}),
@@ -184,10 +185,10 @@ def test_every_write_of_a_run_is_refused_after_another_run_took_the_target(store
 def test_an_unfenced_update_is_for_administrative_writes_and_keeps_the_version_check(store: RunStore) -> None:
     fence = _started(store, "a")
     _take(store, "b", owner="host:2", now=T0 + LEASE + store.skew_margin_seconds)
-    recorded = store.update_run("a", 0, None, status="interrupted", reason="lost the lock to run b")
+    recorded = store.update_run("a", 0, None, RunUpdate(status="interrupted", reason="lost the lock to run b"))
     assert (recorded.version, recorded.status, recorded.reason) == (1, "interrupted", "lost the lock to run b")
     with pytest.raises(ConcurrentUpdateError):
-        store.update_run("a", 0, None, status="abandoned")
+        store.update_run("a", 0, None, RunUpdate(status="abandoned"))
     assert fence.token == 1
 
 
@@ -208,19 +209,20 @@ def test_a_fence_writes_only_its_own_run(store: RunStore) -> None:
     fence = _started(store, "a")
     _started(store, "b", target="ecs:1:r:c/other")
     with pytest.raises(ValueError):
-        store.update_run("b", 0, fence, reason="not mine")
+        store.update_run("b", 0, fence, RunUpdate(reason="not mine"))
     assert store.get_run("b").version == 0
 
 
 # ---- optimistic versions --------------------------------------------------------------------------------
 def test_a_stale_version_is_refused_and_writes_nothing(store: RunStore) -> None:
     fence = _started(store, "a")
-    moved = store.checkpoint("a", 0, fence, source="planned", dest="creating", trigger="plan", facts={"k": 1})
+    moved = store.checkpoint("a", 0, fence, source="planned", dest="creating", trigger="plan",
+                             update=RunUpdate(facts={"k": 1}))
     assert (moved.version, moved.state, moved.facts) == (1, "creating", {"k": 1})
     with pytest.raises(ConcurrentUpdateError):
         store.checkpoint("a", 0, fence, source="planned", dest="creating", trigger="plan")
     with pytest.raises(ConcurrentUpdateError):
-        store.update_run("a", 0, fence, reason="late")
+        store.update_run("a", 0, fence, RunUpdate(reason="late"))
     assert [(t.seq, t.dest) for t in store.transitions("a")] == [(1, "creating")]
     assert store.get_run("a").version == 1
 
@@ -245,7 +247,7 @@ def test_histories_are_the_listed_runs_with_everything_recorded(store: RunStore)
         store.record_intent(run_id, "create", {"n": n}, fence, lease_seconds=LEASE, now=T0)
         if n % 2:
             store.put_item(run_id, "i-1", "queued", {"n": n}, fence)
-            store.update_run(run_id, 1, fence, status="failed", finished_at="2026-02-01T00:00:00+00:00")
+            store.update_run(run_id, 1, fence, RunUpdate(status="failed", finished_at="2026-02-01T00:00:00+00:00"))
 
     histories = store.histories(RunFilter())
     assert [h.run.run_id for h in histories] == ["r3", "r2", "r1", "r0"]
@@ -274,7 +276,8 @@ def test_notes_are_appended_in_seq_order_while_the_driver_holds_the_lock(store: 
     assert store.notes("a") == [first, second]
     # A note changes nothing of the run, and the driver's fenced writes go on as before.
     assert store.get_run("a") == run
-    store.checkpoint("a", run.version, fence, source="waiting", dest="succeeded", trigger="stable", status="succeeded")
+    store.checkpoint("a", run.version, fence, source="waiting", dest="succeeded", trigger="stable",
+                     update=RunUpdate(status="succeeded", finished_at="2026-01-01T00:02:00+00:00"))
     history = store.history("a")
     assert history is not None and history.notes == [first, second]
     assert [h.notes for h in store.histories(RunFilter())] == [[first, second]]
@@ -316,7 +319,7 @@ def test_a_note_is_one_line_of_a_short_kind(store: RunStore) -> None:
 def test_import_history_carries_notes(store: RunStore) -> None:
     notes = [RunNote(run_id="copied", seq=n, kind="approve", text=f"note {n}", who="alice@host",
                      at=f"2026-01-01T00:00:0{n}+00:00") for n in (1, 2)]
-    run = _run("copied").model_copy(update={"status": "succeeded", "state": "succeeded"})
+    run = replace(_run("copied"), status="succeeded", state="succeeded")
     assert store.import_history(RunHistory(run=run, notes=notes))
     assert store.notes("copied") == notes
     history = store.history("copied")

@@ -30,7 +30,8 @@ from ecsops.sim.cli import sim_app
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from store.reader import HistoryLike, RunReader
+    from store.models import RunHistory
+    from store.reader import RunReader
 
 app = typer.Typer(
     name="ecsops",
@@ -145,17 +146,17 @@ def _check_operation(operation: str) -> None:
 
 def _list_histories(
     store: RunReader, operation: str | None, target: str | None, status: str | None, since: str | None, limit: int
-) -> Sequence[HistoryLike]:
+) -> Sequence[RunHistory]:
     """Newest first. A full target key is matched by the store; what people type (CLUSTER/SERVICE, GROUP,
     ecs:CLUSTER/SERVICE) matches any account and region, so those are filtered here, reading further back
     until `limit` runs match or the store has no more."""
     from ecsops.aws.arns import is_full_key, target_matches
-    from store.reader import RunQuery
+    from store.models import RunFilter
 
     exact = target if target is not None and is_full_key(target) else None
     fetch = limit
     while True:
-        records = store.histories(RunQuery(operation=operation, target=exact, status=status, since=since, limit=fetch))
+        records = store.histories(RunFilter(operation=operation, target=exact, status=status, since=since, limit=fetch))
         if target is None or exact is not None:
             return records
         matched = [history for history in records if target_matches(history.run.target, target)]

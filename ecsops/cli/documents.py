@@ -8,25 +8,27 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ecsops.cli.operations import document_fields
 from machines.liveness import owner_alive
-from store.reader import HistorySource, HistoryView, LockSource
+from store.models import RunHistory
+from store.reader import HistorySource, LockSource
 
 if TYPE_CHECKING:
-    from store.reader import HistoryLike, LockLike, RunLike
+    from store.models import LockRecord, RunRecord
 
 
 class StatusSource(HistorySource, LockSource, Protocol):
     """A run's history and its target's lock: a RunStore, or a light reader (store.reader)."""
 
 
-def run_document(store: StatusSource, run: RunLike) -> dict[str, Any]:
+def run_document(store: StatusSource, run: RunRecord) -> dict[str, Any]:
     """A run with its timeline and steps, plus the fields its operation adds (DESIGN.md §4); an unfinished
     run also says who holds its lock, its wait deadlines and what a person should do next."""
     recorded = store.history(run.run_id)
     if recorded is None:
-        document = history_document(HistoryView(run))
+        document = history_document(RunHistory(run=run))
     else:
         document = history_document(
-            HistoryView(run, recorded.transitions, recorded.steps, recorded.items, recorded.notes)
+            RunHistory(run=run, transitions=recorded.transitions, steps=recorded.steps, items=recorded.items,
+                       notes=recorded.notes)
         )
     if not run.finished:
         document["deadlines"] = {name: _iso(at) for name, at in sorted(run.timers.items())}
@@ -46,7 +48,7 @@ def _at_a_pause(run_id: str, lock: dict[str, Any]) -> None:
                     why="its deployment waits at a PAUSE lifecycle hook")
 
 
-def lock_document(run_id: str, lock: LockLike | None, *, now: float) -> dict[str, Any]:
+def lock_document(run_id: str, lock: LockRecord | None, *, now: float) -> dict[str, Any]:
     """Who holds an unfinished run's target and what a person should do: `next` is a command, or `wait`."""
     resume = f"ecsops resume {run_id}"
     if lock is None or lock.run_id is None:
@@ -85,7 +87,7 @@ def _time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def history_document(history: HistoryLike) -> dict[str, Any]:
+def history_document(history: RunHistory) -> dict[str, Any]:
     """The run document of a run read with everything recorded about it (store.histories)."""
     run, transitions, steps, items = history.run, history.transitions, history.steps, history.items
     notes = history.notes

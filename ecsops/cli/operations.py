@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from machines.definition import MachineDefinition
     from machines.operation import OperationSpec
-    from store.reader import ItemLike, RunLike
+    from store.models import ItemRecord, RunRecord
 
-DocumentFields = Callable[["RunLike", "Sequence[ItemLike]"], dict[str, Any]]
+DocumentFields = Callable[["RunRecord", "Sequence[ItemRecord]"], dict[str, Any]]
 
 PLUGINS_ENV = "ECSOPS_OPERATION_PLUGINS"
 
@@ -85,7 +85,7 @@ def run_statuses() -> tuple[str, ...]:
     return known_statuses(definitions)
 
 
-def document_fields(run: RunLike, items: Sequence[ItemLike]) -> dict[str, Any]:
+def document_fields(run: RunRecord, items: Sequence[ItemRecord]) -> dict[str, Any]:
     """The fields run.operation adds to its run document; {} for an operation this ecsops does not know."""
     if run.operation in BUILTIN_DOCUMENT_FIELDS:
         return cast(DocumentFields, _attribute(BUILTIN_DOCUMENT_FIELDS[run.operation]))(run, items)
@@ -98,5 +98,4 @@ def document_fields(run: RunLike, items: Sequence[ItemLike]) -> dict[str, Any]:
         if not found:
             return {}
         spec = found[-1]
-    # A plugin's document_fields is declared over store.models' records; ours answer the same reads.
-    return spec.document_fields(cast(Any, run), cast(Any, list(items)))
+    return spec.document_fields(run, list(items))

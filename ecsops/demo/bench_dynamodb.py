@@ -105,7 +105,7 @@ def load_runs(count: int) -> None:
     from store import dynamodb_codec as codec
     from store.dynamodb_requests import DynamoTable
     from store.location import DynamoLocation, parse_store_location
-    from store.models import RunRecord, RunStatus, StepRecord, TransitionRecord
+    from store.models import RunRecord, StepRecord, TransitionRecord
 
     location = parse_store_location(STORE)
     assert isinstance(location, DynamoLocation)
@@ -115,7 +115,7 @@ def load_runs(count: int) -> None:
     for i in range(count):
         run_id = f"deploy-{i:05d}"
         at = f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00.{i:06d}+00:00"
-        status: RunStatus = "rolled_back" if i % 10 == 0 else "succeeded"
+        status = "rolled_back" if i % 10 == 0 else "succeeded"
         run = RunRecord(
             run_id=run_id, operation="deploy", target=f"ecs:123456789012:us-east-1:demo/svc{i % 50}",
             status=status, state=status, version=9, machine_version="44be38c216698fa7", ecsops_version="0.1.0",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from store.reader import ItemLike, RunLike
+from store.models import ItemRecord, RunRecord
 
 
-def document_fields(run: RunLike, items: Sequence[ItemLike]) -> dict[str, Any]:
+def document_fields(run: RunRecord, items: Sequence[ItemRecord]) -> dict[str, Any]:
     data = run.facts
     return {
         "previous_task_definition": data.get("previous_task_definition"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from store.reader import ItemLike, RunLike
+from store.models import ItemRecord, RunRecord
 
 INSTANCE_FIELDS = (
     "container_instance_arn",
@@ -18,7 +18,7 @@ INSTANCE_FIELDS = (
 )
 
 
-def document_fields(run: RunLike, items: Sequence[ItemLike]) -> dict[str, Any]:
+def document_fields(run: RunRecord, items: Sequence[ItemRecord]) -> dict[str, Any]:
     instances = []
     for item in items:
         instance: dict[str, Any] = {"instance_id": item.item_id, "state": item.state}
