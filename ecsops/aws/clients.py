@@ -12,6 +12,13 @@ RETRY_MAX_ATTEMPTS = 10
 RetryNotice = Callable[[str], None]
 
 
+def new_session(profile: str | None, region: str | None) -> Any:
+    """A boto3 session for --profile/--region; raises botocore's ProfileNotFound for an unknown profile."""
+    import boto3
+
+    return boto3.session.Session(profile_name=profile or None, region_name=region or None)
+
+
 def make_client(
     service: str,
     profile: str | None,
@@ -20,6 +27,7 @@ def make_client(
     *,
     attempts: int | None = None,
     on_retry: RetryNotice | None = None,
+    session: Any = None,
 ) -> Any:
     """A boto3 client for service; AWS_ENDPOINT_URL (the simulator) is honoured by boto3 itself.
 
@@ -28,18 +36,18 @@ def make_client(
     themselves, asking AWS first whether the call happened. `attempts` caps the total attempts of a call
     (1: a poll loop that retries on its own schedule and says so). `on_retry` is told each time botocore
     is about to send a call again, and why, so a person does not stare at silence while it backs off.
+    `session` (from new_session, for the same profile and region) lets clients share one.
     """
-    import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session(profile_name=profile or None, region_name=region or None)
+    session = session or new_session(profile, region)
     if not retry:
         attempts = 1
     if attempts is not None:
         config = Config(retries={"mode": "standard", "total_max_attempts": attempts})
     else:
         config = Config(retries={"mode": "standard", "max_attempts": RETRY_MAX_ATTEMPTS})
-    client = session.client(service, config=config)  # type: ignore[call-overload]
+    client = session.client(service, config=config)
     if on_retry is not None:
         _say_retries(client, int(client.meta.config.retries["total_max_attempts"]), on_retry)
     return client

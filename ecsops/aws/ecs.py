@@ -9,6 +9,9 @@ from typing import Any
 from ecsops.aws.batching import batches
 
 DESCRIBE_SERVICES_BATCH = 10  # the most DescribeServices accepts per call
+DESCRIBE_CONTAINER_INSTANCES_BATCH = 100  # the most DescribeContainerInstances accepts per call
+UPDATE_CONTAINER_INSTANCES_STATE_BATCH = 10  # the most UpdateContainerInstancesState accepts per call
+LIST_PAGE = 100  # the most ListContainerInstances and ListServices return per call
 DESCRIBE_TASKS_BATCH = 100  # the most DescribeTasks accepts per call
 LIST_TASKS_PAGE = 100  # the most ListTasks returns per call
 DESCRIBE_SERVICE_DEPLOYMENTS_BATCH = 20  # the most DescribeServiceDeployments accepts per call
@@ -29,8 +32,13 @@ class EcsNotFound(LookupError):
 
 
 class ClusterNotFound(EcsNotFound):
-    def __init__(self, cluster: str) -> None:
-        super().__init__(f"cluster {cluster!r} not found (aws ecs list-clusters shows the clusters of this region)")
+    """ECS knows no ACTIVE cluster of that name (`status`: the one it knows, e.g. INACTIVE)."""
+
+    def __init__(self, cluster: str, status: str | None = None) -> None:
+        detail = f"its status is {status}; " if status else ""
+        super().__init__(
+            f"cluster {cluster!r} not found ({detail}aws ecs list-clusters shows the clusters of this region)"
+        )
         self.cluster = cluster
 
 
@@ -62,7 +70,8 @@ def short_name(task_definition_arn: str) -> str:
 
 
 class EcsGateway:
-    """The ECS calls a deploy makes. The boto3 client is made on first use, so building one is free."""
+    """The ECS calls ecsops makes (a deploy's, replace-instances' and approve's). The boto3 client is made on first
+    use, so building one is free."""
 
     def __init__(
         self, client_factory: Callable[[], Any], mutation_client_factory: Callable[[], Any] | None = None
@@ -102,6 +111,37 @@ class EcsGateway:
             found.extend(response.get("services", []))
             failures.extend(response.get("failures", []))
         return found, failures
+
+    def describe_cluster(self, cluster: str) -> dict[str, Any]:
+        """The cluster; raises ClusterNotFound when it does not exist or is not ACTIVE."""
+        for found in self.client.describe_clusters(clusters=[cluster]).get("clusters", []):
+            if found.get("status") != "ACTIVE":
+                raise ClusterNotFound(cluster, found.get("status"))
+            return dict(found)
+        raise ClusterNotFound(cluster)
+
+    def list_service_arns(self, cluster: str) -> list[str]:
+        """ListServices, every page."""
+        return self._every_page("list_services", "serviceArns", cluster)
+
+    def list_container_instance_arns(self, cluster: str) -> list[str]:
+        """ListContainerInstances, every page."""
+        return self._every_page("list_container_instances", "containerInstanceArns", cluster)
+
+    def _every_page(self, operation: str, key: str, cluster: str) -> list[str]:
+        arns: list[str] = []
+        pages = self.client.get_paginator(operation).paginate(cluster=cluster, PaginationConfig={"PageSize": LIST_PAGE})
+        for page in pages:
+            arns.extend(page.get(key, []))
+        return arns
+
+    def describe_container_instances(self, cluster: str, arns: Sequence[str]) -> list[dict[str, Any]]:
+        """DescribeContainerInstances, 100 ARNs per call; ARNs ECS no longer knows are left out."""
+        found: list[dict[str, Any]] = []
+        for batch in batches(arns, DESCRIBE_CONTAINER_INSTANCES_BATCH):
+            response = self.client.describe_container_instances(cluster=cluster, containerInstances=batch)
+            found.extend(response.get("containerInstances", []))
+        return found
 
     def describe_service(self, cluster: str, service: str) -> dict[str, Any]:
         """One ACTIVE service. Raises ClusterNotFound or ServiceNotFound (also for a deleted service)."""
@@ -216,6 +256,17 @@ class EcsGateway:
         return str(response.get("serviceDeploymentArn") or arn)
 
     # ---- changes --------------------------------------------------------------------------------
+    def set_container_instances_state(self, cluster: str, arns: Sequence[str], status: str) -> list[dict[str, Any]]:
+        """UpdateContainerInstancesState (ACTIVE or DRAINING), 10 per call; the container instances as updated.
+        Setting a state is idempotent: this one goes through the retrying client."""
+        updated: list[dict[str, Any]] = []
+        for batch in batches(arns, UPDATE_CONTAINER_INSTANCES_STATE_BATCH):
+            response = self.client.update_container_instances_state(
+                cluster=cluster, containerInstances=batch, status=status
+            )
+            updated.extend(response.get("containerInstances", []))
+        return updated
+
     def register_task_definition(self, request: dict[str, Any]) -> dict[str, Any]:
         """RegisterTaskDefinition with the request as built by ecsops.deploy.taskdef_edit; returns taskDefinition."""
         response = self.mutation_client.register_task_definition(**request)

@@ -192,7 +192,7 @@ def _preflight(typed: ReplaceParams) -> tuple[ReplacementPlan, ReplaceParams] | 
 
     from ecsops.aws.arns import asg_identity, asg_reference, ecs_cluster_reference
     from ecsops.aws.autoscaling import AutoScalingGroupNotFound
-    from ecsops.aws.ecs_instances import ClusterNotFound
+    from ecsops.aws.ecs import ClusterNotFound
     from ecsops.replace.gateways import make_gateways
     from ecsops.replace.launch_settings import LaunchSettingsError
     from ecsops.replace.plan import plan_replacement

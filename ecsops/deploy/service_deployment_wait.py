@@ -16,10 +16,10 @@ from ecsops.deploy.wait import (
     ADAPTIVE_MAX_INTERVAL,
     MAX_SILENCE_SECONDS,
     DeploymentFollower,
+    adaptive_polling,
     failed_poll_backoff,
     pause_in_pieces,
     phase_clock,
-    poll_interval,
 )
 from machines.context import RunContext
 from machines.durations import format_duration
@@ -88,13 +88,14 @@ class ServiceDeploymentFollower:
         quiet.ends_not_before = ctx.facts.bake_ends_not_before
         last = Followed(None, None)
         shown: tuple[Any, ...] | None = None
-        polls = failed = 0
+        polling = adaptive_polling(self.params)
+        failed = 0
         previous_poll: float | None = None
         plan: StrategyPlan | None = None
 
         while True:
             polled = ctx.now()
-            interval = poll_interval(self.params, polls)
+            interval = polling.current
             try:
                 deployment = self.describe(arn)
             except Exception as exc:
@@ -150,7 +151,7 @@ class ServiceDeploymentFollower:
                 return last
             previous_poll = polled
             pause_in_pieces(ctx, min(interval, max(0.0, deadline - now)), clock_line, self._say)
-            polls += 1
+            polling.after()
 
     def wait_while_paused(self, ctx: Context, arn: str, hook_id: str | None) -> Followed:
         """Poll every PAUSED_POLL_INTERVAL until the PAUSE hook is acted on (or times out, or the deployment

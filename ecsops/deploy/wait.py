@@ -14,6 +14,7 @@ from ecsops.deploy.task_failures import headline, merged
 from ecsops.deploy.verdict import Verdict, Watch, deployment_lines, judge
 from machines.context import RunContext
 from machines.durations import format_duration
+from machines.polling import AdaptiveInterval
 
 # Adaptive polling: 2s, 3s, 4.5s, then every 6s: completion is noticed within 6s, at 10 DescribeServices a
 # minute (fabfuel's ecs-deploy polls every second: 60 a minute).
@@ -29,11 +30,9 @@ FAILED_POLL_MAX_BACKOFF = 30.0
 Context = RunContext[DeployFacts]
 
 
-def poll_interval(params: DeployParams, polls: int) -> float:
+def adaptive_polling(params: DeployParams) -> AdaptiveInterval:
     """--poll-interval, else adaptive: 2s, 3s, 4.5s, then every 6s."""
-    if params.poll_interval is not None:
-        return params.poll_interval
-    return float(min(ADAPTIVE_MAX_INTERVAL, ADAPTIVE_FIRST_INTERVAL * 1.5**polls))
+    return AdaptiveInterval(ADAPTIVE_FIRST_INTERVAL, ADAPTIVE_MAX_INTERVAL, fixed=params.poll_interval)
 
 
 def failed_poll_backoff(interval: float, failed_in_a_row: int) -> float:
@@ -91,12 +90,13 @@ class DeploymentFollower:
         deadline = ctx.deadline(phase, budget_seconds)
         clock_line = phase_clock(phase, deadline, budget_seconds)
         last = Watch(Verdict.IN_PROGRESS, "", "(no answer from ECS yet)")
-        polls = failed_polls = 0
+        polling = adaptive_polling(p)
+        failed_polls = 0
         shown_lines: list[str] = []
         previous_poll = poll_gap = None
 
         while True:
-            interval = poll_interval(p, polls)
+            interval = polling.current
             polled = ctx.now()
             poll_gap, previous_poll = (polled - previous_poll if previous_poll is not None else None), polled
             try:
@@ -138,7 +138,7 @@ class DeploymentFollower:
             if last.verdict is not Verdict.IN_PROGRESS or now >= deadline:
                 return last
             pause_in_pieces(ctx, min(interval, max(0.0, deadline - now)), clock_line, self._say)
-            polls += 1
+            polling.after()
 
     def _say(self, ctx: Context, line: str) -> None:
         ctx.progress(line)

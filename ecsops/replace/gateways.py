@@ -7,15 +7,15 @@ from functools import lru_cache
 
 from ecsops.aws.autoscaling import AutoScalingReader
 from ecsops.aws.autoscaling_actions import AsgActions
-from ecsops.aws.clients import RETRY_MAX_ATTEMPTS
-from ecsops.aws.ecs_instances import EcsInstancesGateway
+from ecsops.aws.clients import make_client, new_session
+from ecsops.aws.ecs import EcsGateway
 
 
 @dataclass(frozen=True)
 class ReplaceGateways:
     reader: AutoScalingReader
     actions: AsgActions
-    ecs: EcsInstancesGateway
+    ecs: EcsGateway
 
 
 @lru_cache(maxsize=4)
@@ -27,16 +27,13 @@ def make_gateways(profile: str | None, region: str | None) -> ReplaceGateways:
     retries their throttling itself; any other unknown outcome is reconciled by the step.
     Raises botocore's ProfileNotFound for an unknown --profile. AWS_ENDPOINT_URL is honoured by boto3.
     """
-    import boto3
-    from botocore.config import Config
-
-    session = boto3.session.Session(profile_name=profile or None, region_name=region or None)
-    retrying = Config(retries={"mode": "standard", "max_attempts": RETRY_MAX_ATTEMPTS})
-    once = Config(retries={"mode": "standard", "total_max_attempts": 1})
-    autoscaling = session.client("autoscaling", config=retrying)
-    ec2 = session.client("ec2", config=retrying)
+    session = new_session(profile, region)
+    autoscaling = make_client("autoscaling", profile, region, session=session)
+    ec2 = make_client("ec2", profile, region, session=session)
+    ecs = make_client("ecs", profile, region, session=session)
+    once = make_client("autoscaling", profile, region, retry=False, session=session)
     return ReplaceGateways(
         AutoScalingReader(autoscaling, ec2),
-        AsgActions(autoscaling, ec2, mutations=session.client("autoscaling", config=once)),
-        EcsInstancesGateway(session.client("ecs", config=retrying)),
+        AsgActions(autoscaling, ec2, mutations=once),
+        EcsGateway(lambda: ecs),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ecsops.aws.autoscaling import AutoScalingGroupNotFound
-from ecsops.aws.ecs_instances import ClusterNotFound
+from ecsops.aws.ecs import ClusterNotFound
 from ecsops.aws.errors import is_transient
 from ecsops.replace.facts import InstanceFacts, ReplaceFacts
 from ecsops.replace.gateways import ReplaceGateways
@@ -13,23 +13,12 @@ from ecsops.replace.params import ReplaceParams
 from ecsops.replace.plan import plan_replacement
 from ecsops.replace.poll import ClusterPoller
 from machines.context import RunContext
+from machines.polling import AdaptiveInterval
 from store.models import ItemRecord
 
+# Adaptive polling: 2s, growing by half while nothing changes, up to 15s; back to 2s once something did.
 ADAPTIVE_FIRST_POLL = 2.0
 ADAPTIVE_MAX_POLL = 15.0
-ADAPTIVE_GROWTH = 1.5
-
-
-class PollInterval:
-    def __init__(self, fixed: float | None) -> None:
-        self._fixed = fixed
-        self._current = ADAPTIVE_FIRST_POLL
-
-    def after(self, changed: bool) -> float:
-        if self._fixed is not None:
-            return self._fixed
-        self._current = ADAPTIVE_FIRST_POLL if changed else min(ADAPTIVE_MAX_POLL, self._current * ADAPTIVE_GROWTH)
-        return self._current
 
 
 Context = RunContext[ReplaceFacts]
@@ -68,7 +57,7 @@ class ReplaceHandlers:
     # ---- replacing ------------------------------------------------------------------------------
     def replacing(self, ctx: Context) -> str:
         poller = ClusterPoller(self.aws.reader, self.aws.ecs, self.params.asg, self.params.cluster)
-        interval = PollInterval(self.params.poll_interval)
+        interval = AdaptiveInterval(ADAPTIVE_FIRST_POLL, ADAPTIVE_MAX_POLL, fixed=self.params.poll_interval)
         while True:
             items = ctx.items()
             if all(item.state in FINAL_STATES for item in items.values()):

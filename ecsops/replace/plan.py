@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecsops.aws.autoscaling import AutoScalingReader
-from ecsops.aws.ecs_instances import EcsInstancesGateway
+from ecsops.aws.ecs import EcsGateway
 from ecsops.replace.launch_settings import (
     InstanceVerdict,
     LaunchSpec,
@@ -92,7 +92,7 @@ class ReplacementPlan:
 
 
 def plan_replacement(
-    reader: AutoScalingReader, ecs: EcsInstancesGateway, asg_name: str, cluster: str
+    reader: AutoScalingReader, ecs: EcsGateway, asg_name: str, cluster: str
 ) -> ReplacementPlan:
     """Raises AutoScalingGroupNotFound, ClusterNotFound or LaunchSettingsError (each names what is wrong).
 

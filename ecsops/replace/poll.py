@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from ecsops.aws.autoscaling import AutoScalingReader
-from ecsops.aws.ecs_instances import EcsInstancesGateway
+from ecsops.aws.ecs import EcsGateway
 from ecsops.replace.verdict import ContainerInstanceView, ServiceView, Snapshot
 
 
@@ -16,7 +16,7 @@ class ClusterPoller:
     describe only the ARNs never seen and those of the instances being watched.
     """
 
-    def __init__(self, reader: AutoScalingReader, ecs: EcsInstancesGateway, asg_name: str, cluster: str) -> None:
+    def __init__(self, reader: AutoScalingReader, ecs: EcsGateway, asg_name: str, cluster: str) -> None:
         self._reader = reader
         self._ecs = ecs
         self._asg_name = asg_name
@@ -42,9 +42,8 @@ class ClusterPoller:
         service_views = None
         if services:
             service_arns = self._ecs.list_service_arns(self._cluster)
-            service_views = [
-                ServiceView.from_described(s) for s in self._ecs.describe_services(self._cluster, service_arns)
-            ]
+            found, _ = self._ecs.describe_services(self._cluster, service_arns)
+            service_views = [ServiceView.from_described(service) for service in found]
         return Snapshot(group_instances, container_instances, service_views, now)
 
     def describe_one(self, ec2_instance_id: str, arn: str) -> ContainerInstanceView | None:
