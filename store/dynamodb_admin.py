@@ -144,7 +144,7 @@ def _record_layout(table: DynamoTable) -> str:
         "ConditionExpression": "attribute_not_exists(pk)",
     }
     try:
-        table.write("PutItem", request, applied=lambda: table.get(layout.META_KEY) is not None, write_units=1)
+        table.write("PutItem", request, applied=lambda: table.get(layout.META_KEY) is not None)
     except WriteRefused:
         return f"layout version {layout.LAYOUT_VERSION} already recorded by another init"
     return f"recorded layout version {layout.LAYOUT_VERSION}; the table is ready"

@@ -188,11 +188,6 @@ def item_size(item: Item) -> int:
     return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
 
 
-def write_units(item: Item) -> int:
-    """Write capacity units of writing item once (1 per KB started)."""
-    return max(1, math.ceil(item_size(item) / 1024))
-
-
 def check_size(item: Item, what: str) -> None:
     """Refuse before sending an item DynamoDB would reject (400 KB), saying which record is too big."""
     size = item_size(item)

@@ -148,7 +148,7 @@ class DynamoLocks:
             "ReturnValues": "ALL_NEW",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
-        response = self._table.write("UpdateItem", request, applied=lambda: self._marked(key, write_id), write_units=1)
+        response = self._table.write("UpdateItem", request, applied=lambda: self._marked(key, write_id))
         if "Attributes" in response:
             return codec.lock_from_item(response["Attributes"])
         lock = self.get(target)  # the answer was lost; the read that settled it says it took effect
@@ -200,10 +200,9 @@ class DynamoLocks:
                 "TransactWriteItems",
                 {"TransactItems": [{"Put": put}, holder_check]},
                 applied=lambda: self._marked(key, write_id),
-                write_units=4,
             )
             return
-        self._table.write("PutItem", put, applied=lambda: self._marked(key, write_id), write_units=1)
+        self._table.write("PutItem", put, applied=lambda: self._marked(key, write_id))
 
     # ---- holding and letting go -------------------------------------------------------------------------------
     def renew(self, fence: Fence, owner: str, lease_seconds: float, *, now: float) -> LockRecord:
@@ -226,9 +225,7 @@ class DynamoLocks:
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         try:
-            response = self._table.write(
-                "UpdateItem", request, applied=lambda: self._marked(key, write_id), write_units=1
-            )
+            response = self._table.write("UpdateItem", request, applied=lambda: self._marked(key, write_id))
         except WriteRefused as refused:
             raise self.lost(fence, refused.item(0)) from None
         if "Attributes" in response:
@@ -266,7 +263,7 @@ class DynamoLocks:
             "ExpressionAttributeValues": values,
         }
         try:
-            self._table.write("UpdateItem", request, applied=lambda: self._marked(key, write_id), write_units=1)
+            self._table.write("UpdateItem", request, applied=lambda: self._marked(key, write_id))
         except WriteRefused:
             return  # not held as asked: nothing to free
 

@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from store.dynamodb_codec import write_units as item_write_units
 from store.errors import StoreError, StoreOpenError, StoreWriteError
 from store.location import DynamoLocation
 
@@ -73,16 +72,16 @@ class WriteRefused(Exception):
 
 @dataclass
 class Usage:
-    """What this process asked of DynamoDB: requests by operation, estimated write units."""
+    """What this process asked of DynamoDB: requests by operation. (What writes cost is measured from outside
+    the store: ecsops/demo/dynamodb_units.py.)"""
 
     requests: Counter[str] = field(default_factory=Counter)
-    write_units: float = 0.0
 
     def total_requests(self) -> int:
         return sum(self.requests.values())
 
 
-PROCESS_USAGE = Usage()  # every table of this process together (make bench reads it)
+PROCESS_USAGE = Usage()  # every table of this process together
 _USAGE_LOCK = threading.Lock()
 
 
@@ -100,11 +99,6 @@ class DynamoTable:
         with _USAGE_LOCK:
             self.usage.requests[operation] += 1
             PROCESS_USAGE.requests[operation] += 1
-
-    def _spent(self, write_units: float) -> None:
-        with _USAGE_LOCK:
-            self.usage.write_units += write_units
-            PROCESS_USAGE.write_units += write_units
 
     # ---- errors -------------------------------------------------------------------------------------
     def where(self) -> str:
@@ -189,7 +183,6 @@ class DynamoTable:
         while pending:
             chunk, pending = pending[:25], pending[25:]
             response = self.read("BatchWriteItem", RequestItems={self.name: chunk})
-            self._spent(sum(item_write_units(request["PutRequest"]["Item"]) for request in chunk))
             unprocessed = response.get("UnprocessedItems", {}).get(self.name, [])
             if unprocessed:
                 attempt += 1
@@ -203,7 +196,6 @@ class DynamoTable:
         request: dict[str, Any],
         *,
         applied: Callable[[], bool],
-        write_units: float,
     ) -> dict[str, Any]:
         """Send a conditional write once in effect; see the module docstring.
 
@@ -219,7 +211,6 @@ class DynamoTable:
         last_error = ""
         for attempt in range(1, WRITE_MAX_ATTEMPTS + 1):
             if outcome_unknown and applied():
-                self._spent(write_units)
                 return {}
             self._count(operation)
             try:
@@ -255,7 +246,6 @@ class DynamoTable:
                 outcome_unknown = True
                 self._backoff(attempt)
                 continue
-            self._spent(write_units)
             return response
         if outcome_unknown and applied():
             return {}

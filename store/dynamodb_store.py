@@ -50,7 +50,6 @@ from store.models import (
 HISTORY_READERS = 8
 NOTE_ATTEMPTS = 20  # a note loses its seq only to another note that won it: every round, one writer succeeds
 _ORDER_STRIDE = 10**20  # steps and items: fencing token first, then this process's time
-_LOCK_CHECK = 2  # write units of a transaction's check of the (small) lock item
 
 
 class DynamoRunStore(RunStore):
@@ -112,13 +111,12 @@ class DynamoRunStore(RunStore):
         item = self._table.get(key)
         return item is not None and item.get(layout.WRITE_MARK, {}).get("S") == write_id
 
-    def _transact(self, actions: list[dict[str, Any]], *, key: dict[str, Any], write_id: str, units: float) -> None:
+    def _transact(self, actions: list[dict[str, Any]], *, key: dict[str, Any], write_id: str) -> None:
         """One TransactWriteItems; `key` is the item carrying write_id, read to settle a lost answer."""
         self._table.write(
             "TransactWriteItems",
             {"TransactItems": actions},
             applied=lambda: self._marked(key, write_id),
-            write_units=units,
         )
 
     @staticmethod
@@ -197,12 +195,6 @@ class DynamoRunStore(RunStore):
         codec.check_size(codec.run_item(updated, transition_seq=seq or 0, write_id=write_id), f"run {base.run_id}")
         return updated, action
 
-    def _run_units(self, before: RunRecord, after: RunRecord, *, transactional: bool) -> float:
-        """Write units of a run update: the item (1 a KB, twice in a transaction), and 4 more when the
-        status changes (the item moves in by_status, and its projection changes in the other two)."""
-        units = codec.write_units(codec.run_item(after, transition_seq=0, write_id=""))
-        return units * (2 if transactional else 1) + 4 * (after.status != before.status)
-
     # ---- runs -------------------------------------------------------------------------------------
     def create_run(self, run: RunRecord, fence: Fence) -> None:
         self._fence_is_for(fence, run.run_id)
@@ -213,9 +205,8 @@ class DynamoRunStore(RunStore):
             {"Put": {"TableName": self._table.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
             fence_check(self._table.name, fence),
         ]
-        units = 2 * codec.write_units(item) + _LOCK_CHECK + len(layout.INDEXES)
         try:
-            self._transact(actions, key=layout.run_key(run.run_id), write_id=write_id, units=units)
+            self._transact(actions, key=layout.run_key(run.run_id), write_id=write_id)
         except WriteRefused as refused:
             if refused.failed(1):
                 raise self._locks.lost(fence, refused.item(1)) from None
@@ -251,14 +242,12 @@ class DynamoRunStore(RunStore):
                         "UpdateItem",
                         action,
                         applied=lambda: self._marked(key, write_id),
-                        write_units=self._run_units(base, updated, transactional=False),
                     )
                 else:
                     self._transact(
                         [{"Update": action}, fence_check(self._table.name, fence)],
                         key=key,
                         write_id=write_id,
-                        units=self._run_units(base, updated, transactional=True) + _LOCK_CHECK,
                     )
             except WriteRefused as refused:
                 if fence is not None and refused.failed(1):
@@ -304,16 +293,13 @@ class DynamoRunStore(RunStore):
                 },
                 {"Update": run_action},
             ]
-            units = 2 * codec.write_units(transition_item) + self._run_units(base, updated, transactional=True)
             if item is not None:
                 actions.append({"Update": self._item_move(run_id, item, source, dest, item_data, at, write_id)})
-                units += 2 * codec.write_units({"data": codec.encode_json(item_data or {})})
             ends_run = item is None and updated.finished
             lock = fence_release if ends_run else fence_check
             actions.append(lock(self._table.name, fence))
-            units += _LOCK_CHECK
             try:
-                self._transact(actions, key=layout.run_key(run_id), write_id=write_id, units=units)
+                self._transact(actions, key=layout.run_key(run_id), write_id=write_id)
             except WriteRefused as refused:
                 last = len(actions) - 1
                 if refused.failed(last):
@@ -423,7 +409,7 @@ class DynamoRunStore(RunStore):
             key = layout.note_key(run_id, note.seq)
             put = {"TableName": self._table.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
             try:
-                self._put_note(put, key, write_id, codec.write_units(item))
+                self._put_note(put, key, write_id)
             except WriteRefused:
                 continue  # another note took this seq
             return note
@@ -449,8 +435,8 @@ class DynamoRunStore(RunStore):
             return known
         return [codec.step_from_item(i) for i in in_order(partition(self._table, run_id, layout.STEP_PREFIX))]
 
-    def _put_note(self, put: dict[str, Any], key: dict[str, Any], write_id: str, units: int) -> None:
-        self._table.write("PutItem", put, applied=lambda: self._marked(key, write_id), write_units=units)
+    def _put_note(self, put: dict[str, Any], key: dict[str, Any], write_id: str) -> None:
+        self._table.write("PutItem", put, applied=lambda: self._marked(key, write_id))
 
     # ---- items ------------------------------------------------------------------------------------------
     def put_item(self, run_id: str, item_id: str, state: str, data: dict[str, Any], fence: Fence) -> ItemRecord:
@@ -468,7 +454,6 @@ class DynamoRunStore(RunStore):
         record = ItemRecord(run_id=run_id, item_id=item_id, state=state, data=data, updated_at=at)
         item = codec.item_item(record, order=self._next_order(fence.token), write_id=write_id)
         codec.check_size(item, f"item {item_id} of run {run_id}")
-        units = 2 * codec.write_units(item) + _LOCK_CHECK
         put = {
             "TableName": self._table.name,
             "Item": item,
@@ -476,8 +461,7 @@ class DynamoRunStore(RunStore):
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         try:
-            self._transact([{"Put": put}, fence_check(self._table.name, fence)], key=key, write_id=write_id,
-                           units=units)
+            self._transact([{"Put": put}, fence_check(self._table.name, fence)], key=key, write_id=write_id)
             return record
         except WriteRefused as refused:
             if refused.failed(1):
@@ -500,8 +484,7 @@ class DynamoRunStore(RunStore):
             },
         }
         try:
-            self._transact([{"Update": update}, fence_check(self._table.name, fence)], key=key, write_id=write_id,
-                           units=units)
+            self._transact([{"Update": update}, fence_check(self._table.name, fence)], key=key, write_id=write_id)
         except WriteRefused as refused:
             if refused.failed(1):
                 raise self._locks.lost(fence, refused.item(1)) from None
@@ -551,8 +534,7 @@ class DynamoRunStore(RunStore):
         ]
         with self._writing(run_id):
             try:
-                self._transact(actions, key=layout.step_key(run_id, name), write_id=write_id,
-                               units=2 * codec.write_units(item) + _LOCK_CHECK)
+                self._transact(actions, key=layout.step_key(run_id, name), write_id=write_id)
             except WriteRefused as refused:
                 if refused.failed(1):
                     raise self._locks.lost(fence, refused.item(1)) from None
@@ -597,14 +579,10 @@ class DynamoRunStore(RunStore):
         known = None
         if cached is not None and cached.status == "intent":
             known = replace(cached, status=status, result=result, error=error, finished_at=finished_at)
-        units = codec.write_units(
-            codec.step_item(known, order=0, write_id=write_id) if known is not None
-            else {**key, **{attr.lstrip(":"): value for attr, value in values.items()}}
-        )
         with self._writing(run_id):
             try:
                 self._transact([{"Update": update}, fence_check(self._table.name, fence)], key=key,
-                               write_id=write_id, units=2 * units + _LOCK_CHECK)
+                               write_id=write_id)
             except WriteRefused as refused:
                 if refused.failed(1):
                     raise self._locks.lost(fence, refused.item(1)) from None
@@ -669,8 +647,7 @@ class DynamoRunStore(RunStore):
         put = {"TableName": self._table.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
         try:
             self._table.write(
-                "PutItem", put, applied=lambda: self._marked(layout.run_key(run.run_id), write_id),
-                write_units=codec.write_units(item) + len(layout.INDEXES),
+                "PutItem", put, applied=lambda: self._marked(layout.run_key(run.run_id), write_id)
             )
         except WriteRefused:
             return False

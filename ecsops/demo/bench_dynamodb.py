@@ -69,12 +69,13 @@ def _cli(args: list[str]) -> int:
 
 
 def _measure(server: Any, title: str, args: list[str], per: int = 1) -> StoreCost:
-    from store.dynamodb_requests import PROCESS_USAGE
+    from ecsops.demo.dynamodb_units import WriteUnitMeter
 
-    before = PROCESS_USAGE.write_units
-    code = _cli(args)
+    meter = WriteUnitMeter(server)
+    with meter.active():
+        code = _cli(args)
     requests = {key.split(":", 1)[1]: n for key, n in server.counts().items() if key.startswith("dynamodb:")}
-    return StoreCost(title, code, requests, PROCESS_USAGE.write_units - before, per)
+    return StoreCost(title, code, requests, meter.units, per)
 
 
 def measure_deploy(server: Any, *extra: str) -> StoreCost:
@@ -201,7 +202,8 @@ def report(server: Any) -> tuple[list[str], bool]:
     marginal = (large.total - small.total) / 3
     goal = "met" if deploy.total <= REQUEST_GOAL else "NOT met"
     lines = [
-        "DynamoDB store (the CLI in-process against the simulator; write units estimated from item sizes):",
+        "DynamoDB store (the CLI in-process against the simulator; write units by DynamoDB's rules from the items "
+        "each write touched):",
         deploy.line(), with_id.line(), small.line(), large.line(),
         f"each instance more adds {marginal:.1f} requests ({(large.write_units - small.write_units) / 3:.0f} WCU)",
         f"goal: at most {REQUEST_GOAL} requests per good deploy: {goal}",
