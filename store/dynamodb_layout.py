@@ -20,7 +20,7 @@ global secondary indexes hold runs alone, newest first by `started_key`:
 
     by_started   hash list_pk (always "RUNS")   range started_key   (every run; operation is a filter)
     by_target    hash target                    range started_key   (runs of one service or group)
-    by_status    hash status                    range started_key   (running, interrupted, rolled_back...)
+    by_status    hash status                    range started_key   (the runs of one status)
 
 They project only the attributes a listing filters on, so a checkpoint (state, version, timestamps)
 writes no index; only a run's creation and its status changes do.
