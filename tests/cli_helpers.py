@@ -1,16 +1,38 @@
-"""Running ecsops (and the example operation) as real subprocesses, the way a CI job would."""
+"""Running ecsops (and the example operation) the way a CI job would.
+
+By default a command runs in this test process: `in_process` gives it the environment, argv, stdout and stderr a
+subprocess would have had, and the exit code it would have ended with, and puts back what it changed. Starting a
+Python process and importing ecsops costs about a second, and some 300 calls in the suite need nothing else.
+
+A real process (`process=True`) stays where a test needs one: a crash point (ECSOPS_CRASH_AT SIGKILLs the process,
+ECSOPS_STOP_AT SIGSTOPs it: such calls always get a process), a signal, two runners at once (fencing, locks held
+by a live process), start-up and import costs, console scripts. Those tests carry the `process` marker.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import itertools
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 TESTS_DIR = Path(__file__).parent
+# What `python -m ecsops` calls itself in usage lines and help hints (click derives it from how it was started).
+PROG_NAME = "python -m ecsops"
+# These stop the process they are set in: never in the test's own.
+PROCESS_ONLY_ENV = ("ECSOPS_CRASH_AT", "ECSOPS_STOP_AT")
+IN_PROCESS_ENV = "ECSOPS_TESTS_IN_PROCESS"
 
 
 @dataclass
@@ -33,17 +55,174 @@ def cli_env(store: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_ecsops(store: Path, *args: str, timeout: float = 60, **extra_env: str) -> Result:
-    completed = subprocess.run(
-        [sys.executable, "-m", "ecsops", *args],
-        capture_output=True, text=True, env=cli_env(store, **extra_env), timeout=timeout,
-    )
+def needs_process(env: dict[str, str]) -> bool:
+    """A crash point, or every call when ECSOPS_TESTS_IN_PROCESS=0 (to compare with real processes)."""
+    return any(env.get(name) for name in PROCESS_ONLY_ENV) or os.environ.get(IN_PROCESS_ENV) == "0"
+
+
+def run_ecsops(store: Path, *args: str, timeout: float = 60, process: bool = False, **extra_env: str) -> Result:
+    """`python -m ecsops ARGS` with ECSOPS_STORE=store: in this process unless process=True or a crash point."""
+    env = cli_env(store, **extra_env)
+    if process or needs_process(env):
+        return run_process([sys.executable, "-m", "ecsops", *args], env, timeout)
+    return in_process(_ecsops_main, [PROG_NAME, *args], env)
+
+
+def run_example(
+    store: Path, ledger: Path, target: str, run_id: str, *params: str, process: bool = False, **extra_env: str
+) -> Result:
+    """tests/example_cli.py (the example operation driven by the runner), as run_ecsops runs ecsops."""
+    argv = [str(TESTS_DIR / "example_cli.py"), str(ledger), target, run_id, *params]
+    env = cli_env(store, **extra_env)
+    if process or needs_process(env):
+        return run_process([sys.executable, *argv], env, 60)
+    return in_process(_example_main, argv, env)
+
+
+def run_module(module: str, store: Path, *args: str, process: bool = False, **extra_env: str) -> Result:
+    """`python -m MODULE ARGS` for a module whose `main()` reads sys.argv (the go-awsecs compatible commands)."""
+    env = cli_env(store, **extra_env)
+    if process or needs_process(env):
+        return run_process([sys.executable, "-m", module, *args], env, 60)
+
+    def main() -> object:
+        import importlib
+
+        entry: Callable[[], object] = importlib.import_module(module).main
+        return entry()
+
+    return in_process(main, [module, *args], env)
+
+
+def run_process(command: list[str], env: dict[str, str], timeout: float) -> Result:
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     return Result(completed.returncode, completed.stdout, completed.stderr)
 
 
-def run_example(store: Path, ledger: Path, target: str, run_id: str, *params: str, **extra_env: str) -> Result:
-    completed = subprocess.run(
-        [sys.executable, str(TESTS_DIR / "example_cli.py"), str(ledger), target, run_id, *params],
-        capture_output=True, text=True, env=cli_env(store, **extra_env), timeout=60,
-    )
-    return Result(completed.returncode, completed.stdout, completed.stderr)
+def _ecsops_main() -> object:
+    from ecsops.cli.app import app
+
+    return app(prog_name=PROG_NAME)
+
+
+def _example_main() -> object:
+    import example_cli
+
+    return sys.exit(example_cli.main())
+
+
+# ---- the in-process runner ---------------------------------------------------------------------------------
+
+_ONE_AT_A_TIME = threading.Lock()
+# Above Linux's largest possible pid (PID_MAX_LIMIT, 2**22): no process on this host ever has one of these.
+_GONE_PIDS = itertools.count(2**22 + 1 + (os.getpid() % 1000) * 100_000)
+
+
+def in_process(entry: Callable[[], object], argv: list[str], env: dict[str, str]) -> Result:
+    """Call entry() as a process's main: os.environ = env, sys.argv = argv, stdout and stderr captured, the exit
+    code from SystemExit (an uncaught exception prints its traceback and exits 1, as Python does). Calls are
+    serialised: the environment and the standard streams belong to the whole test process."""
+    assert not any(env.get(name) for name in PROCESS_ONLY_ENV), "a crash point stops the process: use a real one"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with _ONE_AT_A_TIME, _as_a_process(argv, env, stdout, stderr):
+        try:
+            entry()
+            code = 0
+        except SystemExit as exc:
+            code = _exit_status(exc.code, stderr)
+        except KeyboardInterrupt:
+            traceback.print_exc(file=stderr)
+            code = 128 + signal.SIGINT
+        except BaseException:
+            traceback.print_exc(file=stderr)
+            code = 1
+    return Result(code, stdout.getvalue(), stderr.getvalue())
+
+
+def _exit_status(code: object, stderr: io.StringIO) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code % 256
+    print(code, file=stderr)
+    return 1
+
+
+@contextlib.contextmanager
+def _as_a_process(argv: list[str], env: dict[str, str], stdout: io.StringIO, stderr: io.StringIO) -> Iterator[None]:
+    """What a fresh process would start from, and everything put back afterwards."""
+    saved_env = dict(os.environ)
+    saved_argv, saved_streams = sys.argv, (sys.stdout, sys.stderr)
+    saved_handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    _reset_process_state()
+    os.environ.clear()
+    os.environ.update(env)
+    sys.argv = list(argv)
+    sys.stdout, sys.stderr = stdout, stderr
+    try:
+        with _owner_of_its_own(), _connections_closed_at_exit():
+            yield
+    finally:
+        sys.stdout, sys.stderr = saved_streams
+        sys.argv = saved_argv
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for sig, handler in saved_handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+        _reset_process_state()
+
+
+@contextlib.contextmanager
+def _owner_of_its_own() -> Iterator[None]:
+    """Each call owns its locks as a process of its own that is gone once the call returns, as a CLI process
+    would be: a lock it leaves (an interrupted run) is taken over by the next call as from a dead process,
+    with a new token, instead of being re-entered by the same owner."""
+    import machines.engine
+
+    owner = f"{socket.gethostname()}:{next(_GONE_PIDS)}"
+    original = machines.engine.process_owner
+    machines.engine.process_owner = lambda: owner  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        machines.engine.process_owner = original  # type: ignore[assignment]
+
+
+@contextlib.contextmanager
+def _connections_closed_at_exit() -> Iterator[None]:
+    """The SQLite connections the call opened are closed when it returns, as at a process's exit: the last one
+    to close checkpoints the WAL into the store file, which a test may then copy or inspect."""
+    import sqlite3
+
+    opened: list[sqlite3.Connection] = []
+    connect = sqlite3.connect
+
+    def recorded(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        connection = connect(*args, **kwargs)
+        opened.append(connection)
+        return connection
+
+    sqlite3.connect = recorded  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sqlite3.connect = connect
+        for connection in opened:
+            connection.close()
+
+
+def _reset_process_state() -> None:
+    """Module-level state a process starts without: the global --store, boto3 clients built once per process
+    (their retry quotas are per client), the DynamoDB request counts of the process."""
+    modules = sys.modules
+    if "ecsops.cli.options" in modules:
+        modules["ecsops.cli.options"].STATE.store_path = None
+    if "ecsops.replace.gateways" in modules:
+        modules["ecsops.replace.gateways"].make_gateways.cache_clear()
+    if "store.dynamodb_requests" in modules:
+        requests: Any = modules["store.dynamodb_requests"]
+        with requests._CLIENTS_LOCK:
+            requests._CLIENTS.clear()
+        requests.PROCESS_USAGE.requests.clear()
+        requests.PROCESS_USAGE.write_units = 0

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from cli_helpers import Result, cli_env, run_ecsops, run_example
+from cli_helpers import PROG_NAME, Result, run_ecsops, run_example, run_module
 from typer.testing import CliRunner
 
 from ecsops.cli.app import app
@@ -24,11 +22,7 @@ def help_of(*command: str) -> str:
 
 
 def compat(module: str, store: Path, *args: str) -> Result:
-    completed = subprocess.run(
-        [sys.executable, "-m", f"ecsops.cli.{module}", *args],
-        capture_output=True, text=True, env=cli_env(store), timeout=60,
-    )
-    return Result(completed.returncode, completed.stdout, completed.stderr)
+    return run_module(f"ecsops.cli.{module}", store, *args)
 
 
 def assert_one_error_line(result: Result, *fragments: str) -> None:
@@ -38,7 +32,8 @@ def assert_one_error_line(result: Result, *fragments: str) -> None:
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert not BOX.search(result.stderr)
-    assert "--help" in lines[0] or "-help" in lines[0]
+    # It ends with a hint to an ecsops command's two-dash help (single-dash -help is the compat commands' own).
+    assert re.fullmatch(rf"error: .+ \(see '{re.escape(PROG_NAME)}( [a-z-]+)* --help'\)", lines[0]), lines[0]
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
 

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from cli_helpers import Result, cli_env, run_ecsops
+from cli_helpers import Result, run_ecsops, run_module
 from deploy_helpers import container, named, service, task_definition
 
 from ecsops.cli.compat_update_service import CompatUsageError, translate
 from ecsops.sim.server import SimServer
 
-LAUNCH = "import sys; from ecsops.cli.compat_update_service import main; main()"
-
 
 def run_compat(store: Path, *args: str) -> Result:
-    completed = subprocess.run(
-        [sys.executable, "-c", LAUNCH, *args], capture_output=True, text=True, env=cli_env(store), timeout=60
-    )
-    return Result(completed.returncode, completed.stdout, completed.stderr)
+    return run_module("ecsops.cli.compat_update_service", store, *args)
 
 
 def test_translate_single_dash_forms() -> None:

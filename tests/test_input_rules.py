@@ -3,12 +3,10 @@ a reused --run-id with other inputs, and the `runs` filters. Each bad input exit
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from cli_helpers import Result, cli_env, run_ecsops
+from cli_helpers import Result, run_ecsops, run_module
 from deploy_helpers import demo_with, deploy, service
 
 from ecsops.sim.server import SimServer
@@ -16,13 +14,10 @@ from ecsops.sim.server import SimServer
 WEB = ("--cluster", "demo", "--service", "web")
 IMAGE = ("--container-image", "app=nginx:1.27")
 BROKEN = ("--container-image", "app=nginx:broken")
-COMPAT_DEPLOY = "from ecsops.cli.compat_update_service import main; main()"
 
 
 def _compat_deploy(store: Path, *args: str) -> Result:
-    done = subprocess.run([sys.executable, "-c", COMPAT_DEPLOY, *args], capture_output=True, text=True,
-                          env=cli_env(store), timeout=60)
-    return Result(done.returncode, done.stdout, done.stderr)
+    return run_module("ecsops.cli.compat_update_service", store, *args)
 
 
 def _assert_refused(result: Result, sim: SimServer, *fragments: str, changes_before: dict[str, int] | None = None
@@ -61,12 +56,8 @@ def test_a_zero_timeout_is_bad_input_for_replace_and_the_compat_deploy(tmp_path:
     compat = _compat_deploy(store, "-cluster", "demo", "-service", "web", "-container-image", "app=nginx:1.27",
                             "-timeout", "0")
     _assert_refused(compat, aws_env, "--timeout '0': must be above 0")
-    enforce = subprocess.run(
-        [sys.executable, "-m", "ecsops.cli.compat_enforce_launchconfig", "-asg", "demo:asg", "-cluster", "demo"],
-        capture_output=True, text=True, env=cli_env(store), timeout=60,
-    )
-    _assert_refused(Result(enforce.returncode, enforce.stdout, enforce.stderr), aws_env,
-                    "not an Auto Scaling group name")
+    enforce = run_module("ecsops.cli.compat_enforce_launchconfig", store, "-asg", "demo:asg", "-cluster", "demo")
+    _assert_refused(enforce, aws_env, "not an Auto Scaling group name")
 
 
 def test_the_rollback_has_its_own_budget_counted_from_its_start(tmp_path: Path, aws_env: SimServer) -> None:

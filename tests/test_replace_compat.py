@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from cli_helpers import cli_env, run_ecsops
+from cli_helpers import Result, run_ecsops, run_module
 from replace_helpers import fleet_scenario
 
 from ecsops.sim.server import SimServer
 
 
-def _compat(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ecsops.cli.compat_enforce_launchconfig", *args],
-        capture_output=True, text=True, env=cli_env(store), timeout=60,
-    )
+def _compat(store: Path, *args: str) -> Result:
+    return run_module("ecsops.cli.compat_enforce_launchconfig", store, *args)
 
 
 def test_original_flags_replace_the_out_of_date_instance(aws_env: SimServer, tmp_path: Path) -> None:
