@@ -26,14 +26,14 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check ecsops machines store tests
+	$(BIN)/ruff check ecsops machines store tests devtools
 	$(BIN)/mypy
 
 demo: $(SIM_STAMP)
 	$(BIN)/python -m ecsops.demo
 
 bench: $(SIM_STAMP)
-	$(BIN)/python -m ecsops.demo.bench
+	$(BIN)/python -m devtools.bench
 
 clean:
 	rm -rf $(VENV)

@@ -73,7 +73,7 @@ class WriteRefused(Exception):
 @dataclass
 class Usage:
     """What this process asked of DynamoDB: requests by operation. (What writes cost is measured from outside
-    the store: ecsops/demo/dynamodb_units.py.)"""
+    the store: devtools/dynamodb_units.py.)"""
 
     requests: Counter[str] = field(default_factory=Counter)
 

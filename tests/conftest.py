@@ -1,5 +1,6 @@
 """Shared pytest fixtures."""
 
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -7,6 +8,11 @@ from pathlib import Path
 import pytest
 
 from store.base import RunStore
+
+# devtools/ (the bench, the README's diagrams) is not installed with ecsops: it is found from the repository.
+_REPOSITORY = str(Path(__file__).resolve().parent.parent)
+if _REPOSITORY not in sys.path:
+    sys.path.insert(0, _REPOSITORY)
 
 pytest_plugins = ["ecsops.sim.pytest_plugin"]
 

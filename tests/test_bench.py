@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ecsops.demo import bench_deploy, bench_startup
-from ecsops.demo.bench_deploy import CASES, ECSOPS, FABFUEL, Case, CaseResult, ToolRun
+from devtools import bench_deploy, bench_startup
+from devtools.bench_deploy import CASES, ECSOPS, FABFUEL, Case, CaseResult, ToolRun
 from ecsops.sim.server import SimServer
 
 NO_SLEEP = CASES[0]

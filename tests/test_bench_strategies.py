@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ecsops.demo import bench_strategies
-from ecsops.demo.bench_strategies import ECSOPS, WAITER, StrategyCase, StrategyRun
+from devtools import bench_strategies
+from devtools.bench_strategies import ECSOPS, WAITER, StrategyCase, StrategyRun
 from ecsops.deploy.service_deployment_wait import BAKE_POLL_INTERVAL
 from ecsops.sim.server import SimServer
 

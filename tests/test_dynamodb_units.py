@@ -1,4 +1,4 @@
-"""The bench's write-unit meter (ecsops/demo/dynamodb_units.py): DynamoDB's billing rules as a table, then the
+"""The bench's write-unit meter (devtools/dynamodb_units.py): DynamoDB's billing rules as a table, then the
 meter reading what the store's writes cost off the simulator (the store itself counts nothing)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from dynamodb_helpers import make_table, open_store_at, point_at
 
-from ecsops.demo.dynamodb_units import WriteUnitMeter, index_units, units_of, write_units
+from devtools.dynamodb_units import WriteUnitMeter, index_units, units_of, write_units
 from ecsops.sim.server import SimServer
 from store import dynamodb_layout as layout
 from store.dynamodb_codec import item_size

@@ -109,3 +109,10 @@ def test_the_rule_catches_a_forbidden_import(tmp_path: Path) -> None:
     planted = tmp_path / "x.py"
     planted.write_text("from ecsops.cli.app import app\nimport machines.engine as e\n")
     assert {"ecsops.cli.app", "ecsops.cli.app.app", "machines.engine"} <= _imports(planted)
+
+
+def test_the_product_never_imports_the_dev_tools() -> None:
+    """devtools/ (the bench, the README's diagrams) is not in the installed package."""
+    offenders = [f"{path.relative_to(ROOT)} imports {name}" for path in _modules() for name in _imports(path)
+                 if name == "devtools" or name.startswith("devtools.")]
+    assert offenders == []

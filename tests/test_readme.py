@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.readme_diagrams import current_section, diagrams_section
 from ecsops.cli.operations import BUILTIN
-from ecsops.cli.readme_diagrams import current_section, diagrams_section
 from ecsops.sim.server import SimServer
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -21,7 +21,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 def test_readme_diagrams_match_the_declared_machines() -> None:
     assert BUILTIN, "no built-in operations registered"
     assert current_section(README.read_text()) == diagrams_section(), (
-        "README machine diagrams are stale: run `python -m ecsops.cli.readme_diagrams`"
+        "README machine diagrams are stale: run `python -m devtools.readme_diagrams`"
     )
 
 

@@ -69,7 +69,7 @@ def _cli(args: list[str]) -> int:
 
 
 def _measure(server: Any, title: str, args: list[str], per: int = 1) -> StoreCost:
-    from ecsops.demo.dynamodb_units import WriteUnitMeter
+    from devtools.dynamodb_units import WriteUnitMeter
 
     meter = WriteUnitMeter(server)
     with meter.active():
@@ -90,7 +90,7 @@ def measure_deploy(server: Any, *extra: str) -> StoreCost:
 
 
 def measure_replace(server: Any, instances: int) -> StoreCost:
-    from ecsops.demo.bench import fleet
+    from devtools.bench import fleet
 
     _fresh_table(server, fleet(instances))
     return _measure(

@@ -1,4 +1,4 @@
-"""`python -m ecsops.demo.bench`: ecsops side by side with fabfuel's `ecs deploy` on the simulator (requests, wall
+"""`python -m devtools.bench`: ecsops side by side with fabfuel's `ecs deploy` on the simulator (requests, wall
 time, seconds from ECS's completion to exit, outcomes), start-up against `ecs --help`, BLUE_GREEN and LINEAR deploys
 followed by ecsops and by a `services-stable` waiter (virtual time), and the API calls of replace-instances for 6
 and 60 instances."""
@@ -86,7 +86,7 @@ def render(measurements: list[Measurement]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ecsops.demo.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.bench", description=__doc__)
     parser.add_argument("--cases", default=",".join(f"{n}x{b}" for n, b in CASES),
                         help="replace-instances: instances x batch size, comma separated (default: %(default)s)")
     parser.add_argument("--skip-replace", action="store_true", help="only the side-by-side deploys and start-up")
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = [tuple(int(part) for part in case.split("x")) for case in args.cases.split(",")]
     if args.skip_replace:
         cases = []
-    from ecsops.demo import bench_deploy, bench_dynamodb, bench_startup, bench_strategies
+    from devtools import bench_deploy, bench_dynamodb, bench_startup, bench_strategies
     from ecsops.sim.server import SimServer
 
     ecsops_script, ecs_script = bench_deploy.tool_path("ecsops"), bench_deploy.tool_path("ecs")

@@ -1,4 +1,4 @@
-"""Rewrite the README's machine diagrams from the declarations: `python -m ecsops.cli.readme_diagrams`."""
+"""Rewrite the README's machine diagrams from the declarations: `python -m devtools.readme_diagrams`."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def current_section(readme: str) -> str:
 
 
 def main() -> int:
-    path = Path(__file__).resolve().parents[2] / "README.md"
+    path = Path(__file__).resolve().parents[1] / "README.md"
     readme = path.read_text()
     path.write_text(readme.replace(current_section(readme), diagrams_section()))
     print(f"rewrote the machine diagrams in {path}", file=sys.stderr)
