@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -34,7 +33,12 @@ DEFAULT_LEASE_SECONDS = 300.0
 
 
 class Engine:
-    """Starts, resumes and abandons runs. One Engine per process."""
+    """Starts, resumes and abandons runs. One Engine per process.
+
+    `clock` is the run's time: its deadlines, its waits and its lease (taken, renewed and judged expired in that
+    time). Every process that judges a lease must use the same clock: the system's, unless all of them run on
+    a simulator's virtual time (ECSOPS_CLOCK=sim).
+    """
 
     def __init__(
         self,
@@ -124,7 +128,7 @@ class Engine:
             and lock.run_id == run_id
             and lock.owner is not None
             and lock.owner != self.owner
-            and lock.expires_at > time.time()
+            and lock.expires_at > self.clock.now()
             and run.status == RUNNING
             and owner_alive(lock.owner) is not False
         ):
@@ -158,7 +162,7 @@ class Engine:
             # That process is gone: take over, but only if it is still the holder (compare-and-swap).
             replace_owner = lock.owner
         taken = self.store.acquire_lock(
-            target, run_id, self.owner, self.lease_seconds, now=time.time(), replace_owner=replace_owner
+            target, run_id, self.owner, self.lease_seconds, now=self.clock.now(), replace_owner=replace_owner
         )
         return Fence(target=target, run_id=run_id, token=taken.token)
 
@@ -168,7 +172,7 @@ class Engine:
             self.store.release_lock(fence)
 
     def _drive(self, operation: Operation, run: RunRecord, fence: Fence) -> RunRecord:
-        lease = Lease(self.store, fence, self.owner, self.lease_seconds)
+        lease = Lease(self.store, fence, self.owner, self.lease_seconds, wall_clock=self.clock.now)
         session = RunSession(self.store, run, lease, self.reporter)
         items = ItemDriver(operation.items, session) if operation.items is not None else None
         context: RunContext[Any] = RunContext(

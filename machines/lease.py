@@ -70,6 +70,10 @@ class Lease:
                 self._fatal = StoreError(f"the lease of {self.fence.target} could not be renewed: {exc}")
                 return
 
+    def now(self) -> float:
+        """Now, in the time the lease is kept in (the run's clock: every process judging it uses the same)."""
+        return self._wall_clock()
+
     # ---- checks made by the run's thread ----------------------------------------------------------
     def check(self) -> None:
         """Raise what the heartbeat found (LockLostError, StoreIntegrityError...), if anything."""

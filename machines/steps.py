@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -81,6 +80,9 @@ class CallGuard(Protocol):
     def before_call(self, step: str) -> None:
         """Raise unless the lock is still ours with margin; called between the intent and the call."""
 
+    def now(self) -> float:
+        """Now, in the time the lease is kept in."""
+
 
 class StepRunner:
     """Runs named steps of one run against the store."""
@@ -107,7 +109,7 @@ class StepRunner:
         if recorded is None:
             recorded = self._store.record_intent(
                 self._run_id, name, request, self._guard.fence,
-                lease_seconds=self._guard.lease_seconds, now=time.time(),
+                lease_seconds=self._guard.lease_seconds, now=self._guard.now(),
             )
             crash_point(f"intent:{name}")
             return self._call(recorded, call, reconcile, retry)

@@ -1,7 +1,8 @@
 """Locks that hold (issue 9, cases 2-4): fencing of a stalled run, a lease a live run keeps, racing resumes.
 
-Real processes against the simulator. Leases are wall-clock time (ECSOPS_LOCK_LEASE_SECONDS), so
-the tests that are about a lease running out wait a couple of real seconds for it.
+Real processes against the simulator. A run keeps its lease in its own clock, the simulator's virtual time
+under ECSOPS_CLOCK=sim: a stalled run's lease runs out when the test advances that clock. Case 3 is about the
+heartbeat keeping a lease across real time, so its processes run on the real clock and it waits real seconds.
 """
 
 from __future__ import annotations
@@ -29,16 +30,12 @@ def is_stopped(process: subprocess.Popen[str]) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] == "T"
 
 
-def lease_left(store: Path, run_id: str) -> float | None:
-    """Seconds left on the lease run_id holds, or None when it holds no lock."""
+def lease_left(store: Path, run_id: str, now: float) -> float | None:
+    """Seconds left at `now` (in the clock the run keeps its lease in) on the lease run_id holds, or None when
+    it holds no lock."""
     with sqlite3.connect(store) as conn:
         row = conn.execute("SELECT expires_at FROM locks WHERE run_id = ?", [run_id]).fetchone()
-    return None if row is None else float(row[0]) - time.time()
-
-
-def expired(store: Path, run_id: str) -> bool:
-    left = lease_left(store, run_id)
-    return left is not None and left < 0
+    return None if row is None else float(row[0]) - now
 
 
 def status_of(store: Path, run_id: str) -> dict[str, object]:
@@ -55,13 +52,18 @@ def image_of_service(sim: SimServer) -> str:
 
 
 def paused_before_update_service(store: Path, sim: SimServer) -> subprocess.Popen[str]:
-    """A deploy frozen (SIGSTOP) right after committing its UpdateService intent, left until its lease ran out."""
+    """A deploy frozen (SIGSTOP) right after committing its UpdateService intent, left until its lease ran out
+    on the simulator's clock."""
     paused = start_deploy(
         store, "--container-image", "app=nginx:1.27", "--run-id", "paused",
         ECSOPS_STOP_AT="intent:update_service", ECSOPS_LOCK_LEASE_SECONDS=SHORT_LEASE,
     )
     wait_until(lambda: is_stopped(paused), "the first deploy stops before UpdateService")
-    wait_until(lambda: expired(store, "paused"), "the stopped deploy's lease runs out", timeout=30)
+    left = lease_left(store, "paused", sim.now())
+    assert left is not None and 0 < left <= float(SHORT_LEASE)  # held, its lease kept in virtual time
+    sim.advance(left + 1)  # nothing renews it: the heartbeat is frozen with the process
+    left = lease_left(store, "paused", sim.now())
+    assert left is not None and left < 0
     assert sim.counts().get("ecs:UpdateService", 0) == 0
     return paused
 
@@ -143,10 +145,11 @@ def test_a_live_run_polling_three_times_slower_than_its_lease_keeps_its_lock(
     try:
         read_until(live, " left")  # polled once; now sleeping three leases long
         time.sleep(float(SHORT_LEASE) + 0.5)  # past the lease the last checkpoint gave
-        second = deploy(store, "--container-image", "app=nginx:1.28", "--run-id", "second")
+        # On the real clock too: the lease is judged in the time its holder keeps it in.
+        second = deploy(store, "--container-image", "app=nginx:1.28", "--run-id", "second", ECSOPS_CLOCK="real")
         assert second.returncode == 5, second.stderr
         assert "locked by run live" in second.stderr
-        left = lease_left(store, "live")
+        left = lease_left(store, "live", time.time())
         assert left is not None and left > 0
         assert live.poll() is None  # still waiting, still holding
     finally:

@@ -6,7 +6,6 @@ import re
 import signal
 import socket
 import sqlite3
-import time
 from pathlib import Path
 
 from cli_helpers import run_ecsops
@@ -94,7 +93,7 @@ def test_status_of_a_live_run_says_wait(aws_env: SimServer, tmp_path: Path) -> N
 def test_status_of_a_run_held_from_another_host(aws_env: SimServer, tmp_path: Path) -> None:
     store = tmp_path / "ecsops.db"
     _killed_in_wait(aws_env, store)
-    _move_owner(store, "build-7.example:4242", expires_in=600)
+    _move_owner(aws_env, store, "build-7.example:4242", expires_in=600)
 
     document = run_ecsops(store, "status", "r1", "--output", "json").json()
     assert document["lock"]["alive"] is None and document["lock"]["next"] == "wait"
@@ -102,20 +101,21 @@ def test_status_of_a_run_held_from_another_host(aws_env: SimServer, tmp_path: Pa
     assert "build-7.example:4242 (another host: cannot tell)" in text
     assert "ecsops abandon r1 --force" in text
 
-    _move_owner(store, "build-7.example:4242", expires_in=-1)
+    _move_owner(aws_env, store, "build-7.example:4242", expires_in=-1)
     assert run_ecsops(store, "status", "r1", "--output", "json").json()["lock"]["next"] == "ecsops resume r1"
 
 
-def _move_owner(store: Path, owner: str, *, expires_in: float) -> None:
-    """Make the lock look held by a process elsewhere, its lease running for expires_in more seconds."""
+def _move_owner(sim: SimServer, store: Path, owner: str, *, expires_in: float) -> None:
+    """Make the lock look held by a process elsewhere, its lease running for expires_in more seconds of the
+    time runs keep leases in (the simulator's, as the CLI's ECSOPS_CLOCK=sim says)."""
     with sqlite3.connect(store) as conn:
-        conn.execute("UPDATE locks SET owner = ?, expires_at = ?", [owner, time.time() + expires_in])
+        conn.execute("UPDATE locks SET owner = ?, expires_at = ?", [owner, sim.now() + expires_in])
 
 
 def test_abandon_of_a_run_held_from_another_host_is_refused_until_forced(aws_env: SimServer, tmp_path: Path) -> None:
     store = tmp_path / "ecsops.db"
     _killed_in_wait(aws_env, store)
-    _move_owner(store, "build-7.example:4242", expires_in=600)
+    _move_owner(aws_env, store, "build-7.example:4242", expires_in=600)
     token = _token(store)
 
     refused = run_ecsops(store, "abandon", "r1")

@@ -241,7 +241,7 @@ def abandon(
     store_path: StoreOption = None,
 ) -> None:
     """Mark an unfinished run abandoned and release its lock. Makes no AWS calls: check the target yourself."""
-    from ecsops.cli.runner import locked_message, report_run
+    from ecsops.cli.runner import locked_message, report_run, run_clock
     from machines.engine import Engine
     from machines.errors import RunFinished
     from store.errors import LockHeldError, RunNotFoundError
@@ -250,7 +250,11 @@ def abandon(
     output = check_output(output)
     store = open_store_or_exit()
     try:
-        run = Engine(store).abandon(run_id, reason, force=force)
+        clock = run_clock()
+    except ValueError as exc:
+        fail_usage(str(exc))
+    try:
+        run = Engine(store, clock=clock).abandon(run_id, reason, force=force)
     except (RunNotFoundError, RunFinished) as exc:
         fail_usage(str(exc))
     except LockHeldError as exc:

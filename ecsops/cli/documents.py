@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ecsops.cli.operations import document_fields
+from ecsops.cli.sim_clock import lease_now
 from machines.liveness import owner_alive
 from store.models import RunHistory
 from store.reader import HistorySource, LockSource
@@ -32,7 +32,7 @@ def run_document(store: StatusSource, run: RunRecord) -> dict[str, Any]:
         )
     if not run.finished:
         document["deadlines"] = {name: _iso(at) for name, at in sorted(run.timers.items())}
-        document["lock"] = lock_document(run.run_id, store.get_lock(run.target), now=time.time())
+        document["lock"] = lock_document(run.run_id, store.get_lock(run.target), now=lease_now())
         if run.state == "paused":
             _at_a_pause(run.run_id, document["lock"])
     return document

@@ -9,7 +9,6 @@ import secrets
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
@@ -21,6 +20,7 @@ from ecsops.cli.documents import run_document
 from ecsops.cli.identity import ci_identity, started_by
 from ecsops.cli.progress import StderrReporter
 from ecsops.cli.render import render_status
+from ecsops.cli.sim_clock import lease_now
 from machines.clock import Clock, SystemClock
 from machines.durations import format_duration
 from machines.engine import DEFAULT_LEASE_SECONDS, Engine
@@ -51,6 +51,12 @@ def _clock() -> Clock | None:
     from ecsops.cli.sim_clock import clock_from_environment
 
     return clock_from_environment()  # type: ignore[return-value]
+
+
+def run_clock() -> Clock:
+    """The time runs keep their deadlines and leases in: the simulator's under ECSOPS_CLOCK=sim, else the
+    system's (ValueError when ECSOPS_CLOCK=sim has no simulator to ask)."""
+    return _clock() or SystemClock()
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -137,7 +143,7 @@ def make_engine(
 
 def _reporter_and_engine(store: RunStore, stop: threading.Event, quiet: bool) -> tuple[StderrReporter, Engine]:
     """One clock for both: the progress stamps and the run's deadlines and elapsed times agree."""
-    clock = _clock() or SystemClock()
+    clock = run_clock()
     reporter = StderrReporter(quiet=quiet, clock=clock)
     return reporter, make_engine(store, reporter, stop, clock)
 
@@ -185,7 +191,7 @@ def locked_message(exc: LockHeldError, store: RunStore, *, abandoning: bool = Fa
     if lock is None or lock.run_id != holder or lock.owner is None:
         return f"{head}; see `ecsops status {holder}`"
     alive = owner_alive(lock.owner)
-    left = lock.expires_at - time.time()
+    left = lock.expires_at - lease_now()
     lease = f"its lease runs to {_utc(lock.expires_at)} (in {format_duration(max(left, 0.0))})"
     force = f"if you know that process is gone, `ecsops abandon {holder} --force`"
     if alive is True:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-import urllib.request
+import time
 
 CLOCK_ENV = "ECSOPS_CLOCK"
 
@@ -17,6 +17,8 @@ class SimClock:
         self._base = endpoint_url.rstrip("/")
 
     def _call(self, path: str, body: dict[str, float] | None = None) -> float:
+        import urllib.request  # here: `status` and `runs` import this module and stay light
+
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
             f"{self._base}{path}",
@@ -43,3 +45,13 @@ def clock_from_environment() -> object | None:
     if not endpoint:
         raise ValueError("ECSOPS_CLOCK=sim needs AWS_ENDPOINT_URL pointing at `ecsops sim serve`")
     return SimClock(endpoint)
+
+
+def lease_now() -> float:
+    """Now, in the time runs keep their leases in (machines.engine.Engine's clock): the simulator's under
+    ECSOPS_CLOCK=sim, else the system's. For judging a lock that someone else holds."""
+    try:
+        clock = clock_from_environment()
+    except ValueError:  # a run could not have started so: its lease is in the system's time
+        clock = None
+    return clock.now() if isinstance(clock, SimClock) else time.time()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ecsops.cli import exit_codes
 from ecsops.cli.options import STATE, fail_usage
+from ecsops.cli.sim_clock import lease_now
 
 if TYPE_CHECKING:
     from store.base import RunStore
@@ -144,4 +144,4 @@ def _in_progress(src: RunStore, run: RunRecord) -> bool:
     if run.finished:
         return False
     lock = src.get_lock(run.target)
-    return lock is not None and lock.run_id == run.run_id and lock.expires_at + src.skew_margin_seconds > time.time()
+    return lock is not None and lock.run_id == run.run_id and lock.expires_at + src.skew_margin_seconds > lease_now()
