@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deploy_helpers import demo_with, deploy
+from deploy_helpers import demo_with, deploy, revisions
 
 from ecsops.sim.server import SimServer
 
@@ -39,9 +39,15 @@ def test_failed_before_any_change_still_has_the_deploy_fields(tmp_path: Path, aw
     aws_env.reset(demo_with(circuit_breaker=True, rollback=False))
     aws_env.add_fault({"service": "ecs", "operation": "RegisterTaskDefinition", "kind": "throttling", "count": 100})
     result = deploy(tmp_path / "s.db", "--container-image", "app=nginx:1.27", "--output", "json")
+    assert result.returncode == 1, result.stderr  # failed (resumably: it stopped at the throttled step)
     document = only_document(result.stdout)
     assert set(DEPLOY_FIELDS) <= set(document)
     assert document["previous_task_definition"]
+    # Before any change: no revision registered, the service never updated.
+    assert (document["state"], document["new_task_definition"], document["deployment_id"]) == (
+        "registering", None, None)
+    assert revisions(aws_env) == [document["previous_task_definition"]]
+    assert "ecs:UpdateService" not in aws_env.counts()
 
 
 def test_bad_input_prints_nothing_on_stdout(tmp_path: Path, aws_env: SimServer) -> None:

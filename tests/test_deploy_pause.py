@@ -48,7 +48,9 @@ def test_a_waiting_deploy_goes_on_when_approved_and_the_pause_does_not_count_aga
 ) -> None:
     aws_env.reset(native_demo("BLUE_GREEN", bake=5, lifecycle_hooks=[pause_hook()]))
     store = tmp_path / "s.db"
-    process = start_native_deploy(store, *GOOD, "--timeout", "6m", "--run-id", "bg-2", "--output", "json")
+    # 7m: the 33.5s before the pause and the 6m or so after it (shifts, the 5m bake, clean-up). With 6m it
+    # passed only when the deploy noticed the approval late enough for part of the bake to pass as pause.
+    process = start_native_deploy(store, *GOOD, "--timeout", "7m", "--run-id", "bg-2", "--output", "json")
     try:
         seen = " ".join(read_until(process, "ecsops approve bg-2 --rollback").split())  # progress lines wrap
         assert "awaits action" in seen
