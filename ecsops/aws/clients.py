@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -12,11 +13,25 @@ RETRY_MAX_ATTEMPTS = 10
 RetryNotice = Callable[[str], None]
 
 
-def new_session(profile: str | None, region: str | None) -> Any:
-    """A boto3 session for --profile/--region; raises botocore's ProfileNotFound for an unknown profile."""
+# One session per --profile (and AWS_* environment) in a process: a session loads the endpoint data, the
+# credential chain and each service's model once, which is most of what a client costs to make (the first ECS
+# client about 80 ms, the next ones 2 or 3 ms). The region is given to each client, so a run that resolved its
+# region from AWS's answers shares the session its preflight made without one.
+_SESSIONS: dict[tuple[str | None, tuple[tuple[str, str], ...]], Any] = {}
+
+
+def new_session(profile: str | None) -> Any:
+    """The boto3 session for --profile, shared by every client this process makes for it; raises botocore's
+    ProfileNotFound for an unknown profile. A change of AWS_* environment gives a new session."""
     import boto3
 
-    return boto3.session.Session(profile_name=profile or None, region_name=region or None)
+    aws_environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    key = (profile or None, aws_environment)
+    session = _SESSIONS.get(key)
+    if session is None:
+        session = boto3.session.Session(profile_name=profile or None)
+        _SESSIONS[key] = session
+    return session
 
 
 def make_client(
@@ -27,7 +42,6 @@ def make_client(
     *,
     attempts: int | None = None,
     on_retry: RetryNotice | None = None,
-    session: Any = None,
 ) -> Any:
     """A boto3 client for service; AWS_ENDPOINT_URL (the simulator) is honoured by boto3 itself.
 
@@ -36,18 +50,17 @@ def make_client(
     themselves, asking AWS first whether the call happened. `attempts` caps the total attempts of a call
     (1: a poll loop that retries on its own schedule and says so). `on_retry` is told each time botocore
     is about to send a call again, and why, so a person does not stare at silence while it backs off.
-    `session` (from new_session, for the same profile and region) lets clients share one.
     """
     from botocore.config import Config
 
-    session = session or new_session(profile, region)
+    session = new_session(profile)
     if not retry:
         attempts = 1
     if attempts is not None:
         config = Config(retries={"mode": "standard", "total_max_attempts": attempts})
     else:
         config = Config(retries={"mode": "standard", "max_attempts": RETRY_MAX_ATTEMPTS})
-    client = session.client(service, config=config)
+    client = session.client(service, region_name=region or None, config=config)
     if on_retry is not None:
         _say_retries(client, int(client.meta.config.retries["total_max_attempts"]), on_retry)
     return client

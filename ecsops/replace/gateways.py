@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from ecsops.aws.autoscaling import AutoScalingReader
 from ecsops.aws.autoscaling_actions import AsgActions
-from ecsops.aws.clients import make_client, new_session
+from ecsops.aws.clients import make_client
 from ecsops.aws.ecs import EcsGateway
 
 
@@ -20,18 +20,17 @@ class ReplaceGateways:
 
 @lru_cache(maxsize=4)
 def make_gateways(profile: str | None, region: str | None) -> ReplaceGateways:
-    """One session for every client, built once per process (the up-front check and the run share it).
+    """Built once per process (the up-front check and the run share them), on the process's one session.
 
     DetachInstances and AttachInstances go through a client that never retries: repeated after a 5xx or a
     dropped connection that had taken effect, they would be refused and look like a failure. AsgActions
     retries their throttling itself; any other unknown outcome is reconciled by the step.
     Raises botocore's ProfileNotFound for an unknown --profile. AWS_ENDPOINT_URL is honoured by boto3.
     """
-    session = new_session(profile, region)
-    autoscaling = make_client("autoscaling", profile, region, session=session)
-    ec2 = make_client("ec2", profile, region, session=session)
-    ecs = make_client("ecs", profile, region, session=session)
-    once = make_client("autoscaling", profile, region, retry=False, session=session)
+    autoscaling = make_client("autoscaling", profile, region)
+    ec2 = make_client("ec2", profile, region)
+    ecs = make_client("ecs", profile, region)
+    once = make_client("autoscaling", profile, region, retry=False)
     return ReplaceGateways(
         AutoScalingReader(autoscaling, ec2),
         AsgActions(autoscaling, ec2, mutations=once),
