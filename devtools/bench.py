@@ -49,8 +49,8 @@ def fleet(instances: int) -> Scenario:
 
 
 def measure(server: object, instances: int, batch_size: int, store_dir: Path) -> Measurement:
+    from ecsops.cli.engine_setup import make_engine
     from ecsops.cli.progress import StderrReporter
-    from ecsops.cli.runner import make_engine
     from ecsops.replace.operation import SPEC
     from ecsops.sim.server import SimServer
     from store.open import open_store

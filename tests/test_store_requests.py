@@ -53,8 +53,9 @@ class CountingStore:
 
 
 def _good_deploy(sim: SimServer, store_path: Path, task_start_seconds: float) -> CountingStore:
+    from ecsops.cli.engine_setup import make_engine
+    from ecsops.cli.outcome import report_run
     from ecsops.cli.progress import StderrReporter
-    from ecsops.cli.runner import make_engine, report_run
     from ecsops.deploy.flags import parse_edits
     from ecsops.deploy.operation import SPEC
     from ecsops.deploy.params import DeployParams

@@ -1,4 +1,4 @@
-"""The `ecsops` command line: a thin typer layer over the runner, store and operations."""
+"""The `ecsops` command line: a thin typer layer over the command flow, the store and the operations."""
 
 from __future__ import annotations
 
@@ -209,9 +209,9 @@ def resume(
     store_path: StoreOption = None,
 ) -> None:
     """Continue an unfinished run from its last checkpoint; calls already made are not repeated."""
+    from ecsops.cli.flow import resume as resume_run
     from ecsops.cli.operations import UnknownOperation, get_operation
-    from ecsops.cli.runner import already_ended, report_run
-    from ecsops.cli.runner import resume as resume_run
+    from ecsops.cli.outcome import already_ended, report_run
     from store.errors import RunNotFoundError
 
     use_store(store_path)
@@ -241,7 +241,9 @@ def abandon(
     store_path: StoreOption = None,
 ) -> None:
     """Mark an unfinished run abandoned and release its lock. Makes no AWS calls: check the target yourself."""
-    from ecsops.cli.runner import locked_message, report_run, run_clock
+    from ecsops.cli.engine_setup import run_clock
+    from ecsops.cli.lock_messages import locked_message
+    from ecsops.cli.outcome import report_run
     from machines.engine import Engine
     from machines.errors import RunFinished
     from store.errors import LockHeldError, RunNotFoundError

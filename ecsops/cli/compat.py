@@ -115,8 +115,9 @@ class CompatCommand:
                 sys.exit(0)
             self.check_required(arguments)
         except CompatUsageError as exc:
-            sys.stderr.write(f"error: {exc} (see '{help_hint}')\n")
-            sys.exit(2)
+            from ecsops.cli.usage import usage_error
+
+            sys.exit(usage_error(str(exc), help_hint))
         app(args=[self.ecsops_command, *arguments], prog_name=self.prog, help_hint=help_hint)
         sys.exit(0)  # app() exits itself; this only satisfies NoReturn
 

@@ -10,7 +10,9 @@ import typer
 from ecsops.cli.options import OUTPUT_HELP, STORE_HELP
 
 if TYPE_CHECKING:
+    from ecsops.cli.flow import OperationCommand, Prepared
     from ecsops.deploy.params import DeployParams
+    from ecsops.deploy.preflight import Plan
 
 EDIT_PANEL = "Task definition edits (an empty value removes the entry)"
 WAIT_PANEL = "Rollout, wait and rollback"
@@ -138,10 +140,10 @@ def deploy(
     5 service locked by another run, 6 superseded by another deployment, 7 paused at a lifecycle hook
     (--on-pause exit; approve, then resume), 130 interrupted (resumable).
     """
-    from ecsops.cli import exit_codes
-    from ecsops.cli.options import check_output, fail_usage, open_store_or_exit, use_store
+    from ecsops.cli.flow import run_operation
+    from ecsops.cli.options import check_output, fail_usage, use_store
     from ecsops.cli.run_ids import run_id_problem
-    from ecsops.deploy.preflight import DeployFlags, PreflightAwsError, PreflightError, check_against_aws, parse_flags
+    from ecsops.deploy.preflight import DeployFlags, PreflightError, parse_flags
 
     use_store(store_path)
     output = check_output(output)
@@ -173,34 +175,30 @@ def deploy(
         params = parse_flags(flags)
     except PreflightError as exc:
         fail_usage(str(exc))
+    raise typer.Exit(run_operation(_command(), params, run_id=run_id, dry_run=dry_run, output=output))
 
-    if dry_run:
-        _dry_run(params, output)
-        return
 
-    from ecsops.cli.runner import replay, start
-    from ecsops.deploy.operation import SPEC
+def _command() -> OperationCommand[DeployParams, Plan]:
+    from ecsops.cli.flow import OperationCommand
     from ecsops.deploy.params import differences
 
-    store = open_store_or_exit()
-    # A retried --run-id replays or resumes its own run (the service may already carry our change), if its
-    # inputs are the recorded ones: compared as typed, without reading AWS.
-    existing = store.find_run(run_id) if run_id is not None else None
-    if existing is not None:
-        raise typer.Exit(replay(
-            store, SPEC, existing, differences=lambda recorded: differences(params, recorded), output=output
-        ))
+    return OperationCommand("deploy", differences, _preflight, _print_dry_run)
+
+
+def _preflight(params: DeployParams) -> Prepared[Plan]:
+    """The service, its task definition and deployments read (no change); bad input exits 2, AWS failing 1."""
+    from ecsops.cli.flow import Prepared
+    from ecsops.cli.options import fail, fail_usage
+    from ecsops.deploy.preflight import PreflightAwsError, PreflightError, check_against_aws
+
     try:
         plan = check_against_aws(params, on_retry=_say_retry)
     except PreflightError as exc:
         fail_usage(str(exc))
     except PreflightAwsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exit_codes.FAILED) from exc
+        fail(str(exc))
     # Preflight's reads become the run's snapshot: a good deploy reads the service once.
-    recorded = plan.params_with_snapshot().recorded()
-    code = start(store, SPEC, run_id=run_id, target=plan.target, params=recorded, output=output)
-    raise typer.Exit(code)
+    return Prepared(plan.target, plan.params_with_snapshot().recorded(), plan)
 
 
 def _say_retry(message: str) -> None:
@@ -220,24 +218,9 @@ def _whole_number(flag: str, text: str | None) -> int | None:
         fail_usage(f"{flag} {text!r}: expected a whole number, e.g. 3")
 
 
-def _dry_run(params: DeployParams, output: str) -> None:
-    from ecsops.cli import exit_codes
-    from ecsops.cli.options import fail_usage
-    from ecsops.deploy.preflight import (
-        PreflightAwsError,
-        PreflightError,
-        check_against_aws,
-        dry_run_document,
-        dry_run_lines,
-    )
+def _print_dry_run(plan: Plan, output: str) -> None:
+    from ecsops.deploy.preflight import dry_run_document, dry_run_lines
 
-    try:
-        plan = check_against_aws(params, on_retry=_say_retry)
-    except PreflightError as exc:
-        fail_usage(str(exc))
-    except PreflightAwsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exit_codes.FAILED) from exc
     if output == "json":
         typer.echo(json.dumps(dry_run_document(plan), indent=2, default=str))
     else:

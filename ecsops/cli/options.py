@@ -47,11 +47,16 @@ def check_output(output: str) -> str:
 
 
 def fail_usage(message: str) -> NoReturn:
-    """Bad input: one `error:` line naming what to fix and the help to read, exit 2."""
-    from ecsops.cli.usage import help_hint
+    """Bad input: one `error:` line naming what to fix and the help to read, exit 2 (ecsops.cli.usage)."""
+    from ecsops.cli.usage import usage_error
 
-    typer.echo(f"error: {message} (see '{help_hint()}')", err=True)
-    raise typer.Exit(exit_codes.BAD_INPUT)
+    raise typer.Exit(usage_error(message))
+
+
+def fail(message: str, code: int = exit_codes.FAILED) -> NoReturn:
+    """Not the input's fault, and nothing was done (AWS could not be read, say): `error: MESSAGE`, exit 1."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
 
 
 def open_store_or_exit(*, for_reading: bool = False) -> RunStore:
@@ -66,8 +71,6 @@ def open_store_or_exit(*, for_reading: bool = False) -> RunStore:
         return open_store(STATE.store_path, for_reading=for_reading, sleep=retry_sleep())
     except StoreError as exc:
         fail_usage(str(exc))
-
-
 
 
 def open_reader_or_exit() -> RunReader:

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ecsops.cli import exit_codes
 from ecsops.cli.options import OUTPUT_HELP, STORE_HELP
 
 if TYPE_CHECKING:
+    from ecsops.cli.flow import OperationCommand, Prepared
     from ecsops.replace.params import ReplaceParams
     from ecsops.replace.plan import ReplacementPlan
 
@@ -61,86 +61,30 @@ def replace_instances(
     and terminated when it runs no tasks; on failure it is re-activated and re-attached.
     go-awsecs's single-dash flags work with `enforce-aws-ecs-asg-launchconfig`.
     """
-    from ecsops.cli.options import STATE, use_store
+    from ecsops.cli.flow import run_operation
+    from ecsops.cli.options import check_output, fail_usage, use_store
+    from ecsops.cli.run_ids import run_id_problem
 
     use_store(store_path)
-
-    raise typer.Exit(
-        run_replace(
-            asg=asg, cluster=cluster, batch_size=batch_size, timeout=timeout, poll_interval=poll_interval,
-            dry_run=dry_run, run_id=run_id, profile=profile, region=region, output=output,
-            store_path=STATE.store_path,
-        )
-    )
+    output = check_output(output)
+    typed = _parse(asg, cluster, batch_size, timeout, poll_interval, profile, region)
+    if isinstance(typed, str):
+        fail_usage(typed)
+    problem = run_id_problem(run_id)
+    if problem:
+        fail_usage(problem)
+    raise typer.Exit(run_operation(_command(), typed, run_id=run_id, dry_run=dry_run, output=output))
 
 
 def register(app: typer.Typer) -> None:
     app.command("replace-instances")(replace_instances)
 
 
-def _usage(message: str) -> int:
-    from ecsops.cli.usage import help_hint
-
-    sys.stderr.write(f"error: {message} (see '{help_hint()}')\n")
-    return exit_codes.BAD_INPUT
-
-
-def run_replace(
-    *,
-    asg: str,
-    cluster: str,
-    batch_size: int,
-    timeout: str,
-    poll_interval: str | None,
-    dry_run: bool,
-    run_id: str | None,
-    profile: str | None,
-    region: str | None,
-    output: str,
-    store_path: str | None = None,
-) -> int:
-    """The whole command after typer has read the flags; returns its exit code. Shared with the
-    enforce-aws-ecs-asg-launchconfig command."""
-    from ecsops.cli.run_ids import run_id_problem
+def _command() -> OperationCommand[ReplaceParams, ReplacementPlan]:
+    from ecsops.cli.flow import OperationCommand
     from ecsops.replace.params import differences
 
-    output = output.lower()
-    if output not in ("text", "json"):
-        return _usage(f"--output must be text or json, not {output!r}")
-    typed = _parse(asg, cluster, batch_size, timeout, poll_interval, profile, region)
-    if isinstance(typed, str):
-        return _usage(typed)
-    problem = run_id_problem(run_id)
-    if problem:
-        return _usage(problem)
-
-    from store.errors import StoreError
-    from store.open import open_store
-
-    store = None
-    if not dry_run:
-        try:
-            store = open_store(store_path)
-        except StoreError as exc:
-            return _usage(str(exc))
-    from ecsops.cli.operations import get_operation
-    from ecsops.cli.runner import replay, start
-
-    spec = get_operation("replace-instances")
-    existing = store.find_run(run_id) if store is not None and run_id is not None else None
-    if store is not None and existing is not None:
-        return replay(
-            store, spec, existing, differences=lambda recorded: differences(typed, recorded), output=output
-        )
-    plan_or_code = _preflight(typed)
-    if isinstance(plan_or_code, int):
-        return plan_or_code
-    plan, resolved = plan_or_code
-    if dry_run:
-        _print_dry_run(plan, output)
-        return exit_codes.SUCCEEDED
-    assert store is not None
-    return start(store, spec, run_id=run_id, target=resolved.target, params=resolved.recorded(), output=output)
+    return OperationCommand("replace-instances", differences, _preflight, _print_dry_run)
 
 
 def _parse(
@@ -185,7 +129,7 @@ def _parse(
     )
 
 
-def _preflight(typed: ReplaceParams) -> tuple[ReplacementPlan, ReplaceParams] | int:
+def _preflight(typed: ReplaceParams) -> Prepared[ReplacementPlan]:
     """The plan from read calls only, and the params on the group and cluster it resolved; exit 2 for an
     unknown group, cluster, profile or region, or an ARN that names another one."""
     from botocore.exceptions import BotoCoreError, ClientError, NoRegionError, ProfileNotFound
@@ -193,6 +137,8 @@ def _preflight(typed: ReplaceParams) -> tuple[ReplacementPlan, ReplaceParams] | 
     from ecsops.aws.arns import asg_identity, asg_reference, ecs_cluster_reference
     from ecsops.aws.autoscaling import AutoScalingGroupNotFound
     from ecsops.aws.ecs import ClusterNotFound
+    from ecsops.cli.flow import Prepared
+    from ecsops.cli.options import fail, fail_usage
     from ecsops.replace.gateways import make_gateways
     from ecsops.replace.launch_settings import LaunchSettingsError
     from ecsops.replace.plan import plan_replacement
@@ -202,27 +148,25 @@ def _preflight(typed: ReplaceParams) -> tuple[ReplacementPlan, ReplaceParams] | 
         gateways = make_gateways(typed.profile, typed.region)
         plan = plan_replacement(gateways.reader, gateways.ecs, group.name, typed.cluster)
     except (ProfileNotFound, NoRegionError) as exc:
-        return _usage(f"{exc} (set --profile/--region or AWS_PROFILE/AWS_DEFAULT_REGION)")
+        fail_usage(f"{exc} (set --profile/--region or AWS_PROFILE/AWS_DEFAULT_REGION)")
     except (AutoScalingGroupNotFound, ClusterNotFound, LaunchSettingsError) as exc:
-        return _usage(f"{exc}; nothing was changed")
+        fail_usage(f"{exc}; nothing was changed")
     except (ClientError, BotoCoreError) as exc:
-        sys.stderr.write(f"error: reading the group and cluster failed: {exc}; nothing was changed\n")
-        return exit_codes.FAILED
+        fail(f"reading the group and cluster failed: {exc}; nothing was changed")
     try:
         identity = asg_identity(plan.group or {})
     except ValueError as exc:
-        sys.stderr.write(f"error: {exc}; nothing was changed\n")
-        return exit_codes.FAILED
+        fail(f"{exc}; nothing was changed")
     for flag, value, reference in (("--asg", typed.asg, group),
                                    ("--cluster", typed.cluster, ecs_cluster_reference(typed.cluster))):
         conflicts = reference.conflicts(identity.account, identity.region)
         if conflicts:
-            return _usage(f"{flag} {value}: its ARN names {', '.join(conflicts)} of the group found "
-                          f"({identity.key})")
+            fail_usage(f"{flag} {value}: its ARN names {', '.join(conflicts)} of the group found ({identity.key})")
     if typed.asg != group.name and typed.asg != (plan.group or {}).get("AutoScalingGroupARN"):
-        return _usage(f"--asg {typed.asg}: no such group; the group named {group.name} has ARN "
-                      f"{(plan.group or {}).get('AutoScalingGroupARN')}")
-    return plan, typed.resolved(identity, plan.cluster)
+        fail_usage(f"--asg {typed.asg}: no such group; the group named {group.name} has ARN "
+                   f"{(plan.group or {}).get('AutoScalingGroupARN')}")
+    resolved = typed.resolved(identity, plan.cluster)
+    return Prepared(resolved.target, resolved.recorded(), plan)
 
 
 def _print_dry_run(plan: ReplacementPlan, output: str) -> None:

@@ -38,6 +38,14 @@ def help_hint() -> str:
     return HELP_HINT.override or HELP_HINT.command or "ecsops --help"
 
 
+def usage_error(message: str, hint: str | None = None) -> int:
+    """Bad input: one `error:` line on stderr naming what to fix and the help to read; returns exit code 2.
+
+    Every usage error of ecsops and of the compat commands is said here: `error: MESSAGE (see 'HELP')`."""
+    sys.stderr.write(f"error: {message} (see '{hint or help_hint()}')\n")
+    return exit_codes.BAD_INPUT
+
+
 def _note_command(ctx: Any, name: str | None) -> None:
     if name is not None:
         HELP_HINT.command = f"{ctx.command_path} {name} --help"
@@ -136,9 +144,7 @@ class EcsopsGroup(TyperGroup):
                 exc.show()
             code = exit_codes.BAD_INPUT
         except _CLICK_EXCEPTIONS.UsageError as exc:
-            hint = HELP_HINT.override or HELP_HINT.command or _help_command(exc)
-            sys.stderr.write(f"error: {describe_usage_error(exc)} (see '{hint}')\n")
-            code = exit_codes.BAD_INPUT
+            code = usage_error(describe_usage_error(exc), HELP_HINT.override or HELP_HINT.command or _help_command(exc))
         except _CLICK_EXCEPTIONS.ClickException as exc:
             sys.stderr.write(f"error: {exc.format_message()}\n")
             code = exc.exit_code
