@@ -160,7 +160,7 @@ def _as_a_process(argv: list[str], env: dict[str, str], stdout: io.StringIO, std
     sys.argv = list(argv)
     sys.stdout, sys.stderr = stdout, stderr
     try:
-        with _owner_of_its_own(), _connections_closed_at_exit():
+        with _owner_of_its_own(), _connections_closed_at_exit(), _service_models_read_once(), _local_sim_clock():
             yield
     finally:
         sys.stdout, sys.stderr = saved_streams
@@ -212,12 +212,70 @@ def _connections_closed_at_exit() -> Iterator[None]:
             connection.close()
 
 
+# The simulators running in this test process, by URL (tests/conftest.py registers the worker's).
+LOCAL_SIMULATORS: dict[str, Any] = {}
+
+
+@contextlib.contextmanager
+def _local_sim_clock() -> Iterator[None]:
+    """Under ECSOPS_CLOCK=sim a run reads the simulator's clock over HTTP several times a poll, which costs as
+    much as the poll's AWS call. When that simulator runs in this process the call reads and advances its clock
+    directly: the same virtual time, without the round trip. (Real processes, and test_sim_endpoint, still go
+    over HTTP.)"""
+    from ecsops.cli.sim_clock import SimClock
+
+    over_http = SimClock._call
+
+    def call(clock: Any, path: str, body: dict[str, float] | None = None) -> float:
+        sim = LOCAL_SIMULATORS.get(clock._base)
+        if sim is None:
+            return float(over_http(clock, path, body))
+        if path == "/_ecsops/clock":
+            return float(sim.now())
+        assert path == "/_ecsops/clock/advance" and body is not None, path
+        return float(sim.advance(float(body.get("seconds", 0))))
+
+    SimClock._call = call  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        SimClock._call = over_http  # type: ignore[method-assign]
+
+
+_LOADERS: dict[str | None, Any] = {}
+
+
+@contextlib.contextmanager
+def _service_models_read_once() -> Iterator[None]:
+    """Every boto3 session a call makes reads the AWS service models (JSON files, a quarter of a second for the
+    ECS, EC2, Auto Scaling and DynamoDB ones) through its own botocore loader. The calls share one loader: the
+    files are the same, and each call still gets sessions and clients of its own, as a fresh process would."""
+    session_module = sys.modules.get("botocore.session")
+    if session_module is None:  # not imported yet: this call reads the models as a process would
+        yield
+        return
+    create = session_module.create_loader
+
+    def shared(search_path_string: str | None = None) -> Any:
+        if search_path_string not in _LOADERS:
+            _LOADERS[search_path_string] = create(search_path_string)
+        return _LOADERS[search_path_string]
+
+    session_module.create_loader = shared
+    try:
+        yield
+    finally:
+        session_module.create_loader = create
+
+
 def _reset_process_state() -> None:
     """Module-level state a process starts without: the global --store, boto3 clients built once per process
     (their retry quotas are per client), the DynamoDB request counts of the process."""
     modules = sys.modules
     if "ecsops.cli.options" in modules:
         modules["ecsops.cli.options"].STATE.store_path = None
+    if "ecsops.aws.clients" in modules:
+        modules["ecsops.aws.clients"]._SESSIONS.clear()
     if "ecsops.replace.gateways" in modules:
         modules["ecsops.replace.gateways"].make_gateways.cache_clear()
     if "store.dynamodb_requests" in modules:
@@ -225,4 +283,3 @@ def _reset_process_state() -> None:
         with requests._CLIENTS_LOCK:
             requests._CLIENTS.clear()
         requests.PROCESS_USAGE.requests.clear()
-        requests.PROCESS_USAGE.write_units = 0

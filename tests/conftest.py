@@ -4,6 +4,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,3 +59,15 @@ class StoreBackend:
 @pytest.fixture(params=list(STORE_BACKENDS))
 def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreBackend:
     return StoreBackend(request.param, STORE_BACKENDS[request.param](request, tmp_path))
+
+
+@pytest.fixture(scope="session")
+def sim_server(sim_server: Any) -> Iterator[Any]:
+    """The plugin's simulator for this worker, made known to the in-process runner (it reads its clock directly)."""
+    from cli_helpers import LOCAL_SIMULATORS
+
+    LOCAL_SIMULATORS[sim_server.url] = sim_server
+    try:
+        yield sim_server
+    finally:
+        LOCAL_SIMULATORS.pop(sim_server.url, None)
