@@ -57,14 +57,19 @@ def cli_env(store: Path, **extra: str) -> dict[str, str]:
 
 def needs_process(env: dict[str, str]) -> bool:
     """A crash point, or every call when ECSOPS_TESTS_IN_PROCESS=0 (to compare with real processes)."""
-    return any(env.get(name) for name in PROCESS_ONLY_ENV) or os.environ.get(IN_PROCESS_ENV) == "0"
+    return any(env.get(name) for name in PROCESS_ONLY_ENV) or fresh_processes()
+
+
+def fresh_processes() -> bool:
+    """ECSOPS_TESTS_IN_PROCESS=0: every call a fresh interpreter, as the suite once ran them."""
+    return os.environ.get(IN_PROCESS_ENV) == "0"
 
 
 def run_ecsops(store: Path, *args: str, timeout: float = 60, process: bool = False, **extra_env: str) -> Result:
     """`python -m ecsops ARGS` with ECSOPS_STORE=store: in this process unless process=True or a crash point."""
     env = cli_env(store, **extra_env)
     if process or needs_process(env):
-        return run_process([sys.executable, "-m", "ecsops", *args], env, timeout)
+        return run_forked("ecsops", [PROG_NAME, *args], env, timeout)
     return in_process(_ecsops_main, [PROG_NAME, *args], env)
 
 
@@ -75,7 +80,7 @@ def run_example(
     argv = [str(TESTS_DIR / "example_cli.py"), str(ledger), target, run_id, *params]
     env = cli_env(store, **extra_env)
     if process or needs_process(env):
-        return run_process([sys.executable, *argv], env, 60)
+        return run_forked("example", argv, env, 60)
     return in_process(_example_main, argv, env)
 
 
@@ -83,18 +88,12 @@ def run_module(module: str, store: Path, *args: str, process: bool = False, **ex
     """`python -m MODULE ARGS` for a module whose `main()` reads sys.argv (the go-awsecs compatible commands)."""
     env = cli_env(store, **extra_env)
     if process or needs_process(env):
-        return run_process([sys.executable, "-m", module, *args], env, 60)
-
-    def main() -> object:
-        import importlib
-
-        entry: Callable[[], object] = importlib.import_module(module).main
-        return entry()
-
-    return in_process(main, [module, *args], env)
+        return run_forked(f"module:{module}", [module, *args], env, 60)
+    return in_process(_entry(f"module:{module}"), [module, *args], env)
 
 
 def run_process(command: list[str], env: dict[str, str], timeout: float) -> Result:
+    """A fresh interpreter: for what start-up itself does (imports, console scripts)."""
     completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     return Result(completed.returncode, completed.stdout, completed.stderr)
 
@@ -109,6 +108,89 @@ def _example_main() -> object:
     import example_cli
 
     return sys.exit(example_cli.main())
+
+
+def _entry(name: str) -> Callable[[], object]:
+    """"ecsops", "example" or "module:NAME" (whose main() reads sys.argv)."""
+    if name == "ecsops":
+        return _ecsops_main
+    if name == "example":
+        return _example_main
+    module = name.removeprefix("module:")
+
+    def main() -> object:
+        import importlib
+
+        entry: Callable[[], object] = importlib.import_module(module).main
+        return entry()
+
+    return main
+
+
+# ---- real processes, forked from a server that imported ecsops once -----------------------------------------
+
+def run_forked(entry: str, argv: list[str], env: dict[str, str], timeout: float) -> Result:
+    """`argv` as a real process of its own (its own pid, killed for real by a crash point), forked from a server
+    that has ecsops, boto3 and the AWS models loaded (tests/warm_cli.py), so it starts in milliseconds rather
+    than a second. Its exit code is a subprocess's: -9 when SIGKILLed. ECSOPS_TESTS_IN_PROCESS=0 starts a fresh
+    interpreter instead."""
+    if fresh_processes():
+        command = {"ecsops": [sys.executable, "-m", "ecsops"], "example": [sys.executable]}.get(
+            entry, [sys.executable, "-m", entry.removeprefix("module:")])
+        return run_process([*command, *argv[1:]] if entry != "example" else [*command, *argv], env, timeout)
+    import tempfile
+
+    context = _fork_server()
+    with tempfile.TemporaryDirectory(prefix="ecsops-process-") as directory:
+        out, err = os.path.join(directory, "stdout"), os.path.join(directory, "stderr")
+        child = context.Process(target=_forked_main, args=(entry, argv, env, os.getcwd(), out, err), daemon=True)
+        child.start()
+        child.join(timeout)
+        if child.is_alive():
+            child.kill()
+            child.join()
+            raise subprocess.TimeoutExpired(argv, timeout)
+        assert child.exitcode is not None
+        return Result(child.exitcode, *(Path(path).read_text() if os.path.exists(path) else "" for path in (out, err)))
+
+
+def _fork_server() -> Any:
+    """The forkserver context, its server started (once per test process) with tests/warm_cli.py imported."""
+    import multiprocessing
+    import multiprocessing.forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["warm_cli"])
+    # The server finds warm_cli (and the example operation) on its PYTHONPATH: it is started with the
+    # environment of this moment, and ignores the sys.path it is sent (Python 3.11).
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS_DIR), saved]))
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        if saved is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = saved
+    return context
+
+
+def _forked_main(entry: str, argv: list[str], env: dict[str, str], cwd: str, out: str, err: str) -> None:
+    """In the forked process: stdout and stderr to files (stdout block-buffered, stderr line-buffered, as Python
+    has them on pipes), argv, environment and directory of the command, then its entry point. What it left
+    open is closed at exit as an interpreter's shutdown would."""
+    for fd, path in ((1, out), (2, err)):
+        opened = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(opened, fd)
+        os.close(opened)
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    sys.argv = list(argv)
+    with _connections_closed_at_exit():
+        _entry(entry)()
 
 
 # ---- the in-process runner ---------------------------------------------------------------------------------
