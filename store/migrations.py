@@ -8,7 +8,8 @@ import secrets
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-MIGRATION_SET = "ecsops"
+from store.schema import MIGRATION_SET
+
 migrations = Migrations(MIGRATION_SET)
 
 
@@ -140,13 +141,6 @@ def m005_finished_at(db: Database) -> None:
     )
 
 
-# Pending migrations a read-only reader can live without: they touch nothing `runs` or `status` read, or only
-# add a table that a store without it reads as empty (m004: a store from before notes has none), or only fill
-# what ecsops always wrote anyway (m005: read without it, only a run written by other means than ecsops and
-# left without finished_at shows as unfinished).
-READ_COMPATIBLE_MIGRATIONS = frozenset({"m003_lock_tokens", "m004_run_notes", "m005_finished_at"})
-NOTES_MIGRATION = "m004_run_notes"
-
-
 def known_migration_names() -> set[str]:
+    """The migrations registered here (store.schema.MIGRATIONS names them without importing sqlite-utils)."""
     return {m.name for m in migrations._migrations}

@@ -14,20 +14,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from store.errors import RunNotFoundError
 from store.models import ItemRecord, LockRecord, RunFilter, RunHistory, RunNote, RunRecord, StepRecord, TransitionRecord
 from store.open import STORE_ENV, open_store, resolve_store_path
+from store.schema import MIGRATION_SET, MIGRATIONS, NOTES_MIGRATION, OPTIONAL_FOR_READER
 
 if TYPE_CHECKING:
     from store.base import RunStore
 
-# The migrations a store must have, exactly, to be read here; tests/test_startup.py holds it equal to
-# store.migrations. A store with fewer (needs migrating) or others (newer ecsops) goes to the full backend,
-# except that a store missing only OPTIONAL_MIGRATIONS is read here as it is: m004 only adds a table whose
-# absence reads as empty (a store from before notes has no notes), m005 only fills finished_at where ecsops
-# always wrote it (store.migrations).
-SCHEMA_MIGRATIONS = frozenset(
-    {"m001_initial", "m002_facts_timers_reason", "m003_lock_tokens", "m004_run_notes", "m005_finished_at"}
-)
-OPTIONAL_MIGRATIONS = frozenset({"m004_run_notes", "m005_finished_at"})
-MIGRATION_SET = "ecsops"
 BUSY_TIMEOUT_ENV = "ECSOPS_STORE_BUSY_TIMEOUT"  # as in store.sqlite_store, which imports sqlite-utils
 
 
@@ -216,7 +207,7 @@ class StoreReader:
 
 
 def open_sqlite_reader(path: Path) -> SqliteRunReader | None:
-    """A plain reader when `path` is a store at exactly SCHEMA_MIGRATIONS (or missing only OPTIONAL_MIGRATIONS);
+    """A plain reader when `path` is a store at exactly the schema's MIGRATIONS (or lacking only OPTIONAL_FOR_READER);
     None when the full backend must decide."""
     if not path.is_file():
         return None
@@ -232,10 +223,10 @@ def open_sqlite_reader(path: Path) -> SqliteRunReader | None:
     except sqlite3.Error:
         conn.close()
         return None
-    if not applied <= SCHEMA_MIGRATIONS or SCHEMA_MIGRATIONS - applied - OPTIONAL_MIGRATIONS:
+    if not applied <= MIGRATIONS or MIGRATIONS - applied - OPTIONAL_FOR_READER:
         conn.close()
         return None
-    return SqliteRunReader(conn, path, has_notes="m004_run_notes" in applied)
+    return SqliteRunReader(conn, path, has_notes=NOTES_MIGRATION in applied)
 
 
 def open_reader(explicit: str | None = None) -> RunReader:

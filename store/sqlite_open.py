@@ -10,10 +10,8 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from store.errors import StoreOpenError
-from store.migrations import MIGRATION_SET, READ_COMPATIBLE_MIGRATIONS, known_migration_names, migrations
+from store.schema import MIGRATION_SET, MIGRATIONS, READ_COMPATIBLE_MIGRATIONS
 
 BUSY_TIMEOUT_ENV = "ECSOPS_STORE_BUSY_TIMEOUT"
 _MAGIC = b"SQLite format 3\x00"
@@ -142,7 +140,7 @@ def _applied(conn: sqlite3.Connection) -> set[str]:
 
 
 def _refuse_newer(path: Path, applied: set[str]) -> None:
-    unknown = applied - known_migration_names()
+    unknown = applied - MIGRATIONS
     if unknown:
         raise StoreOpenError(
             f"the store {path} was written by a newer ecsops (unknown schema migrations: "
@@ -157,14 +155,18 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
         if mode != "wal":
             # Another connection held the file: SQLite kept the old mode. Let the caller retry.
             raise sqlite3.OperationalError("database is locked (journal mode)")
-    if not (known_migration_names() - _applied(conn)):
+    if not (MIGRATIONS - _applied(conn)):
         return
+    from sqlite_utils import Database  # only to migrate: a current store opens without it
+
+    from store.migrations import migrations
+
     conn.execute("PRAGMA foreign_keys = OFF")  # a transform() inside the transaction rebuilds tables
     conn.execute("BEGIN IMMEDIATE")
     try:
         applied = _applied(conn)  # another process may have migrated while we waited
         _refuse_newer(path, applied)
-        if known_migration_names() - applied:
+        if MIGRATIONS - applied:
             migrations.apply(Database(conn))
         conn.execute("COMMIT")
     except BaseException:
@@ -190,7 +192,7 @@ def _open_once(path: Path, read_only: bool) -> OpenedFile:
             conn = connect(uri)
             applied = _applied(conn)
         _refuse_newer(path, applied)
-        missing = known_migration_names() - applied
+        missing = MIGRATIONS - applied
         if missing - READ_COMPATIBLE_MIGRATIONS:
             conn.close()
             raise StoreOpenError(

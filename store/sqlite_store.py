@@ -23,7 +23,6 @@ from store.errors import (
     StoreWriteError,
 )
 from store.lock_decision import LockRequest, Verdict, decide_lock, refusal
-from store.migrations import MIGRATION_SET
 from store.models import (
     NO_CHANGE,
     Fence,
@@ -38,6 +37,7 @@ from store.models import (
     StepStatus,
     TransitionRecord,
 )
+from store.schema import MIGRATION_SET
 from store.sqlite_open import (
     FileIdentity,
     busy_timeout_seconds,

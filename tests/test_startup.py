@@ -19,7 +19,8 @@ from ecsops.deploy.facts import DeployFacts
 from ecsops.replace.document import INSTANCE_FIELDS
 from store.migrations import known_migration_names
 from store.models import Fence, RunFilter, RunRecord
-from store.reader import SCHEMA_MIGRATIONS, SqliteRunReader, StoreReader, open_reader, open_sqlite_reader
+from store.reader import SqliteRunReader, StoreReader, open_reader, open_sqlite_reader
+from store.schema import MIGRATIONS
 from store.sqlite_store import open_sqlite_store
 
 HEAVY = ("pydantic", "sqlite_utils", "transitions", "boto3", "botocore", "moto", "rich")
@@ -121,7 +122,7 @@ def test_builtin_document_fields_are_the_specs(store_path: Path) -> None:
 
 
 def test_reader_schema_is_the_stores(tmp_path: Path) -> None:
-    assert known_migration_names() == SCHEMA_MIGRATIONS
+    assert known_migration_names() == MIGRATIONS
 
 
 def test_stores_the_reader_cannot_vouch_for_go_to_the_full_backend(tmp_path: Path) -> None:
@@ -154,3 +155,21 @@ def test_runs_lists_an_example_run_read_by_the_reader(tmp_path: Path) -> None:
     run_example(store, tmp_path / "a.json", "fake:a", "run-1")
     assert isinstance(open_reader(str(store)), SqliteRunReader)
     assert "example" in run_ecsops(store, "status", "run-1").stdout
+
+
+def test_a_store_at_the_current_schema_opens_for_writing_without_sqlite_utils(tmp_path: Path) -> None:
+    """sqlite-utils is for migrating only: a command writing to a current store does not pay for importing it."""
+    path = tmp_path / "current.db"
+    open_sqlite_store(path).close()  # created and migrated
+    probe = (
+        "import sys\n"
+        "from store.open import open_store\n"
+        f"store = open_store({str(path)!r})\n"
+        "store.close()\n"
+        "print('sqlite_utils' in sys.modules, 'store.migrations' in sys.modules)\n"
+    )
+    reopened = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert reopened.stdout.split() == ["False", "False"], reopened.stderr
+    fresh = subprocess.run([sys.executable, "-c", probe.replace(str(path), str(tmp_path / "new.db"))],
+                           capture_output=True, text=True, timeout=60)
+    assert fresh.stdout.split() == ["True", "True"], fresh.stderr
