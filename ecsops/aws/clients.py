@@ -34,6 +34,11 @@ def new_session(profile: str | None) -> Any:
     return session
 
 
+def service_model(service: str) -> Any:
+    """botocore's model of an AWS API, from the shared session: loaded once with the clients that need it."""
+    return new_session(None)._session.get_service_model(service)
+
+
 def make_client(
     service: str,
     profile: str | None,

@@ -15,12 +15,12 @@ def register_task_definition_members() -> frozenset[str]:
     """Every parameter RegisterTaskDefinition accepts, read from botocore's ECS service model.
 
     Read at run time so fields added to the API later are carried without a code change. botocore is
-    imported here, not at module level, to keep it out of `ecsops --help`.
+    imported here, not at module level, to keep it out of `ecsops --help`; the model is the one the ECS
+    clients loaded.
     """
-    import botocore.session
+    from ecsops.aws.clients import service_model
 
-    service_model = botocore.session.get_session().get_service_model("ecs")
-    input_shape = service_model.operation_model("RegisterTaskDefinition").input_shape
+    input_shape = service_model("ecs").operation_model("RegisterTaskDefinition").input_shape
     assert input_shape is not None  # RegisterTaskDefinition always has an input
     return frozenset(input_shape.members)
 
