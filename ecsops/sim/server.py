@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -75,6 +76,9 @@ class SimServer:
         hooks.install()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._app = DomainDispatcherApplication(create_backend_app)
+        # moto finds the backend for a request's host by listing its own package directory every time (a tenth
+        # of the simulator's time); which backend serves a host never changes.
+        self._app.get_backend_for_host = functools.lru_cache(maxsize=256)(self._app.get_backend_for_host)
         self._server = make_server(self._host, self._port, self._wsgi, threaded=True, request_handler=_quiet_handler())
         self._port = int(self._server.server_port)
         self._thread = threading.Thread(
