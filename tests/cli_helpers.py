@@ -130,28 +130,140 @@ def _entry(name: str) -> Callable[[], object]:
 # ---- real processes, forked from a server that imported ecsops once -----------------------------------------
 
 def run_forked(entry: str, argv: list[str], env: dict[str, str], timeout: float) -> Result:
-    """`argv` as a real process of its own (its own pid, killed for real by a crash point), forked from a server
-    that has ecsops, boto3 and the AWS models loaded (tests/warm_cli.py), so it starts in milliseconds rather
-    than a second. Its exit code is a subprocess's: -9 when SIGKILLed. ECSOPS_TESTS_IN_PROCESS=0 starts a fresh
+    """`argv` run to its end as a real process (ForkedProcess); ECSOPS_TESTS_IN_PROCESS=0 starts a fresh
     interpreter instead."""
     if fresh_processes():
-        command = {"ecsops": [sys.executable, "-m", "ecsops"], "example": [sys.executable]}.get(
-            entry, [sys.executable, "-m", entry.removeprefix("module:")])
-        return run_process([*command, *argv[1:]] if entry != "example" else [*command, *argv], env, timeout)
-    import tempfile
+        return run_process(_fresh_command(entry, argv), env, timeout)
+    process = ForkedProcess(entry, argv, env)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        process.kill()
+    assert process.returncode is not None
+    return Result(process.returncode, stdout, stderr)
 
-    context = _fork_server()
-    with tempfile.TemporaryDirectory(prefix="ecsops-process-") as directory:
-        out, err = os.path.join(directory, "stdout"), os.path.join(directory, "stderr")
-        child = context.Process(target=_forked_main, args=(entry, argv, env, os.getcwd(), out, err), daemon=True)
-        child.start()
-        child.join(timeout)
-        if child.is_alive():
-            child.kill()
-            child.join()
-            raise subprocess.TimeoutExpired(argv, timeout)
-        assert child.exitcode is not None
-        return Result(child.exitcode, *(Path(path).read_text() if os.path.exists(path) else "" for path in (out, err)))
+
+def start_ecsops(
+    store: Path, *args: str, fresh: bool = False, file_size_limit: int | None = None, **extra_env: str
+) -> Any:
+    """`python -m ecsops ARGS` in the background, for a test that talks to it while it runs (reads its stderr,
+    signals it, runs another command meanwhile): a ForkedProcess, or with fresh=True a subprocess.Popen of a
+    new interpreter, for what an interpreter's own start or exit does (signals while it shuts down).
+    file_size_limit: RLIMIT_FSIZE for the process (its writes past it fail as on a full disk)."""
+    env = cli_env(store, **extra_env)
+    return start_process("ecsops", [PROG_NAME, *args], env, fresh=fresh, file_size_limit=file_size_limit)
+
+
+def start_process(
+    entry: str, argv: list[str], env: dict[str, str], *, fresh: bool = False, file_size_limit: int | None = None
+) -> Any:
+    """entry ("ecsops", "example", "module:NAME") as a background process; see start_ecsops."""
+    if fresh or fresh_processes():
+
+        def limited() -> None:
+            if file_size_limit is not None:
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
+        return subprocess.Popen(_fresh_command(entry, argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env, preexec_fn=limited)
+    return ForkedProcess(entry, argv, env, file_size_limit=file_size_limit)
+
+
+def _fresh_command(entry: str, argv: list[str]) -> list[str]:
+    if entry == "example":
+        return [sys.executable, *argv]
+    module = "ecsops" if entry == "ecsops" else entry.removeprefix("module:")
+    return [sys.executable, "-m", module, *argv[1:]]
+
+
+class ForkedProcess:
+    """A real process of its own (its own pid and memory; a crash point or a signal ends it for real) forked from
+    a server that imported ecsops, boto3 and the AWS models once (tests/warm_cli.py), so it starts in some 50 ms
+    rather than a second. It offers what the tests use of subprocess.Popen (text stdout and stderr pipes, pid,
+    poll, wait, communicate, send_signal, kill); its exit code is a subprocess's (-9 when SIGKILLed).
+
+    It ends through multiprocessing, not an interpreter's shutdown: a test about what a process does while its
+    interpreter exits (signals then) starts a fresh one.
+    """
+
+    def __init__(self, entry: str, argv: list[str], env: dict[str, str], *, file_size_limit: int | None = None
+                 ) -> None:
+        context = _fork_server()
+        self.args = argv
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+        self._child = context.Process(
+            target=_forked_main,
+            args=(entry, argv, env, os.getcwd(), _Fd(out_write), _Fd(err_write), file_size_limit),
+            daemon=True,
+        )
+        try:
+            self._child.start()
+        finally:
+            os.close(out_write)
+            os.close(err_write)
+        self.pid: int = self._child.pid or 0
+        self.stdout = open(out_read, encoding="utf-8")  # noqa: SIM115
+        self.stderr = open(err_read, encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+
+    @property
+    def returncode(self) -> int | None:
+        return self._child.exitcode
+
+    def poll(self) -> int | None:
+        return self._child.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._child.join(timeout)
+        if self._child.exitcode is None:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        return self._child.exitcode
+
+    def send_signal(self, sig: int) -> None:
+        if self._child.exitcode is None:
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """Read stdout and stderr to their end (the process's exit), then wait for its exit code."""
+        read: dict[str, str] = {}
+        readers = [threading.Thread(target=lambda name=name, stream=stream: read.__setitem__(name, stream.read()),
+                                    daemon=True)
+                   for name, stream in (("stdout", self.stdout), ("stderr", self.stderr))]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join(timeout)
+            if reader.is_alive():
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        self.wait(timeout)
+        self.stdout.close()
+        self.stderr.close()
+        return read["stdout"], read["stderr"]
+
+
+class _Fd:
+    """A file descriptor handed to a forked process (multiprocessing passes it through the fork server)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __reduce__(self) -> tuple[Any, tuple[Any]]:
+        from multiprocessing import reduction
+
+        return _received_fd, (reduction.DupFd(self.fd),)
+
+
+def _received_fd(duplicate: Any) -> int:
+    fd: int = duplicate.detach()
+    return fd
 
 
 def _fork_server() -> Any:
@@ -175,16 +287,21 @@ def _fork_server() -> Any:
     return context
 
 
-def _forked_main(entry: str, argv: list[str], env: dict[str, str], cwd: str, out: str, err: str) -> None:
-    """In the forked process: stdout and stderr to files (stdout block-buffered, stderr line-buffered, as Python
-    has them on pipes), argv, environment and directory of the command, then its entry point. What it left
-    open is closed at exit as an interpreter's shutdown would."""
-    for fd, path in ((1, out), (2, err)):
-        opened = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(opened, fd)
-        os.close(opened)
+def _forked_main(
+    entry: str, argv: list[str], env: dict[str, str], cwd: str, out: int, err: int, file_size_limit: int | None
+) -> None:
+    """In the forked process: stdout and stderr to the parent's pipes (stdout block-buffered, stderr
+    line-buffered, as Python has them on pipes), the command's argv, environment and directory, then its entry
+    point. What it left open is closed at exit as an interpreter's shutdown would."""
+    for fd, target in ((1, out), (2, err)):
+        os.dup2(target, fd)
+        os.close(target)
     sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
+    if file_size_limit is not None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cli_helpers import Result, cli_env, run_ecsops
+from cli_helpers import Result, run_ecsops, start_ecsops
 
 from ecsops.sim.scenario import ContainerSpec, Scenario, demo_scenario
 from ecsops.sim.server import SimServer
@@ -22,15 +20,13 @@ def deploy(store: Path, *args: str, **env: str) -> Result:
     return run_ecsops(store, "deploy", *TARGET, "--poll-interval", "0", *args, **env)
 
 
-def start_deploy(store: Path, *args: str, **env: str) -> subprocess.Popen[str]:
-    """`ecsops deploy` on demo/web in the background (polling without pause unless args say otherwise)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "ecsops", "deploy", *TARGET, "--poll-interval", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(store, **env),
-    )
+def start_deploy(store: Path, *args: str, fresh: bool = False, **env: str) -> Any:
+    """`ecsops deploy` on demo/web in the background (polling without pause unless args say otherwise): a real
+    process (cli_helpers.start_ecsops; fresh=True for a new interpreter)."""
+    return start_ecsops(store, "deploy", *TARGET, "--poll-interval", "0", *args, fresh=fresh, **env)
 
 
-def read_until(process: subprocess.Popen[str], fragment: str) -> str:
+def read_until(process: Any, fragment: str) -> str:
     """stderr lines up to and including the first one containing fragment (the process must print it)."""
     assert process.stderr is not None
     seen = ""

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from cli_helpers import Result, cli_env, run_ecsops
+from cli_helpers import Result, run_ecsops, start_ecsops
 from deploy_helpers import TARGET, demo_with
 
 from ecsops.sim.scenario import LifecycleHookSpec, Scenario
@@ -53,11 +51,9 @@ def native_deploy(store: Path, *args: str, **env: str) -> Result:
     return run_ecsops(store, "deploy", *TARGET, *args, timeout=120, **env)
 
 
-def start_native_deploy(store: Path, *args: str, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ecsops", "deploy", *TARGET, *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(store, **env),
-    )
+def start_native_deploy(store: Path, *args: str, **env: str) -> Any:
+    """`ecsops deploy` on demo/web with its default polling, in the background (a real process)."""
+    return start_ecsops(store, "deploy", *TARGET, *args, **env)
 
 
 def changes(sim: SimServer, status: str) -> list[dict[str, Any]]:

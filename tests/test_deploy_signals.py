@@ -1,4 +1,7 @@
-"""Ctrl-C / SIGTERM during a deploy's wait, and two processes on one --run-id: the CI-cancel cases."""
+"""Ctrl-C / SIGTERM during a deploy's wait, and two processes on one --run-id: the CI-cancel cases.
+
+Each deploy is a fresh interpreter (start_deploy(fresh=True)): what a signal does while Python shuts down is
+part of what these tests check."""
 
 from __future__ import annotations
 
@@ -25,7 +28,8 @@ def test_sigterm_during_the_wait_is_resumable_with_the_same_deployment_and_deadl
 ) -> None:
     store = tmp_path / "s.db"
     aws_env.reset(frozen_demo())
-    process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-1", "--output", "json")
+    process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-1", "--output", "json",
+                           fresh=True)
     read_until(process, " left")  # the wait has fixed its deadline and polled
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=60)
@@ -52,7 +56,7 @@ def test_a_resumed_wait_keeps_the_original_deadline(tmp_path: Path, aws_env: Sim
     store = tmp_path / "s.db"
     aws_env.reset(frozen_demo().model_copy(update={"stuck_services": ["web"]}))
     process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-2", "--timeout", "10m",
-                           "--no-rollback")
+                           "--no-rollback", fresh=True)
     read_until(process, " left")  # the wait has fixed its deadline and polled
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
@@ -67,7 +71,7 @@ def test_a_resumed_wait_keeps_the_original_deadline(tmp_path: Path, aws_env: Sim
 def test_same_run_id_from_a_second_process_while_the_first_runs_exits_5(tmp_path: Path, aws_env: SimServer) -> None:
     store = tmp_path / "s.db"
     aws_env.reset(frozen_demo())
-    first = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-3")
+    first = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-3", fresh=True)
     try:
         read_until(first, " left")
         second = deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "ci-3", "--output", "json")
@@ -85,7 +89,8 @@ def test_sighup_is_handled_like_sigterm(tmp_path: Path, aws_env: SimServer) -> N
     """Case 8: SIGHUP (a closed terminal or SSH session) used to exit 129 and leave the run `running`."""
     store = tmp_path / "s.db"
     aws_env.reset(frozen_demo())
-    process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "hup", "--output", "json")
+    process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "hup", "--output", "json",
+                           fresh=True)
     read_until(process, " left")
     process.send_signal(signal.SIGHUP)
     stdout, stderr = process.communicate(timeout=60)
@@ -107,7 +112,7 @@ def test_any_second_signal_exits_130(tmp_path: Path, aws_env: SimServer, first: 
     """Case 8: a second SIGTERM 20 ms after the first used to exit 143."""
     store = tmp_path / "s.db"
     aws_env.reset(frozen_demo())
-    process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "twice")
+    process = start_deploy(store, "--container-image", "app=nginx:1.27", "--run-id", "twice", fresh=True)
     read_until(process, " left")
     process.send_signal(first)
     time.sleep(0.02)

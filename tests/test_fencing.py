@@ -14,9 +14,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from cli_helpers import cli_env, run_ecsops, run_example
+from cli_helpers import cli_env, run_ecsops, run_example, start_ecsops
 from deploy_helpers import deploy, frozen_demo, read_until, service, start_deploy, task_definition, wait_until
 
 from ecsops.sim.server import SimServer
@@ -24,7 +25,7 @@ from ecsops.sim.server import SimServer
 SHORT_LEASE = "2"
 
 
-def is_stopped(process: subprocess.Popen[str]) -> bool:
+def is_stopped(process: Any) -> bool:
     """True once the process stopped itself (ECSOPS_STOP_AT): state T in /proc/PID/stat."""
     stat = Path(f"/proc/{process.pid}/stat").read_text()
     return stat.rsplit(")", 1)[1].split()[0] == "T"
@@ -51,7 +52,7 @@ def image_of_service(sim: SimServer) -> str:
     return image
 
 
-def paused_before_update_service(store: Path, sim: SimServer) -> subprocess.Popen[str]:
+def paused_before_update_service(store: Path, sim: SimServer) -> Any:
     """A deploy frozen (SIGSTOP) right after committing its UpdateService intent, left until its lease ran out
     on the simulator's clock."""
     paused = start_deploy(
@@ -137,6 +138,7 @@ def test_a_live_run_polling_three_times_slower_than_its_lease_keeps_its_lock(
     aws_env.reset(frozen_demo())
     env = cli_env(store, ECSOPS_LOCK_LEASE_SECONDS=SHORT_LEASE)
     env.pop("ECSOPS_CLOCK")  # a real sleep between polls: that is what the lease must outlive
+    # A fresh interpreter, as in test_deploy_signals: it is stopped with SIGTERM and must exit 130.
     live = subprocess.Popen(
         [sys.executable, "-m", "ecsops", "deploy", "--cluster", "demo", "--service", "web",
          "--container-image", "app=nginx:1.27", "--run-id", "live", "--poll-interval", str(3 * int(SHORT_LEASE))],
@@ -175,11 +177,7 @@ def test_two_concurrent_resumes_of_a_crashed_run_one_proceeds_the_other_exits_5(
                          ECSOPS_CRASH_AT="enter:waiting")
     assert killed.returncode == -signal.SIGKILL
     holder = _hold_store_write_lock(store) if store_write_locked else None
-    resumes = [
-        subprocess.Popen([sys.executable, "-m", "ecsops", "resume", "run-a", "--output", "json"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(store))
-        for _ in range(2)
-    ]
+    resumes = [start_ecsops(store, "resume", "run-a", "--output", "json") for _ in range(2)]
     if holder is not None:
         time.sleep(1.0)  # both are queued on the store's write lock
         holder.execute("ROLLBACK")

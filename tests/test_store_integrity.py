@@ -9,16 +9,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import cli_env, run_ecsops, run_example
+from cli_helpers import PROG_NAME, Result, cli_env, run_ecsops, run_example, start_ecsops, start_process
 from deploy_helpers import TARGET, frozen_demo, read_until, start_deploy
 
 from ecsops.sim.server import SimServer
@@ -116,14 +114,10 @@ def test_a_store_that_cannot_be_written_fails_in_one_line_and_the_run_resumes_on
     open_sqlite_store(store).close()  # migrated and checkpointed: the WAL starts empty
     limit = store.stat().st_size + pages_of_room * WAL_FRAME
 
-    def limited() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    full = subprocess.run(
-        [sys.executable, "-m", "ecsops", "deploy", *TARGET, "--poll-interval", "0",
-         "--container-image", "app=nginx:1.27", "--run-id", "full", "--output", "json"],
-        capture_output=True, text=True, env=cli_env(store), preexec_fn=limited, timeout=60,
-    )
+    process = start_ecsops(store, "deploy", *TARGET, "--poll-interval", "0", "--container-image", "app=nginx:1.27",
+                           "--run-id", "full", "--output", "json", file_size_limit=limit)
+    stdout, stderr = process.communicate(timeout=60)
+    full = Result(process.returncode, stdout, stderr)
     assert full.returncode == 1, full.stderr
     assert full.stdout == ""
     assert "Traceback" not in full.stderr
@@ -184,13 +178,12 @@ def test_several_processes_opening_a_fresh_store_at_once_all_work(tmp_path: Path
     """Case 7: one used to fail after 10 ms with "stayed locked" (migration or PRAGMA journal_mode)."""
     for attempt in range(3):
         store = tmp_path / f"fresh-{attempt}" / "s.db"
-        commands = [[sys.executable, "-m", "ecsops", "runs", "--output", "json"] for _ in range(3)] + [
-            [sys.executable, str(Path(__file__).parent / "example_cli.py"), str(tmp_path / f"l{attempt}-{n}.json"),
-             f"fake:w{n}", f"run-{n}"]
+        commands = [("ecsops", [PROG_NAME, "runs", "--output", "json"]) for _ in range(3)] + [
+            ("example", [str(Path(__file__).parent / "example_cli.py"), str(tmp_path / f"l{attempt}-{n}.json"),
+                         f"fake:w{n}", f"run-{n}"])
             for n in range(3)
         ]
-        processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                      env=cli_env(store)) for command in commands]
+        processes = [start_process(entry, argv, cli_env(store)) for entry, argv in commands]
         outcomes = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in processes]
         assert [code for code, _ in outcomes] == [0] * len(commands), outcomes
         listed = run_ecsops(store, "runs", "--output", "json").json()

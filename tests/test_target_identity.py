@@ -3,15 +3,13 @@ text: every spelling of one service takes the same lock, another region another 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from cli_helpers import cli_env, run_ecsops
+from cli_helpers import run_ecsops, start_ecsops
 from deploy_helpers import deploy
 
 from ecsops.sim.server import SimServer
@@ -42,17 +40,13 @@ def _same_service_in_the_west(sim: SimServer) -> Any:
 
 
 @pytest.fixture
-def west_holder(tmp_path: Path, aws_env: SimServer) -> Iterator[subprocess.Popen[str]]:
+def west_holder(tmp_path: Path, aws_env: SimServer) -> Iterator[Any]:
     """A live `ecsops deploy` of demo/web in us-west-2 holding its lock: on the real clock it sleeps 10 minutes
     between polls once its deployment has started, so it is in flight for the whole test, then killed."""
     _same_service_in_the_west(aws_env)
-    env = cli_env(tmp_path / "s.db")
-    env.pop("ECSOPS_CLOCK", None)
-    holder = subprocess.Popen(
-        [sys.executable, "-m", "ecsops", "deploy", "--cluster", "demo", "--service", "web", "--region", WEST,
-         *IMAGE, "--poll-interval", "600", "--timeout", "1h", "--run-id", "holder"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-    )
+    holder = start_ecsops(tmp_path / "s.db", "deploy", "--cluster", "demo", "--service", "web", "--region", WEST,
+                          *IMAGE, "--poll-interval", "600", "--timeout", "1h", "--run-id", "holder",
+                          ECSOPS_CLOCK="real")
     try:
         assert holder.stderr is not None
         seen = []
@@ -78,11 +72,13 @@ def west_holder(tmp_path: Path, aws_env: SimServer) -> Iterator[subprocess.Popen
     ],
 )
 def test_every_spelling_of_a_service_in_flight_is_locked(
-    tmp_path: Path, aws_env: SimServer, west_holder: subprocess.Popen[str], spelling: tuple[str, ...]
+    tmp_path: Path, aws_env: SimServer, west_holder: Any, spelling: tuple[str, ...]
 ) -> None:
     store = tmp_path / "s.db"
     before = aws_env.mutating_calls()
-    second = run_ecsops(store, "deploy", *spelling, "--container-image", "app=nginx:1.28", "--poll-interval", "0")
+    # On the holder's clock, the real one: a lease is judged in the time its holder keeps it in.
+    second = run_ecsops(store, "deploy", *spelling, "--container-image", "app=nginx:1.28", "--poll-interval", "0",
+                        ECSOPS_CLOCK="real")
     assert second.returncode == 5, second.stderr
     assert WEST_KEY in second.stderr and "locked by run holder" in second.stderr
     assert aws_env.mutating_calls() == before  # refused before any change
@@ -90,7 +86,7 @@ def test_every_spelling_of_a_service_in_flight_is_locked(
 
 
 def test_the_same_service_in_another_region_goes_ahead(
-    tmp_path: Path, aws_env: SimServer, west_holder: subprocess.Popen[str]
+    tmp_path: Path, aws_env: SimServer, west_holder: Any
 ) -> None:
     store = tmp_path / "s.db"
     east = deploy(store, *IMAGE, "--output", "json")  # demo/web in us-east-1 (the environment's region)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import TESTS_DIR
+from cli_helpers import PROG_NAME, TESTS_DIR, start_process
 from deploy_helpers import TARGET, demo_with, revisions
 from dynamodb_helpers import STORE_URL, dynamo_counts, make_table, runner
 from replace_helpers import fleet_scenario
@@ -114,10 +114,7 @@ def test_two_runners_deploying_one_service_at_once_exactly_one_exits_5(team: Sim
         home.mkdir()
         args = ["deploy", *TARGET, "--container-image", "app=nginx:1.27", "--poll-interval", "0.3",
                 "--run-id", f"at-once-{name}"]
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "ecsops", *args], env={**env, "HOME": str(home)},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        ))
+        processes.append(start_process("ecsops", [PROG_NAME, *args], {**env, "HOME": str(home)}))
     outcomes = [(p.wait(timeout=120), p.communicate()[1]) for p in processes]
     codes = sorted(code for code, _ in outcomes)
     assert codes == [0, 5], outcomes
