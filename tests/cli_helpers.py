@@ -98,10 +98,21 @@ def run_process(command: list[str], env: dict[str, str], timeout: float) -> Resu
     return Result(completed.returncode, completed.stdout, completed.stderr)
 
 
+_COMMANDS: dict[int, Any] = {}
+
+
 def _ecsops_main() -> object:
+    """What `python -m ecsops` runs: typer's app, named as click names it then. The click command typer builds
+    from the app (a tenth of a quick command's time) is built once per test process and reused, as click allows:
+    each call still parses its own argv and environment in a context of its own."""
+    import typer.main
+
     from ecsops.cli.app import app
 
-    return app(prog_name=PROG_NAME)
+    command = _COMMANDS.get(id(app))
+    if command is None:
+        command = _COMMANDS[id(app)] = typer.main.get_command(app)
+    return command(prog_name=PROG_NAME)
 
 
 def _example_main() -> object:
@@ -351,7 +362,7 @@ def _exit_status(code: object, stderr: io.StringIO) -> int:
 def _as_a_process(argv: list[str], env: dict[str, str], stdout: io.StringIO, stderr: io.StringIO) -> Iterator[None]:
     """What a fresh process would start from, and everything put back afterwards."""
     saved_env = dict(os.environ)
-    saved_argv, saved_streams = sys.argv, (sys.stdout, sys.stderr)
+    saved_argv, saved_streams, saved_hook = sys.argv, (sys.stdout, sys.stderr), sys.excepthook
     saved_handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     _reset_process_state()
     os.environ.clear()
@@ -363,6 +374,7 @@ def _as_a_process(argv: list[str], env: dict[str, str], stdout: io.StringIO, std
             yield
     finally:
         sys.stdout, sys.stderr = saved_streams
+        sys.excepthook = saved_hook
         sys.argv = saved_argv
         os.environ.clear()
         os.environ.update(saved_env)

@@ -76,9 +76,7 @@ class SimServer:
         hooks.install()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._app = DomainDispatcherApplication(create_backend_app)
-        # moto finds the backend for a request's host by listing its own package directory every time (a tenth
-        # of the simulator's time); which backend serves a host never changes.
-        self._app.get_backend_for_host = functools.lru_cache(maxsize=256)(self._app.get_backend_for_host)
+        _remember_moto_lookups(self._app)
         self._server = make_server(self._host, self._port, self._wsgi, threaded=True, request_handler=_quiet_handler())
         self._port = int(self._server.server_port)
         self._thread = threading.Thread(
@@ -315,6 +313,18 @@ class SimServer:
         except (ValueError, TypeError, KeyError) as error:
             return _json(start_response, "400 Bad Request", {"error": str(error)})
         return _json(start_response, "200 OK", result)
+
+
+def _remember_moto_lookups(app: Any) -> None:
+    """Two answers moto works out again for every request, which never change: the backend serving a host (it
+    lists its own package directory and stats each entry) and the action methods of a response class
+    (inspect.getmembers). Together a tenth or more of the simulator's time."""
+    import moto.core.responses
+
+    app.get_backend_for_host = functools.lru_cache(maxsize=256)(app.get_backend_for_host)
+    responses: Any = moto.core.responses
+    if not hasattr(responses.method_names_from_class, "cache_info"):
+        responses.method_names_from_class = functools.cache(responses.method_names_from_class)
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
