@@ -4,9 +4,13 @@ By default a command runs in this test process: `in_process` gives it the enviro
 subprocess would have had, and the exit code it would have ended with, and puts back what it changed. Starting a
 Python process and importing ecsops costs about a second, and some 300 calls in the suite need nothing else.
 
-A real process (`process=True`) stays where a test needs one: a crash point (ECSOPS_CRASH_AT SIGKILLs the process,
-ECSOPS_STOP_AT SIGSTOPs it: such calls always get a process), a signal, two runners at once (fencing, locks held
-by a live process), start-up and import costs, console scripts. Those tests carry the `process` marker.
+A real process stays where a test needs one: a crash point (ECSOPS_CRASH_AT SIGKILLs the process, ECSOPS_STOP_AT
+SIGSTOPs it: such calls always get a process), `process=True`, a process running in the background while the test
+acts (start_ecsops: signals, two runners at once, a lock held by a live process). Those are forked from a server
+that imported ecsops once (ForkedProcess), so they start in some 50 ms. A fresh interpreter (subprocess) stays for
+what Python's own start or exit does: import costs, console scripts, signals while the interpreter exits; those
+tests carry the `process` marker (pyproject.toml). ECSOPS_TESTS_IN_PROCESS=0 runs every call in a fresh
+interpreter, as the suite once did, to compare.
 """
 
 from __future__ import annotations
@@ -258,6 +262,30 @@ class ForkedProcess:
         self.stdout.close()
         self.stderr.close()
         return read["stdout"], read["stderr"]
+
+
+def forked_processes() -> Any:
+    """A multiprocessing context (Process, Barrier, Queue...) whose processes are forked from the warm server
+    instead of spawned as fresh interpreters: each starts with this process's environment of the moment, as a
+    spawned one would, and runs its target in a process of its own."""
+    return _ForkedContext(_fork_server())
+
+
+class _ForkedContext:
+    def __init__(self, context: Any) -> None:
+        self._context = context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+    def Process(self, target: Callable[..., object], args: tuple[Any, ...] = (), **kwargs: Any) -> Any:
+        return self._context.Process(target=_in_environment, args=(dict(os.environ), target, *args), **kwargs)
+
+
+def _in_environment(env: dict[str, str], target: Callable[..., object], *args: Any) -> None:
+    os.environ.clear()
+    os.environ.update(env)
+    target(*args)
 
 
 class _Fd:

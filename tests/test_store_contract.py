@@ -7,11 +7,11 @@ All times are the caller's (`now`), so nothing here waits for a clock.
 
 from __future__ import annotations
 
-import multiprocessing
 from dataclasses import replace
 from typing import Any
 
 import pytest
+from cli_helpers import forked_processes
 from conftest import StoreBackend
 
 from store.base import RunStore
@@ -363,7 +363,7 @@ def _race_for_one_target(backend: StoreBackend, n: int, barrier: Any, results: A
 
 
 def _in_processes(target: Any, backend: StoreBackend, count: int) -> list[tuple[int, Any]]:
-    context = multiprocessing.get_context("spawn")
+    context = forked_processes()  # real processes, forked from a server that imported the store once
     barrier, results = context.Barrier(count), context.Queue()
     processes = [context.Process(target=target, args=(backend, n, barrier, results)) for n in range(count)]
     for process in processes:

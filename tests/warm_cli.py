@@ -1,4 +1,4 @@
-"""What the fork server of the tests' real ecsops processes imports once (cli_helpers.run_forked).
+"""What the fork server of the tests' real processes imports once (cli_helpers.ForkedProcess, forked_processes).
 
 `python -m ecsops deploy` spends most of a second importing ecsops, boto3 and the rest, and reading the AWS
 service models. The fork server does that once; each process forked from it starts with it done and then makes
@@ -15,7 +15,9 @@ import example_operation
 import ecsops.cli.app
 import ecsops.deploy.operation
 import ecsops.replace.operation
+import store.dynamodb_store
 import store.open
+import store.sqlite_store
 
 # The models every command may read (the files never change): loaded here, shared by each process's sessions.
 _session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="warm", aws_secret_access_key="warm")
