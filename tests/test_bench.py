@@ -24,6 +24,7 @@ def virtual_sim(sim_server: SimServer) -> SimServer:
 
 
 @needs_fabfuel
+@pytest.mark.process
 def test_both_tools_deploy_through_their_cli_and_are_counted_by_the_simulator(
     virtual_sim: SimServer, tmp_path: Path
 ) -> None:
@@ -39,6 +40,7 @@ def test_both_tools_deploy_through_their_cli_and_are_counted_by_the_simulator(
         assert run.after_completion is None  # only measured on the wall clock
 
 
+@pytest.mark.process
 def test_the_unable_to_place_case_meets_unable_to_place_then_succeeds_for_ecsops(
     virtual_sim: SimServer, tmp_path: Path
 ) -> None:

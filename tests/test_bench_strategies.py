@@ -30,6 +30,7 @@ def finished_at(sim: SimServer, service: str) -> tuple[str, float]:
     return str(deployment["status"]), deployment["finishedAt"].timestamp()
 
 
+@pytest.mark.process
 def test_ecsops_and_the_waiter_are_counted_by_the_simulator_and_timed_against_successful(
     virtual_sim: SimServer, tmp_path: Path
 ) -> None:

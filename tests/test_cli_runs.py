@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import pytest
 from cli_helpers import cli_env, run_ecsops, run_example
 
 from ecsops.cli.identity import ci_identity
@@ -89,6 +90,7 @@ def test_resume_refuses_another_machine_version_unless_forced(tmp_path: Path) ->
     assert forced.returncode == 0
 
 
+@pytest.mark.process
 def test_sigterm_stops_resumably_with_exit_130(tmp_path: Path) -> None:
     store, ledger = tmp_path / "s.db", tmp_path / "ledger.json"
     process = subprocess.Popen(
@@ -111,6 +113,7 @@ def test_sigterm_stops_resumably_with_exit_130(tmp_path: Path) -> None:
     assert resumed.json()["status"] == "succeeded"
 
 
+@pytest.mark.process
 def test_help_imports_neither_aws_nor_pydantic_nor_sqlite_utils(tmp_path: Path) -> None:
     """`ecsops --help` starts light: no AWS SDK, no simulator, no records, no store backend, no rich help."""
     probe = (

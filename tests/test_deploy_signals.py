@@ -17,6 +17,8 @@ from deploy_helpers import deploy, frozen_demo, read_until, service, start_deplo
 from ecsops.sim.server import SimServer
 from store.open import open_store
 
+pytestmark = pytest.mark.process
+
 
 def deadlines(store: Path, run_id: str) -> dict[str, float]:
     found: dict[str, float] = open_store(str(store)).get_run(run_id).timers

@@ -102,6 +102,7 @@ def test_skew_margin_defaults_to_a_few_seconds_and_follows_the_environment(monke
     assert parse_store_location("dynamodb://runs?skew=0").skew_seconds == 0.0  # type: ignore[union-attr]
 
 
+@pytest.mark.process
 def test_opening_a_sqlite_store_does_not_import_boto3(tmp_path: Any) -> None:
     import subprocess
 

@@ -130,6 +130,7 @@ def test_a_stalled_run_continued_while_the_other_run_waits_names_it_and_leaves_i
     assert image_of_service(aws_env) == "nginx:1.28"
 
 
+@pytest.mark.process
 def test_a_live_run_polling_three_times_slower_than_its_lease_keeps_its_lock(
     tmp_path: Path, aws_env: SimServer
 ) -> None:

@@ -38,6 +38,7 @@ def walkthrough() -> list[tuple[list[str], int]]:
     return commands
 
 
+@pytest.mark.process
 def test_readme_walkthrough_runs_as_shown(aws_env: SimServer, tmp_path: Path) -> None:
     aws_env.reset("bluegreen")  # as the README starts it: `ecsops sim serve --scenario bluegreen`
     env = dict(os.environ, ECSOPS_STORE=str(tmp_path / "readme.db"))

@@ -58,6 +58,7 @@ def test_a_5xx_then_a_reset_on_each_mutation_is_survived_and_takes_effect_once(
     assert steps == []
 
 
+@pytest.mark.process
 def test_ctrl_c_during_a_throttling_backoff_stops_at_once_and_the_run_resumes(
     aws_env: SimServer, tmp_path: Path
 ) -> None:

@@ -12,6 +12,8 @@ import pytest
 
 SERVE = [sys.executable, "-c", "from ecsops.sim.cli import sim_app; sim_app()", "serve", "--port", "0"]
 
+pytestmark = pytest.mark.process
+
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_serve_prints_env_and_serves_until_signal(stop_signal: int) -> None:

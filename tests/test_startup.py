@@ -84,6 +84,7 @@ def store_path(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.process
 def test_status_and_runs_import_nothing_heavy(store_path: Path) -> None:
     for args in (["status", "d1"], ["status", "rr2"], ["runs"], ["runs", "--output", "json"],
                  ["runs", "--status", "rolled_back"]):
@@ -157,6 +158,7 @@ def test_runs_lists_an_example_run_read_by_the_reader(tmp_path: Path) -> None:
     assert "example" in run_ecsops(store, "status", "run-1").stdout
 
 
+@pytest.mark.process
 def test_a_store_at_the_current_schema_opens_for_writing_without_sqlite_utils(tmp_path: Path) -> None:
     """sqlite-utils is for migrating only: a command writing to a current store does not pay for importing it."""
     path = tmp_path / "current.db"

@@ -329,6 +329,7 @@ def team_block() -> list[tuple[dict[str, str], list[str], str]]:
     return commands
 
 
+@pytest.mark.process
 def test_readme_team_set_up_runs_as_shown(aws_env: SimServer, tmp_path: Path) -> None:
     bin_dir = Path(sys.executable).parent
     commands = team_block()
