@@ -25,8 +25,9 @@ def sim_server() -> Iterator[SimServer]:
 
 @pytest.fixture
 def sim(sim_server: SimServer) -> SimServer:
-    """The worker's simulator reset to the `demo` scenario; call `sim.reset(other)` for another one."""
-    sim_server.reset("demo")
+    """The worker's simulator reset to the `demo` scenario; call `sim.reset(other)` for another one. The reset is
+    done when the test first uses the simulator, so a test that starts with its own scenario seeds only that."""
+    sim_server.reset_when_used("demo")
     return sim_server
 
 

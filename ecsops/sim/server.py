@@ -54,11 +54,14 @@ class SimServer:
         self._port = port
         self.lock = threading.RLock()
         self.clock = VirtualClock()
-        self.faults = FaultInjector()
+        self._faults = FaultInjector()
         self._counts: Counter[str] = Counter()
         self.scenario = Scenario()
-        self.seeded = Seeded()
-        self.model: Any = None
+        self._seeded = Seeded()
+        self._model: Any = None
+        # A reset left for the simulator's first use (reset_when_used), and the lock that applies it once.
+        self._pending: Scenario | None = None
+        self._pending_lock = threading.RLock()
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._clients: dict[str, Any] = {}
@@ -112,6 +115,38 @@ class SimServer:
         with self.lock:
             self.clock_mode = clock
 
+    def reset_when_used(self, scenario: Scenario | dict[str, Any] | str | None = None) -> None:
+        """reset(scenario), done when the simulator is next used (a request, a method, `seeded`, `model`,
+        `faults`) unless another reset comes first: a test that starts by resetting to a scenario of its own does
+        not pay for seeding this one (pytest_plugin's `sim`). `scenario` already names it."""
+        loaded = load_scenario(scenario)
+        with self._pending_lock:
+            self._pending = loaded
+            self.scenario = loaded
+
+    def _use(self) -> None:
+        """Apply the reset left for first use, if any (once, whoever uses the simulator first)."""
+        if self._pending is None:
+            return
+        with self._pending_lock:
+            if self._pending is not None:
+                self.reset(self._pending)
+
+    @property
+    def seeded(self) -> Seeded:
+        self._use()
+        return self._seeded
+
+    @property
+    def model(self) -> Any:
+        self._use()
+        return self._model
+
+    @property
+    def faults(self) -> FaultInjector:
+        self._use()
+        return self._faults
+
     def reset(self, scenario: Scenario | dict[str, Any] | str | None = None) -> Seeded:
         """Fresh account: wipe every moto backend, the model, counts and faults; seed `scenario`."""
         from moto.moto_api import state_manager
@@ -121,32 +156,35 @@ class SimServer:
         from ecsops.sim.model import SimModel
 
         loaded = load_scenario(scenario)
+        with self._pending_lock:
+            self._pending = None  # this reset replaces one left for first use
         start = time.time()
         with self.lock:
             moto_api_backend.reset()
             state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**9})
             self.scenario = loaded
             self.clock.reset(start - SETTLE_SECONDS)
-            self.model = SimModel.build(loaded, self.clock)
-            hooks.activate(self.model)
-            self.faults.reset([], loaded.fault_seed)
+            self._model = SimModel.build(loaded, self.clock)
+            hooks.activate(self._model)
+            self._faults.reset([], loaded.fault_seed)
             self._request_hooks.clear()
             self._seeding = True  # seeding happens an hour ago, whatever the clock mode
         try:
-            self.seeded = seed(loaded, self._clients_for(loaded.region))
+            self._seeded = seed(loaded, self._clients_for(loaded.region))
         finally:
             self._seeding = False
         with self.lock:
-            self.model.advance(start - self.clock.now())
-            self.model.ecs.stuck_from = self.clock.now()
+            self._model.advance(start - self.clock.now())
+            self._model.ecs.stuck_from = self.clock.now()
             self._counts.clear()
-            self.faults.reset(loaded.faults, loaded.fault_seed)
-        return self.seeded
+            self._faults.reset(loaded.faults, loaded.fault_seed)
+        return self._seeded
 
     # --- observation and control -------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
         """Requests received per "service:Operation" since the last reset (faulted ones included)."""
+        self._use()
         with self.lock:
             return dict(self._counts)
 
@@ -154,10 +192,12 @@ class SimServer:
         return {key: n for key, n in self.counts().items() if not is_read(key.split(":", 1)[1])}
 
     def reset_counts(self) -> None:
+        self._use()
         with self.lock:
             self._counts.clear()
 
     def advance(self, seconds: float) -> float:
+        self._use()
         if self.clock_mode == "wall":
             raise WallClockError(
                 "the simulator follows the wall clock: its time cannot be advanced; "
@@ -168,6 +208,7 @@ class SimServer:
             return self.clock.now()
 
     def now(self) -> float:
+        self._use()
         with self.lock:
             self._catch_up()
             return self.clock.now()
@@ -175,6 +216,7 @@ class SimServer:
     def rollouts(self) -> list[dict[str, Any]]:
         """Every rolloutState each ECS deployment took, with the simulated time it took it (IN_PROGRESS when it
         was created, then COMPLETED or FAILED), oldest first."""
+        self._use()
         with self.lock:
             self._catch_up()
             changes: list[dict[str, Any]] = self.model.rollouts.as_json()
@@ -186,17 +228,20 @@ class SimServer:
             self.model.advance(max(0.0, time.time() - self.clock.now()))
 
     def add_fault(self, fault: FaultSpec | dict[str, Any]) -> None:
+        self._use()
         with self.lock:
             self.faults.add(fault if isinstance(fault, FaultSpec) else FaultSpec.model_validate(fault))
 
     def on_request(self, hook: Callable[[str, str], None]) -> None:
         """Call hook(service, operation) as each AWS request is about to be served (after its clock tick, under
         the lock): another actor's move between two calls of the client under test. Cleared by reset."""
+        self._use()
         with self.lock:
             self._request_hooks.append(hook)
 
     def start_one_off_task(self, cluster: str, container_instance_arn: str, family: str, run_seconds: float) -> str:
         """StartTask on one container instance (ACTIVE or DRAINING); the task exits after run_seconds running."""
+        self._use()
         with self.lock:
             task = self.model.ecs.runner.start_one_off(cluster, container_instance_arn, family, run_seconds)
             return str(task.arn)
@@ -232,6 +277,7 @@ class SimServer:
     # --- WSGI --------------------------------------------------------------------------------------------
 
     def _wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Any:
+        self._use()
         path = environ.get("PATH_INFO", "")
         if path.startswith(CONTROL_PREFIX):
             return self._control(environ, start_response, path[len(CONTROL_PREFIX) :].strip("/"))
@@ -281,6 +327,7 @@ class SimServer:
     def service_deployment_changes(self) -> list[dict[str, Any]]:
         """Every status and lifecycle-stage change of every service deployment with its simulated instant `at`,
         oldest first (what "seconds from SUCCESSFUL to a client's exit" is measured against)."""
+        self._use()
         with self.lock:
             self._catch_up()
             return [change.as_json() for change in self.model.ecs.strategies.book.changes]
