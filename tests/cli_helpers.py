@@ -487,13 +487,18 @@ _LOADERS: dict[str | None, Any] = {}
 @contextlib.contextmanager
 def _service_models_read_once() -> Iterator[None]:
     """Every boto3 session a call makes reads the AWS service models (JSON files, a quarter of a second for the
-    ECS, EC2, Auto Scaling and DynamoDB ones) through its own botocore loader. The calls share one loader: the
-    files are the same, and each call still gets sessions and clients of its own, as a fresh process would."""
+    ECS, EC2, Auto Scaling and DynamoDB ones) through its own botocore loader, and every client it makes builds
+    its class again (a method per API operation, some 600 for EC2). The calls share one loader and one class per
+    service: the files are the same, and each call still gets sessions and clients of its own, as a fresh process
+    would."""
     session_module = sys.modules.get("botocore.session")
     if session_module is None:  # not imported yet: this call reads the models as a process would
         yield
         return
+    import botocore.client
+
     create = session_module.create_loader
+    create_class = botocore.client.ClientCreator._create_client_class
 
     def shared(search_path_string: str | None = None) -> Any:
         if search_path_string not in _LOADERS:
@@ -501,10 +506,28 @@ def _service_models_read_once() -> Iterator[None]:
         return _LOADERS[search_path_string]
 
     session_module.create_loader = shared
+    botocore.client.ClientCreator._create_client_class = shared_client_class(create_class)  # type: ignore[method-assign]
     try:
         yield
     finally:
         session_module.create_loader = create
+        botocore.client.ClientCreator._create_client_class = create_class  # type: ignore[method-assign]
+
+
+_CLIENT_CLASSES: dict[tuple[str, str], Any] = {}
+
+
+def shared_client_class(create_class: Callable[..., Any]) -> Callable[..., Any]:
+    """botocore's ClientCreator._create_client_class, made once per service and API version: the class holds a
+    method per operation of the (unchanging) service model; a client's own state is in its instance."""
+
+    def create_once(creator: Any, service_name: str, service_model: Any) -> Any:
+        key = (service_name, service_model.api_version)
+        if key not in _CLIENT_CLASSES:
+            _CLIENT_CLASSES[key] = create_class(creator, service_name, service_model)
+        return _CLIENT_CLASSES[key]
+
+    return create_once
 
 
 def _reset_process_state() -> None:
