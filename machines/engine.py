@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -70,8 +71,9 @@ class Engine:
         ci: dict[str, str] | None = None,
         ecsops_version: str = "",
     ) -> RunRecord:
-        """Create the run under the target's lock and drive it to a final state (or a stop)."""
-        fence = self._take_lock(target, run_id)
+        """Create the run under the target's lock (and its operation's holds) and drive it to a final state (or a
+        stop). Nothing is recorded when a lock is refused: every lock taken here is given back."""
+        fence, holds = self._take_locks(target, operation.holds, run_id)
         now = utc_now_iso()
         run = RunRecord(
             run_id=run_id,
@@ -90,9 +92,9 @@ class Engine:
         try:
             self.store.create_run(run, fence)
         except BaseException:
-            self._release_quietly(fence)
+            self._release_all_quietly(fence, holds)
             raise
-        return self._drive(operation, run, fence)
+        return self._drive(operation, run, fence, holds)
 
     def resume(self, operation: Operation, run_id: str, *, force: bool = False) -> RunRecord:
         run = self.store.get_run(run_id)
@@ -100,7 +102,7 @@ class Engine:
             raise RunFinished(f"run {run_id} already ended: {run.status}")
         if run.machine_version != operation.version and not force:
             raise VersionMismatch(run_id, run.machine_version, operation.version)
-        fence = self._take_lock(run.target, run_id)
+        fence, holds = self._take_locks(run.target, operation.holds, run_id)
         try:
             # Read again under the lock: another process may have moved or ended the run meanwhile.
             run = self.store.get_run(run_id)
@@ -108,16 +110,24 @@ class Engine:
                 raise RunFinished(f"run {run_id} already ended: {run.status}")
             run = self.store.update_run(run_id, run.version, fence, RunUpdate(status=RUNNING, reason=None))
         except BaseException:
-            # The run stays exactly as it was; only the lock we just took is given back.
-            self._release_quietly(fence)
+            # The run stays exactly as it was; only the locks we just took are given back.
+            self._release_all_quietly(fence, holds)
             raise
-        return self._drive(operation, run, fence)
+        return self._drive(operation, run, fence, holds)
 
-    def abandon(self, run_id: str, reason: str = "abandoned by a person", *, force: bool = False) -> RunRecord:
+    def abandon(
+        self,
+        run_id: str,
+        reason: str = "abandoned by a person",
+        *,
+        force: bool = False,
+        holds: Sequence[str] = (),
+    ) -> RunRecord:
         """Mark an unfinished run abandoned and break its lock (raising the token). Makes no AWS calls.
 
         Refused (LockHeldError) while another live-looking process drives it under a valid lease, unless
-        force: a person who knows that process is gone; its old token can write nothing after the break."""
+        force: a person who knows that process is gone; its old token can write nothing after the break.
+        `holds`: the other targets its operation holds (Operation.holds), broken too where this run holds them."""
         run = self.store.get_run(run_id)
         if run.finished:
             raise RunFinished(f"run {run_id} already ended: {run.status}")
@@ -135,6 +145,8 @@ class Engine:
             raise LockHeldError(run.target, run_id, lock.expires_at, holder_owner=lock.owner)
         # Break first: a process still holding the old token can write nothing more after this.
         self.store.break_lock(run.target, run_id)
+        for hold in _sorted_holds(run.target, holds):
+            self.store.break_lock(hold, run_id)
         for _ in range(3):
             try:
                 return self.store.update_run(
@@ -166,13 +178,36 @@ class Engine:
         )
         return Fence(target=target, run_id=run_id, token=taken.token)
 
+    def _take_locks(self, target: str, holds: Sequence[str], run_id: str) -> tuple[Fence, dict[str, Fence]]:
+        """The run's own lock, then each hold in sorted order (so that two runs wanting some of the same targets
+        never wait on each other in a cycle). If one is refused, every lock taken here is given back and the
+        refusal (naming that target and its holder) is raised as it is."""
+        fence = self._take_lock(target, run_id)
+        taken: dict[str, Fence] = {}
+        try:
+            for hold in _sorted_holds(target, holds):
+                taken[hold] = self._take_lock(hold, run_id)
+        except BaseException:
+            self._release_all_quietly(fence, taken)
+            raise
+        return fence, taken
+
+    def _release_all_quietly(self, fence: Fence, holds: dict[str, Fence]) -> None:
+        # Holds first, the run's own lock last: the reverse of the order they were taken in.
+        for hold in reversed(holds.values()):
+            self._release_quietly(hold)
+        self._release_quietly(fence)
+
     def _release_quietly(self, fence: Fence) -> None:
         # The lock is a convenience for the next run here: a finished or vanished holder is taken over.
         with contextlib.suppress(StoreBusyError, StoreWriteError, LockLostError):
             self.store.release_lock(fence)
 
-    def _drive(self, operation: Operation, run: RunRecord, fence: Fence) -> RunRecord:
-        lease = Lease(self.store, fence, self.owner, self.lease_seconds, wall_clock=self.clock.now)
+    def _drive(self, operation: Operation, run: RunRecord, fence: Fence, holds: dict[str, Fence]) -> RunRecord:
+        lease = Lease(
+            self.store, fence, self.owner, self.lease_seconds, wall_clock=self.clock.now,
+            holds=holds, hold_of_step=operation.hold_of_step,
+        )
         session = RunSession(self.store, run, lease, self.reporter)
         items = ItemDriver(operation.items, session) if operation.items is not None else None
         context: RunContext[Any] = RunContext(
@@ -202,7 +237,7 @@ class Engine:
         finally:
             lease.stop()
         if finished:
-            self._release_quietly(fence)
+            self._release_all_quietly(fence, holds)
         return session.run
 
     def _advance(self, operation: Operation, session: RunSession, context: RunContext[Any]) -> bool:
@@ -249,28 +284,30 @@ class Engine:
         return True
 
     def _lost(self, run: RunRecord, exc: LockLostError) -> LostLock:
-        """Record that the run lost its lock (unless another process drives this same run now)."""
+        """Record that the run lost a lock, its own or a hold's (unless another process drives this same run now)."""
+        target = exc.target
         if exc.holder_run_id == run.run_id:
             reason = f"was taken over by another process ({exc.holder_owner})"
-            return LostLock(run.run_id, run.target, reason, run.run_id, recorded=False)
-        holder = exc.holder_run_id or self._latest_other_run(run)
+            return LostLock(run.run_id, target, reason, run.run_id, recorded=False)
+        holder = exc.holder_run_id or self._latest_other_run(run, target)
+        lock = "the lock" if target == run.target else f"the lock on {target}"
         if exc.holder_run_id is not None:
-            reason = f"lost the lock to run {holder}"
+            reason = f"lost {lock} to run {holder}"
         elif holder is not None:
-            reason = f"lost the lock: it was taken and released by run {holder} while this process was stalled"
+            reason = f"lost {lock}: it was taken and released by run {holder} while this process was stalled"
         else:
-            reason = "lost the lock: it was broken (abandoned or taken over) while this process was stalled"
+            reason = f"lost {lock}: it was broken (abandoned or taken over) while this process was stalled"
         try:
             # Unfenced (we no longer hold the lock), but only over the version this process last wrote.
             self.store.update_run(run.run_id, run.version, None, RunUpdate(status=INTERRUPTED, reason=reason))
             recorded = True
         except StoreError:
             recorded = False
-        return LostLock(run.run_id, run.target, reason, holder, recorded=recorded)
+        return LostLock(run.run_id, target, reason, holder, recorded=recorded)
 
-    def _latest_other_run(self, run: RunRecord) -> str | None:
+    def _latest_other_run(self, run: RunRecord, target: str) -> str | None:
         with contextlib.suppress(StoreError):
-            for other in self.store.list_runs(RunFilter(target=run.target, since=run.started_at, limit=20)):
+            for other in self.store.list_runs(RunFilter(target=target, since=run.started_at, limit=20)):
                 if other.run_id != run.run_id:
                     return other.run_id
         return None
@@ -279,6 +316,11 @@ class Engine:
         """Best effort: say in the record why the run stopped. The store may refuse this too."""
         with contextlib.suppress(StoreError):
             session.update(RunUpdate(status=INTERRUPTED, reason=f"the store failed: {exc}"))
+
+
+def _sorted_holds(target: str, holds: Sequence[str]) -> list[str]:
+    """The holds to take besides the run's own target, each once, in the one order every run takes them in."""
+    return sorted(set(holds) - {target})
 
 
 def _learned(context: RunContext[Any]) -> RunUpdate:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from store.base import RunStore
 from store.errors import LockLostError, StoreBusyError, StoreError, StoreWriteError
@@ -21,6 +21,10 @@ class Lease:
     The heartbeat never stops the run itself: it remembers what went wrong, and the run's thread
     raises it at its next check (between polls, before a mutating call). A lost lock or a store that
     is gone is final; a busy or momentarily unwritable store is retried at the next beat.
+
+    `holds` (target -> fence): the other locks the run holds (a fleet's services), renewed at every beat with
+    its own; losing one is as final as losing its own. `hold_of_step` names the hold a step acts on, checked
+    before that step's calls as its own lock is. Store writes stay fenced by `fence` alone.
     """
 
     def __init__(
@@ -31,9 +35,13 @@ class Lease:
         lease_seconds: float,
         *,
         wall_clock: Callable[[], float] = time.time,
+        holds: Mapping[str, Fence] | None = None,
+        hold_of_step: Callable[[str], str | None] | None = None,
     ) -> None:
         self.store = store
         self.fence = fence
+        self.holds: dict[str, Fence] = dict(holds or {})
+        self.hold_of_step = hold_of_step
         self.owner = owner
         self.lease_seconds = lease_seconds
         self._wall_clock = wall_clock
@@ -58,16 +66,18 @@ class Lease:
 
     def _beat(self) -> None:
         while not self._stop.wait(self.interval):
+            fence = self.fence
             try:
-                self.store.renew_lock(self.fence, self.owner, self.lease_seconds, now=self._wall_clock())
+                for fence in (self.fence, *self.holds.values()):
+                    self.store.renew_lock(fence, self.owner, self.lease_seconds, now=self._wall_clock())
                 self.renewals += 1
             except (StoreBusyError, StoreWriteError):
                 continue  # the lease still has two beats of margin; the run's own writes will tell
-            except StoreError as exc:  # lost the lock, or the store file is gone or replaced
+            except StoreError as exc:  # lost a lock, or the store file is gone or replaced
                 self._fatal = exc
                 return
             except Exception as exc:  # never let the heartbeat die silently
-                self._fatal = StoreError(f"the lease of {self.fence.target} could not be renewed: {exc}")
+                self._fatal = StoreError(f"the lease of {fence.target} could not be renewed: {exc}")
                 return
 
     def now(self) -> float:
@@ -81,22 +91,34 @@ class Lease:
             raise self._fatal
 
     def before_call(self, step: str) -> None:
-        """Right before a mutating call: the lock is still ours, with at least a third of the lease left.
+        """Right before a mutating call: the lock is still ours, with at least a third of the lease left;
+        and so is the lock of the hold the step acts on, if it acts on one.
 
         Re-reads the lock rather than trusting the last renewal: a process paused (SIGSTOP, a suspended
         VM) between its intent and its call must find out here that another run took over.
         """
         self.check()
-        lock = self.store.get_lock(self.fence.target)
-        if lock is None or lock.run_id != self.fence.run_id or lock.token != self.fence.token:
+        self._check_held(self.fence)
+        hold = self.hold_of_step(step) if self.hold_of_step is not None else None
+        if hold is None or hold == self.fence.target:
+            return
+        fence = self.holds.get(hold)
+        if fence is None:
+            # A bug in the operation: it would act on a target nobody locked for it. Never send that call.
+            raise ValueError(f"step {step} acts on {hold}, which run {self.fence.run_id} does not hold")
+        self._check_held(fence)
+
+    def _check_held(self, fence: Fence) -> None:
+        lock = self.store.get_lock(fence.target)
+        if lock is None or lock.run_id != fence.run_id or lock.token != fence.token:
             raise LockLostError(
-                self.fence.target,
-                self.fence.run_id,
-                self.fence.token,
+                fence.target,
+                fence.run_id,
+                fence.token,
                 holder_run_id=None if lock is None else lock.run_id,
                 holder_owner=None if lock is None else lock.owner,
             )
         if lock.expires_at - self._wall_clock() < self.lease_seconds * CALL_MARGIN_SHARE:
             # Still ours but close to expiry (this process was stalled): renewing is fenced, so it
             # either restores the full margin or raises LockLostError.
-            self.store.renew_lock(self.fence, self.owner, self.lease_seconds, now=self._wall_clock())
+            self.store.renew_lock(fence, self.owner, self.lease_seconds, now=self._wall_clock())

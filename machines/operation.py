@@ -25,12 +25,19 @@ class NoFacts(BaseModel):
 @dataclass(frozen=True)
 class Operation:
     """A machine declaration bound to its handlers (one per non-final state), its typed facts, and
-    optionally the machine its items move through."""
+    optionally the machine its items move through.
+
+    `holds`: more targets whose locks the run holds for as long as it runs, besides its own target's (a fleet's
+    services); taken in sorted order before its first change and renewed with it. `hold_of_step` maps a durable
+    step's name to the hold that step acts on (None: no hold), whose lock is then checked before each call too.
+    """
 
     definition: MachineDefinition
     handlers: Mapping[str, Handler]
     facts: type[BaseModel] = NoFacts
     items: ItemMachine | None = None
+    holds: tuple[str, ...] = ()
+    hold_of_step: Callable[[str], str | None] | None = None
 
     def __post_init__(self) -> None:
         missing = set(self.definition.non_final_states) - set(self.handlers)

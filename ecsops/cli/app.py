@@ -30,6 +30,7 @@ from ecsops.sim.cli import sim_app
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from store.base import RunStore
     from store.models import RunHistory
     from store.reader import RunReader
 
@@ -255,15 +256,39 @@ def abandon(
         clock = run_clock()
     except ValueError as exc:
         fail_usage(str(exc))
+    holds = _holds_of(store, run_id)
     try:
-        run = Engine(store, clock=clock).abandon(run_id, reason, force=force)
+        run = Engine(store, clock=clock).abandon(run_id, reason, force=force, holds=holds)
     except (RunNotFoundError, RunFinished) as exc:
         fail_usage(str(exc))
     except LockHeldError as exc:
         typer.echo(locked_message(exc, store, abandoning=True), err=True)
         raise typer.Exit(exit_codes.LOCKED) from exc
-    typer.echo(f"run {run_id} abandoned; its lock on {run.target} is released", err=True)
+    others = [hold for hold in sorted(set(holds)) if hold != run.target]
+    if others:
+        typer.echo(f"run {run_id} abandoned; its locks on {run.target} and {', '.join(others)} are released", err=True)
+    else:
+        typer.echo(f"run {run_id} abandoned; its lock on {run.target} is released", err=True)
     report_run(store, run, output)
+
+
+def _holds_of(store: RunStore, run_id: str) -> tuple[str, ...]:
+    """The other targets the run's operation holds (a fleet's services), from its recorded params. Building an
+    operation makes no AWS call; one that cannot be built (an unknown or broken plugin, params it no longer
+    accepts) holds nothing here, and the run's own lock is still broken."""
+    from ecsops.cli.operations import get_operation
+    from store.errors import StoreError
+
+    try:
+        run = store.get_run(run_id)
+    except StoreError:
+        return ()  # abandon itself says what is wrong with the store or the run id
+    if run.finished:
+        return ()
+    try:
+        return tuple(get_operation(run.operation).build(run.params).holds)
+    except Exception:
+        return ()
 
 
 @machines_app.callback(invoke_without_command=True)
