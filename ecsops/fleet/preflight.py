@@ -1,0 +1,95 @@
+"""Check a fleet before any run is recorded: deploy's own preflight for every service (read calls only), then what
+only a fleet can get wrong: one service twice, services in different accounts or regions, strategies it does not
+follow yet. Every fault is reported at once."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecsops.deploy.preflight import Plan, PreflightError, check_against_aws
+from ecsops.fleet.params import FleetParams, FleetService
+
+# The deployment strategies deploy-fleet follows; a service on another is refused before anything changes.
+FLEET_STRATEGIES: tuple[str, ...] = ("ROLLING",)
+
+
+class FleetPreflightError(ValueError):
+    """Bad input found on AWS (nothing was changed): `faults` says what, one line each, as FleetInputError does."""
+
+    def __init__(self, faults: Sequence[str]) -> None:
+        self.faults = list(faults)
+        super().__init__("\n".join(self.faults))
+
+
+@dataclass(frozen=True)
+class FleetPlan:
+    """What a fleet run would do, read from AWS: each service's deploy Plan, in file order."""
+
+    params: FleetParams  # resolved: each service's params are its plan's, with preflight's reads as its snapshot
+    plans: tuple[Plan, ...]
+    target: str  # the run's own lock key (each service is locked under its own target as well)
+
+    @property
+    def services(self) -> tuple[FleetService, ...]:
+        return self.params.services
+
+
+def check_fleet(params: FleetParams, on_retry: Callable[[str], None] | None = None) -> FleetPlan:
+    """Read every service and its task definition (no change) and check the fleet as a whole.
+
+    Raises FleetPreflightError with every fault found, or deploy's PreflightAwsError as soon as AWS cannot be
+    read (the input is not known to be wrong)."""
+    faults: list[str] = []
+    checked: list[tuple[FleetService, Plan]] = []
+    for service in params.services:
+        try:
+            plan = check_against_aws(service.params, on_retry=on_retry)
+        except PreflightError as exc:
+            faults.append(_fault(params, service, str(exc)))
+            continue
+        strategy = plan.snapshot.strategy.strategy if plan.snapshot is not None else "ROLLING"
+        if strategy not in FLEET_STRATEGIES:
+            faults.append(_fault(params, service, f"deploys {strategy}: deploy-fleet follows "
+                                 f"{', '.join(FLEET_STRATEGIES)} services only (yet); deploy it with `ecsops deploy`"))
+            continue
+        checked.append((service, plan))
+    first_line: dict[str, int] = {}
+    for service, plan in checked:
+        if plan.target in first_line:
+            faults.append(_fault(params, service, f"the same service as line {first_line[plan.target]} "
+                                 f"({plan.target}): a fleet deploys each service once"))
+        else:
+            first_line[plan.target] = service.line
+    places: dict[tuple[str, str], list[int]] = {}
+    for service, plan in checked:
+        places.setdefault((plan.identity.account, plan.identity.region), []).append(service.line)
+    if len(places) > 1:
+        where = "; ".join(f"account {account} region {region} (line{'s' if len(lines) > 1 else ''} "
+                          f"{', '.join(map(str, lines))})" for (account, region), lines in places.items())
+        faults.append(f"{params.file}: services in more than one account or region: {where}; one fleet deploys "
+                      "in one account and region (one AWS session): split the file")
+    if not params.services:
+        faults.append(f"{params.file}: no service to deploy")
+    if faults:
+        raise FleetPreflightError(faults)
+    plans = tuple(plan for _, plan in checked)
+    resolved = params.model_copy(update={"services": tuple(
+        FleetService(index=service.index, line=service.line, params=plan.params_with_snapshot())
+        for service, plan in checked
+    )})
+    return FleetPlan(params=resolved, plans=plans, target=fleet_target(params.file, plans))
+
+
+def fleet_target(file: str, plans: Sequence[Plan]) -> str:
+    """`fleet:ACCOUNT:REGION:STEM#HASH`: the file's stem says which fleet; the hash of the services' target keys
+    (sorted) tells two fleets of one name apart and is the same however the file spells or orders them."""
+    digest = hashlib.sha256("\n".join(sorted(plan.target for plan in plans)).encode()).hexdigest()[:8]
+    first = plans[0].identity
+    return f"fleet:{first.account}:{first.region}:{Path(file).stem}#{digest}"
+
+
+def _fault(params: FleetParams, service: FleetService, what: str) -> str:
+    return f"{params.file}:{service.line}: service {service.params.service}: {what}"
