@@ -233,6 +233,11 @@ class RunContext(Generic[FactsT]):
         """Register an item at its machine's initial state (an existing item keeps its state)."""
         return self._session.put_item(item_id, self._items().initial, facts.model_dump(mode="json", exclude_none=True))
 
+    def save_item(self, item_id: str, data: dict[str, Any]) -> ItemRecord:
+        """Replace an item's facts, keeping its state, with what the run recorded meanwhile (one write each)."""
+        self.flush()
+        return self._session.put_item(item_id, self._items().initial, data)
+
     def drive_items(self, observation: Any) -> bool:
         """Move every unfinished item as far as `observation` (this poll's view of the world) allows,
         each through its declared handlers; True if any item changed state."""

@@ -63,6 +63,13 @@ class ItemContext(Generic[FactsT]):
         """Stage fact changes; they are committed with the transition the handler's trigger fires."""
         self.staged.update(changes)
 
+    def save(self) -> None:
+        """Commit the staged facts now, the item staying in its state: before a step that depends on them, or
+        when the handler waits for the next observation with something learned (the trigger's write is then none)."""
+        if self.staged:
+            saved = self.run.save_item(self.item_id, self.facts.model_dump(mode="json", exclude_none=True))
+            self._record, self.staged = replace(self._record, data=saved.data), {}
+
 
 ItemHandler = Callable[[ItemContext[Any]], str | None]
 """Does the I/O of one item state and returns its trigger, or None to wait for the next observation."""

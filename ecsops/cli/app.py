@@ -11,6 +11,7 @@ import ecsops
 from ecsops.cli import exit_codes
 from ecsops.cli.approve_command import approve
 from ecsops.cli.deploy_command import deploy
+from ecsops.cli.fleet_command import deploy_fleet
 from ecsops.cli.options import (
     DEFAULT_STORE_HELP,
     STATE,
@@ -50,6 +51,7 @@ app.add_typer(machines_app, name="machines")
 app.add_typer(sim_app, name="sim")
 app.add_typer(store_app, name="store")
 app.command()(deploy)
+app.command("deploy-fleet")(deploy_fleet)
 app.command()(approve)
 
 def _version(value: bool) -> None:

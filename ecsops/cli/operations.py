@@ -20,18 +20,21 @@ PLUGINS_ENV = "ECSOPS_OPERATION_PLUGINS"
 BUILTIN: dict[str, str] = {
     "deploy": "ecsops.deploy.operation:SPEC",
     "replace-instances": "ecsops.replace.operation:SPEC",
+    "deploy-fleet": "ecsops.fleet.operation:SPEC",
 }
 # name -> "module:attribute" of its run's MachineDefinition, in a module without pydantic or transitions: `runs`
 # checks --status against the declared statuses and stays light.
 BUILTIN_MACHINES: dict[str, str] = {
     "deploy": "machines.deploy:DEPLOY",
     "replace-instances": "machines.replace_instances:RUN_DEFINITION",
+    "deploy-fleet": "machines.deploy_fleet:FLEET_DEFINITION",
 }
 # name -> "module:function" adding the operation's fields to a run document, in a module that imports neither the
 # machine nor pydantic: `status` and `runs` stay light. Other operations use their spec's document_fields.
 BUILTIN_DOCUMENT_FIELDS: dict[str, str] = {
     "deploy": "ecsops.deploy.document:document_fields",
     "replace-instances": "ecsops.replace.document:document_fields",
+    "deploy-fleet": "ecsops.fleet.document:document_fields",
 }
 
 

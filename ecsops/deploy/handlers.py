@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ecsops.aws.ecs import EcsGateway, EcsNotFound, TaskDefinitionNotFound, short_name
@@ -17,7 +18,7 @@ from ecsops.deploy.snapshot import ServiceSnapshot, snapshot_of
 from ecsops.deploy.task_failures import with_headline
 from ecsops.deploy.taskdef_diff import describe_changes
 from ecsops.deploy.taskdef_edit import apply_edits, has_changes, register_request_from
-from ecsops.deploy.verdict import Verdict, circuit_breaker_rolls_back
+from ecsops.deploy.verdict import Verdict, Watch, circuit_breaker_rolls_back
 from ecsops.deploy.wait import DeploymentFollower
 from machines.context import RunContext
 from machines.durations import format_duration
@@ -62,6 +63,15 @@ def _ecs_rolls_back(
 def _taken_over_reason(primary: Mapping[str, Any], what: str) -> str:
     return (f"deployment {primary.get('id')} ({short_name(str(primary.get('taskDefinition')))}) became PRIMARY "
             f"before {what}: someone else deployed; not deploying over it")
+
+
+@dataclass(frozen=True)
+class RollbackStarted:
+    """A rollback under way: the deployment to follow, why we roll back, and what to say when it is done."""
+
+    deployment_id: str
+    cause: str
+    done: str
 
 
 class RetryNotices:
@@ -271,12 +281,18 @@ class DeployHandlers:
     # ---- waiting ---------------------------------------------------------------------------------
     def waiting(self, ctx: Context) -> str:
         p = self.params
-        deployment_id = str(ctx.facts.deployment_id)
-        rollback_target = ctx.facts.target()
         watch = self.follower.follow(
-            ctx, deployment_id, "deploy", p.timeout_seconds, rollback_target.task_definition,
+            ctx, str(ctx.facts.deployment_id), "deploy", p.timeout_seconds, ctx.facts.target().task_definition,
             p.wait_until == "draining-started",
         )
+        return self.waiting_verdict(ctx, watch)
+
+    def waiting_verdict(self, ctx: Context, watch: Watch) -> str:
+        """The trigger `waiting` fires for the last look at our deployment: a verdict, or IN_PROGRESS at the
+        deadline (timed out). deploy-fleet calls it with the look of its own batched poll."""
+        p = self.params
+        deployment_id = str(ctx.facts.deployment_id)
+        rollback_target = ctx.facts.target()
         if watch.verdict is Verdict.STABLE:
             ctx.set_reason(f"{watch.reason} (deployment {deployment_id}: {watch.summary})"
                            if p.wait_until == "draining-started" else watch.reason)
@@ -313,6 +329,14 @@ class DeployHandlers:
 
     # ---- rolling back ----------------------------------------------------------------------------
     def rolling_back(self, ctx: Context) -> str:
+        begun = self.begin_rollback(ctx)
+        if isinstance(begun, str):
+            return begun
+        return self._finish_rollback(ctx, begun)
+
+    def begin_rollback(self, ctx: Context) -> str | RollbackStarted:
+        """Send (once) the UpdateService back to the rollback target, or find ECS's own rollback already under
+        way: the rollback to follow, or the trigger when there is nothing to follow (refused, superseded)."""
         p = self.params
         ctx.deadline(ROLLBACK_DEADLINE, p.rollback_budget_seconds)  # the rollback's budget runs from here
         facts = ctx.facts
@@ -334,7 +358,7 @@ class DeployHandlers:
             # Our failure limit and ECS's circuit breaker fired together, and ECS sent its rollback first.
             ctx.record(ecs_rollback_deployment_id=str(other.get("id")))
             ctx.progress(f"ECS's circuit breaker is already rolling back ({other.get('id')}); following it")
-            return self._finish_rollback(ctx, str(other.get("id")), cause, "ECS's circuit breaker rollback finished")
+            return RollbackStarted(str(other.get("id")), cause, "ECS's circuit breaker rollback finished")
         if other is not None:
             ctx.set_reason(f"{cause}; {_taken_over_reason(other, 'our rollback')}")
             return "superseded"
@@ -347,21 +371,41 @@ class DeployHandlers:
             return "rollback_failed"
         ctx.record(rollback_deployment_id=result["deployment_id"])
         ctx.progress(f"rollback deployment {result['deployment_id']} started on {previous}")
-        return self._finish_rollback(ctx, result["deployment_id"], cause, f"rolled back to {previous}")
+        return RollbackStarted(result["deployment_id"], cause, f"rolled back to {previous}")
+
+    def rollback_in_progress(self, ctx: Context) -> RollbackStarted | None:
+        """The rollback a resumed or re-entered `rolling_back` follows, once begun (recorded), else None."""
+        facts = ctx.facts
+        cause = facts.rollback_cause or "the deploy failed"
+        if facts.rollback_deployment_id is not None:
+            return RollbackStarted(facts.rollback_deployment_id, cause,
+                                   f"rolled back to {short_name(facts.target().task_definition)}")
+        if facts.ecs_rollback_deployment_id is not None:
+            return RollbackStarted(facts.ecs_rollback_deployment_id, cause, "ECS's circuit breaker rollback finished")
+        return None
 
     def ecs_rolling_back(self, ctx: Context) -> str:
         if ctx.facts.service_deployment_arn is not None:
             return self.native.ecs_rolling_back(ctx)
+        return self._finish_rollback(ctx, self.ecs_rollback(ctx))
+
+    def ecs_rollback(self, ctx: Context) -> RollbackStarted:
+        """ECS's circuit-breaker rollback of our deployment, to follow (its deadline fixed from the first call)."""
         ctx.deadline(ROLLBACK_DEADLINE, self.params.rollback_budget_seconds)
         cause = ctx.facts.rollback_cause or "the deployment failed"
-        deployment_id = str(ctx.facts.ecs_rollback_deployment_id)
-        return self._finish_rollback(ctx, deployment_id, cause, "ECS's circuit breaker rollback finished")
+        return RollbackStarted(str(ctx.facts.ecs_rollback_deployment_id), cause,
+                               "ECS's circuit breaker rollback finished")
 
-    def _finish_rollback(self, ctx: Context, deployment_id: str, cause: str, done: str) -> str:
-        rollback_target = ctx.facts.target()
+    def _finish_rollback(self, ctx: Context, rollback: RollbackStarted) -> str:
         watch = self.follower.follow(
-            ctx, deployment_id, ROLLBACK_DEADLINE, self.params.rollback_budget_seconds, None, False
+            ctx, rollback.deployment_id, ROLLBACK_DEADLINE, self.params.rollback_budget_seconds, None, False
         )
+        return self.rollback_verdict(ctx, rollback, watch)
+
+    def rollback_verdict(self, ctx: Context, rollback: RollbackStarted, watch: Watch) -> str:
+        """The trigger a rollback's last look (a verdict, or IN_PROGRESS at its deadline) fires."""
+        rollback_target = ctx.facts.target()
+        deployment_id, cause, done = rollback.deployment_id, rollback.cause, rollback.done
         if watch.verdict is Verdict.STABLE:
             ctx.set_reason(
                 f"{cause}; {done}: {short_name(rollback_target.task_definition)} with desired count "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from ecsops.aws.ecs import EcsGateway, EcsNotFound
 from ecsops.aws.elbv2 import Elbv2Gateway
@@ -113,14 +114,8 @@ class DeploymentFollower:
                                f"polling again in {format_duration(interval)} ({failed_polls} failed in a row)")
             else:
                 failed_polls = 0
-                last = judge(service, deployment_id, rollback_task_definition, p.failure_limit)
-                if last.verdict is Verdict.IN_PROGRESS and until_draining:
-                    draining = self._draining_started(ctx)
-                    if draining:
-                        last = Watch(Verdict.STABLE, draining, last.summary, last.primary_id, last.failed_tasks)
-                self._report_events(ctx, service)
+                last = self.look(ctx, service, deployment_id, rollback_task_definition, until_draining, deadline)
                 final = last.verdict is not Verdict.IN_PROGRESS or ctx.now() >= deadline
-                self.read_failures(ctx, deployment_id, last.failed_tasks, final)
                 now = ctx.now()
                 lines = deployment_lines(service, deployment_id)
                 if lines != shown_lines or final:
@@ -139,6 +134,29 @@ class DeploymentFollower:
                 return last
             pause_in_pieces(ctx, min(interval, max(0.0, deadline - now)), clock_line, self._say)
             polling.after()
+
+    def look(
+        self,
+        ctx: Context,
+        service: dict[str, Any],
+        deployment_id: str,
+        rollback_task_definition: str | None,
+        until_draining: bool,
+        deadline: float,
+    ) -> Watch:
+        """One poll's judgement of the deployment from a DescribeServices answer: its verdict (and, with
+        `until_draining`, whether a target started draining), the service events since the last look said, and the
+        stopped tasks read when it has new failures (once more when the wait ends: a verdict, or the deadline).
+        deploy-fleet calls it with its own batched answers."""
+        last = judge(service, deployment_id, rollback_task_definition, self.params.failure_limit)
+        if last.verdict is Verdict.IN_PROGRESS and until_draining:
+            draining = self._draining_started(ctx)
+            if draining:
+                last = Watch(Verdict.STABLE, draining, last.summary, last.primary_id, last.failed_tasks)
+        self._report_events(ctx, service)
+        final = last.verdict is not Verdict.IN_PROGRESS or ctx.now() >= deadline
+        self.read_failures(ctx, deployment_id, last.failed_tasks, final)
+        return last
 
     def _say(self, ctx: Context, line: str) -> None:
         ctx.progress(line)

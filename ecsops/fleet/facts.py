@@ -1,0 +1,31 @@
+"""What a deploy-fleet run records: per service (an item's facts) deploy's facts and the fleet's; per run, little."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ecsops.deploy.facts import DeployFacts
+
+
+class ServiceFacts(DeployFacts):
+    """One service of the fleet: what its deploy learned (DeployFacts), and what the fleet adds to it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int = 0  # its position in the file
+    # Its deadlines (`deploy`, `rollback`), on the run's clock: fixed when first asked, kept across resumes.
+    timers: dict[str, float] = Field(default_factory=dict)
+    # How the service ended, or what went wrong (the item's counterpart of a run's reason).
+    reason: str | None = None
+    # When it started and ended, UTC ISO (run documents show timings).
+    started_at: str | None = None
+    ended_at: str | None = None
+
+
+class FleetFacts(BaseModel):
+    """The fleet run's own facts: which services failed first (the policy's trigger), and poll rounds made."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_failure: str | None = None
+    poll_rounds: int = 0

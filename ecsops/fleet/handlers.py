@@ -1,0 +1,123 @@
+"""deploy-fleet's run states: record one item per service, then poll rounds until every service has its outcome.
+
+A round: one DescribeServices per 10 services of a cluster (only the services whose state needs an answer),
+then every service moves as far as that answer allows (ecsops.fleet.service_handlers), then one summary line.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+from ecsops.aws.ecs import ClusterNotFound, EcsGateway
+from ecsops.aws.errors import is_transient
+from ecsops.deploy.wait import ADAPTIVE_FIRST_INTERVAL, ADAPTIVE_MAX_INTERVAL, MAX_SILENCE_SECONDS
+from ecsops.fleet.facts import FleetFacts, ServiceFacts
+from ecsops.fleet.params import FleetParams
+from ecsops.fleet.service_handlers import DONE_STATES, OBSERVED_STATES, ROLLING_STATES, Observation
+from ecsops.fleet.verdict import fleet_verdict
+from machines.context import RunContext
+from machines.polling import AdaptiveInterval
+from store.models import ItemRecord
+
+Context = RunContext[FleetFacts]
+
+
+class FleetPoller:
+    """This round's DescribeServices answers for the services that need one, batched by cluster."""
+
+    def __init__(self, fleet: FleetParams, ecs: EcsGateway) -> None:
+        self.ecs = ecs
+        self._where = {service.name: (service.params.cluster, service.params.service) for service in fleet.services}
+
+    def poll(self, item_ids: list[str]) -> Observation:
+        by_cluster: dict[str, list[str]] = {}
+        for item_id in item_ids:
+            by_cluster.setdefault(self._where[item_id][0], []).append(item_id)
+        services: dict[str, dict[str, object] | None] = {}
+        reasons: dict[str, str] = {}
+        for cluster, ids in by_cluster.items():
+            names = {self._where[item_id][1]: item_id for item_id in ids}
+            try:
+                found, failures = self.ecs.describe_services(cluster, list(names))
+            except ClusterNotFound as exc:
+                for item_id in ids:
+                    services[item_id], reasons[item_id] = None, exc.message
+                continue
+            answered = {str(s.get("serviceName")): s for s in found if s.get("status") != "INACTIVE"}
+            for name, item_id in names.items():
+                services[item_id] = dict(answered[name]) if name in answered else None
+                if name not in answered:
+                    reasons[item_id] = _failure_reason(name, failures)
+        return Observation(services, reasons)
+
+
+def _failure_reason(name: str, failures: list[object]) -> str:
+    for failure in failures:
+        if isinstance(failure, Mapping) and str(failure.get("arn", "")).endswith(f"/{name}"):
+            return str(failure.get("reason", "MISSING"))
+    return "MISSING or INACTIVE"
+
+
+class FleetHandlers:
+    """Handlers for the run states `planned` and `rolling`."""
+
+    def __init__(self, fleet: FleetParams, poll_ecs: EcsGateway) -> None:
+        self.fleet = fleet
+        self.poller = FleetPoller(fleet, poll_ecs)
+
+    def planned(self, ctx: Context) -> str:
+        for service in self.fleet.services:
+            ctx.add_item(service.name, ServiceFacts(index=service.index))
+        limit = f", at most {self.fleet.max_parallel} at once" if self.fleet.max_parallel else ""
+        ctx.progress(f"{len(self.fleet.services)} services{limit}; --on-failure {self.fleet.on_failure}")
+        return "start"
+
+    def rolling(self, ctx: Context) -> str:
+        # deploy's adaptive polling (2s growing to 6s), or the file's poll-interval; a round that moved a service
+        # starts it over.
+        polling = AdaptiveInterval(ADAPTIVE_FIRST_INTERVAL, ADAPTIVE_MAX_INTERVAL, fixed=self.fleet.poll_interval)
+        said_at, said = float("-inf"), ""
+        while True:
+            items = ctx.items()
+            if all(item.state in _FINAL for item in items.values()):
+                trigger, reason = fleet_verdict(items)
+                ctx.set_reason(reason)
+                return trigger
+            wanted = [item_id for item_id, item in items.items() if item.state in OBSERVED_STATES]
+            try:
+                observation = self.poller.poll(wanted)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                ctx.progress(f"poll failed ({type(exc).__name__}: {exc}); trying again")
+                ctx.sleep(polling.after(False))
+                continue
+            ctx.record(poll_rounds=ctx.facts.poll_rounds + 1)
+            changed = ctx.drive_items(observation)
+            line = summary(ctx.items())
+            now = ctx.now()
+            if line != said or now - said_at >= MAX_SILENCE_SECONDS:
+                ctx.progress(line)
+                said, said_at = line, now
+            if all(item.state in _FINAL for item in ctx.items().values()):
+                continue
+            ctx.sleep(polling.after(changed))
+
+
+_FINAL = frozenset(DONE_STATES - {"rolled_out"})
+
+
+def summary(items: Mapping[str, ItemRecord]) -> str:
+    """`7/12 done, 4 rolling, 1 rolled back`: where the fleet stands after a round."""
+    counts = Counter(item.state for item in items.values())
+    done = sum(count for state, count in counts.items() if state in DONE_STATES)
+    parts = [f"{done}/{len(items)} done"]
+    rolling = sum(count for state, count in counts.items() if state in ROLLING_STATES)
+    if rolling:
+        parts.append(f"{rolling} rolling")
+    for state in ("pending", "rolled_out", "succeeded", "rolled_back", "rollback_failed", "superseded", "failed",
+                  "skipped"):
+        if counts.get(state):
+            parts.append(f"{counts[state]} {state.replace('_', ' ')}")
+    return ", ".join(parts)

@@ -1,0 +1,269 @@
+"""The handlers of a fleet's service items: deploy's own stages, driven by one batched poll per round.
+
+States that change the service (planned, snapshotted, registering, updating, the start of rolling_back) are deploy's
+own handlers, run on the item (ecsops.fleet.item_context). States that wait (waiting, rolling_back once its
+UpdateService is sent, ecs_rolling_back) judge this round's DescribeServices answer with deploy's own judgement
+(DeploymentFollower.look) and verdicts (DeployHandlers.waiting_verdict, rollback_verdict): None until it has one.
+The fleet's policy decides `pending` (start or skip) and `rolled_out` (keep or revert).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from ecsops.aws.ecs import EcsGateway
+from ecsops.aws.elbv2 import Elbv2Gateway
+from ecsops.deploy.facts import DeployFacts
+from ecsops.deploy.handlers import ROLLBACK_DEADLINE, DeployHandlers, RetryNotices
+from ecsops.deploy.verdict import Verdict, Watch
+from ecsops.fleet.facts import ServiceFacts
+from ecsops.fleet.item_context import ServiceRunContext
+from ecsops.fleet.params import FleetParams, FleetService
+from machines.context import RunContext
+from machines.items import ItemContext, ItemHandler
+from store.clock import utc_now_iso
+from store.models import ItemRecord
+
+DEPLOY_DEADLINE = "deploy"
+# A service counts against --max-parallel from its start until its deployment (or rollback) ended.
+ROLLING_STATES = frozenset(
+    {"planned", "snapshotted", "registering", "updating", "waiting", "rolling_back", "ecs_rolling_back"}
+)
+# Done rolling: final, or rolled out and waiting for the fleet's verdict.
+DONE_STATES = frozenset(
+    {"succeeded", "rolled_back", "rollback_failed", "superseded", "failed", "skipped", "rolled_out"}
+)
+# A service in one of these has failed: --on-failure decides what the others do.
+FAILED_STATES = frozenset(
+    {"rolled_back", "rollback_failed", "superseded", "failed", "rolling_back", "ecs_rolling_back"}
+)
+# States whose handler needs this round's DescribeServices answer for the service.
+OBSERVED_STATES = frozenset({"pending", "waiting", "rolling_back", "ecs_rolling_back"})
+
+Context = ItemContext[ServiceFacts]
+DeployContext = RunContext[DeployFacts]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One poll round: each observed service's DescribeServices answer (None: ECS reported it MISSING)."""
+
+    services: Mapping[str, dict[str, Any] | None]
+    reasons: Mapping[str, str] = field(default_factory=dict)  # why a service is None
+
+    def service(self, item_id: str) -> tuple[bool, dict[str, Any] | None]:
+        """(polled this round, its answer)."""
+        return item_id in self.services, self.services.get(item_id)
+
+
+def failed_services(items: Mapping[str, ItemRecord]) -> list[str]:
+    """The services that failed so far (being rolled back counts), in item order."""
+    return [item_id for item_id, item in items.items() if item.state in FAILED_STATES]
+
+
+def _deploy(ctx: ServiceRunContext) -> DeployContext:
+    # ServiceRunContext provides everything deploy's handlers use of a RunContext (see its docstring).
+    return cast(DeployContext, ctx)
+
+
+class ServiceHandlers:
+    """One instance per process driving a fleet run; per service, deploy's handlers and an item context."""
+
+    def __init__(
+        self,
+        fleet: FleetParams,
+        ecs: EcsGateway,
+        elbv2: Elbv2Gateway,
+        poll_ecs: EcsGateway,
+        notices: RetryNotices,
+    ) -> None:
+        self.fleet = fleet
+        self.notices = notices
+        self._services = {service.name: service for service in fleet.services}
+        # Per service: deploy's handlers with preflight's reads (`fresh`), and without them (`reread`: the service
+        # changed since preflight, or a resumed run decided so), each keeping its own memory of the drive.
+        self._fresh = {
+            name: DeployHandlers(s.params, ecs, elbv2, poll_ecs, notices) for name, s in self._services.items()
+        }
+        self._reread = {
+            name: DeployHandlers(s.params.model_copy(update={"snapshot": None}), ecs, elbv2, poll_ecs, notices)
+            for name, s in self._services.items()
+        }
+        self._contexts = {name: ServiceRunContext(name, s.index) for name, s in self._services.items()}
+        self._shown: dict[str, str] = {}
+
+    def mapping(self) -> dict[str, ItemHandler]:
+        handlers: dict[str, Callable[[Context], str | None]] = {
+            "pending": self.pending,
+            "planned": self.planned,
+            "snapshotted": self._deploy_stage("snapshotted"),
+            "registering": self._deploy_stage("registering"),
+            "updating": self._deploy_stage("updating"),
+            "waiting": self.waiting,
+            "rolled_out": self.rolled_out,
+            "rolling_back": self.rolling_back,
+            "ecs_rolling_back": self.ecs_rolling_back,
+        }
+        return {state: cast(ItemHandler, self._saving(handler)) for state, handler in handlers.items()}
+
+    def _saving(self, handler: Callable[[Context], str | None]) -> Callable[[Context], str | None]:
+        """What a handler learned is kept when it waits for the next round (a trigger's write carries it)."""
+
+        def run(item: Context) -> str | None:
+            self.notices.say = self._contexts[item.item_id].bind(item).progress
+            trigger = handler(item)
+            if trigger is None:
+                item.save()
+            elif item.observation is not None and trigger in _ENDING:
+                item.note(ended_at=utc_now_iso())
+            return trigger
+
+        return run
+
+    # ---- which of deploy's handlers ----------------------------------------------------------------
+    def _context(self, item: Context) -> ServiceRunContext:
+        return self._contexts[item.item_id].bind(item)
+
+    def _handlers(self, item: Context) -> DeployHandlers:
+        """`fresh` while the item runs on preflight's reads (its snapshot is theirs), else `reread`."""
+        service = self._services[item.item_id]
+        snapshot = service.params.snapshot
+        if snapshot is not None and item.facts.snapshot_read_at == snapshot.read_at:
+            return self._fresh[item.item_id]
+        return self._reread[item.item_id]
+
+    def _deploy_stage(self, state: str) -> Callable[[Context], str | None]:
+        def run(item: Context) -> str | None:
+            handlers = self._handlers(item)
+            return handlers.mapping()[state](_deploy(self._context(item)))
+
+        return run
+
+    # ---- pending: the policy decides ------------------------------------------------------------------
+    def pending(self, item: Context) -> str | None:
+        siblings = item.siblings
+        failed = failed_services(siblings)
+        if failed and self.fleet.on_failure in ("stop", "rollback-all"):
+            item.note(reason=f"not started: {failed[0]} failed first (--on-failure {self.fleet.on_failure})")
+            return "skip"
+        rolling = sum(1 for sibling in siblings.values() if sibling.state in ROLLING_STATES)
+        if self.fleet.max_parallel is not None and rolling >= self.fleet.max_parallel:
+            return None
+        if item.observation is None or not item.observation.service(item.item_id)[0]:
+            return None  # its turn comes in a round that looked at it
+        item.note(started_at=utc_now_iso(), index=self._services[item.item_id].index)
+        return "start"
+
+    def planned(self, item: Context) -> str | None:
+        """Deploy's `planned` on preflight's reads when the service still is as they saw it, else on a new read."""
+        service = self._services[item.item_id]
+        handlers = self._reread[item.item_id]
+        if item.facts.rollback_target is None and _unchanged_since_preflight(service, item):
+            handlers = self._fresh[item.item_id]
+        return handlers.planned(_deploy(self._context(item)))
+
+    # ---- waiting: our deployment, judged from this round's answer ------------------------------------
+    def waiting(self, item: Context) -> str | None:
+        ctx = self._context(item)
+        handlers = self._handlers(item)
+        p = handlers.params
+        failed = failed_services(item.siblings)
+        if failed and self.fleet.on_failure == "rollback-all":
+            ctx.record(rollback_cause=f"rolled back with the fleet: {failed[0]} failed (--on-failure rollback-all)")
+            ctx.progress("rolling back with the fleet")
+            return "revert"
+        deadline = ctx.deadline(DEPLOY_DEADLINE, p.timeout_seconds)
+        watch = self._look(item, ctx, handlers, str(item.facts.deployment_id), item.facts.target().task_definition,
+                           p.wait_until == "draining-started", deadline)
+        if watch is None:
+            return None
+        return handlers.waiting_verdict(_deploy(ctx), watch)
+
+    def rolled_out(self, item: Context) -> str | None:
+        siblings = item.siblings
+        if self.fleet.on_failure != "rollback-all":
+            return "keep"
+        failed = failed_services(siblings)
+        if failed:
+            item.note(rollback_cause=f"rolled back with the fleet: {failed[0]} failed (--on-failure rollback-all)",
+                      reason=None)
+            self._context(item).progress("rolling back with the fleet")
+            return "revert"
+        if all(sibling.state in ("rolled_out", "succeeded") for sibling in siblings.values()):
+            return "keep"
+        return None
+
+    # ---- rolling back ---------------------------------------------------------------------------------
+    def rolling_back(self, item: Context) -> str | None:
+        ctx = self._context(item)
+        handlers = self._handlers(item)
+        rollback = handlers.rollback_in_progress(_deploy(ctx))
+        if rollback is None:
+            begun = handlers.begin_rollback(_deploy(ctx))
+            # Sent (or ECS's found): its answer is judged from the next round's poll, made after the call.
+            return begun if isinstance(begun, str) else None
+        deadline = ctx.deadline(ROLLBACK_DEADLINE, handlers.params.rollback_budget_seconds)
+        watch = self._look(item, ctx, handlers, rollback.deployment_id, None, False, deadline)
+        if watch is None:
+            return None
+        return handlers.rollback_verdict(_deploy(ctx), rollback, watch)
+
+    def ecs_rolling_back(self, item: Context) -> str | None:
+        ctx = self._context(item)
+        handlers = self._handlers(item)
+        rollback = handlers.ecs_rollback(_deploy(ctx))
+        deadline = ctx.deadline(ROLLBACK_DEADLINE, handlers.params.rollback_budget_seconds)
+        watch = self._look(item, ctx, handlers, rollback.deployment_id, None, False, deadline)
+        if watch is None:
+            return None
+        return handlers.rollback_verdict(_deploy(ctx), rollback, watch)
+
+    def _look(
+        self,
+        item: Context,
+        ctx: ServiceRunContext,
+        handlers: DeployHandlers,
+        deployment_id: str,
+        rollback_task_definition: str | None,
+        until_draining: bool,
+        deadline: float,
+    ) -> Watch | None:
+        """This round's verdict on a deployment of the service; None while it is in progress before the deadline
+        (or the service was not polled this round)."""
+        polled, service = item.observation.service(item.item_id) if item.observation is not None else (False, None)
+        if not polled:
+            return None
+        if service is None:
+            why = item.observation.reasons.get(item.item_id, "MISSING") if item.observation is not None else ""
+            return Watch(Verdict.FAILED, f"service {self._services[item.item_id].params.service} not found ({why})",
+                         "(no answer from ECS)")
+        watch = handlers.follower.look(_deploy(ctx), service, deployment_id, rollback_task_definition,
+                                       until_draining, deadline)
+        if watch.summary != self._shown.get(item.item_id):
+            self._shown[item.item_id] = watch.summary
+            ctx.progress(watch.summary)
+        if watch.verdict is Verdict.IN_PROGRESS and ctx.now() < deadline:
+            return None
+        return watch
+
+
+_ENDING = frozenset({"keep", "skip", "cancel", "rollback_done", "rollback_failed", "superseded", "gave_up", "fail"})
+
+
+def _unchanged_since_preflight(service: FleetService, item: Context) -> bool:
+    """Whether this round's answer shows the service as preflight read it: same task definition, desired count
+    and deployments. Then preflight's reads are the snapshot, as a single deploy takes them."""
+    snapshot = service.params.snapshot
+    if snapshot is None or item.observation is None:
+        return False
+    polled, answer = item.observation.service(item.item_id)
+    if not polled or answer is None:
+        return False
+    return (
+        answer.get("taskDefinition") == snapshot.task_definition
+        and answer.get("desiredCount") == snapshot.desired_count
+        and {str(d.get("id")) for d in answer.get("deployments", [])}
+        == {str(d.get("id")) for d in snapshot.deployments}
+    )
