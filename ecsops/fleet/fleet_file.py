@@ -135,7 +135,7 @@ class _Reader:
         self.found.append((line or 0, f"{self.path}:{line}: {what}" if line is not None else f"{self.path}: {what}"))
 
     def service_fault(self, line: int, name: str, what: str) -> None:
-        self.found.append((line, f"{self.path}:{line}: service {name}: {_as_key(what)}"))
+        self.found.append((line, f"{self.path}:{line}: service {name}: {key_message(what)}"))
 
     # ---- the whole read ----------------------------------------------------------------------------------------
     def read(self) -> FleetParams | None:
@@ -220,7 +220,7 @@ class _Reader:
                 elif problem is None:
                     defaults[spec.flag] = converted
             if problem is not None:
-                self.file_fault(_as_key(problem), line)
+                self.file_fault(key_message(problem), line)
         return defaults, poll_interval
 
     def misplaced(self, key: str, allowed: Mapping[str, _Key], misplaced: Mapping[str, str]) -> str | None:
@@ -317,7 +317,7 @@ class _Reader:
         return header
 
 
-def _as_key(message: str) -> str:
+def key_message(message: str) -> str:
     """deploy's message about a flag, about the file's key: `--container-image 'app': ...` -> `container-image...`"""
     found = _FLAG_IN_MESSAGE.match(message)
     if found and found.group(1) in SERVICE_KEYS | TOP_KEYS:

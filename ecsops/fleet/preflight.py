@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ecsops.deploy.preflight import Plan, PreflightError, check_against_aws
+from ecsops.fleet.fleet_file import key_message
 from ecsops.fleet.params import FleetParams, FleetService
 
 # The deployment strategies deploy-fleet follows; a service on another is refused before anything changes.
@@ -45,15 +46,24 @@ def check_fleet(params: FleetParams, on_retry: Callable[[str], None] | None = No
     faults: list[str] = []
     checked: list[tuple[FleetService, Plan]] = []
     for service in params.services:
+        # First as if no timeout were given: a BLUE_GREEN service's "timeout shorter than the bakes" would hide that
+        # the fleet does not follow it at all. A ROLLING service's timeout has no check against AWS to skip.
+        untimed = service.params.model_copy(update={"timeout_given": False})
         try:
-            plan = check_against_aws(service.params, on_retry=on_retry)
+            plan = check_against_aws(untimed, on_retry=on_retry)
+            strategy = plan.snapshot.strategy if plan.snapshot is not None else None
+            if strategy is not None and strategy.strategy not in FLEET_STRATEGIES:
+                faults.append(_fault(params, service, f"deploys {strategy.strategy}: deploy-fleet follows "
+                                     f"{', '.join(FLEET_STRATEGIES)} services only (yet); deploy it with "
+                                     "`ecsops deploy`"))
+                continue
+            if strategy is not None and strategy.native and service.params.timeout_given:
+                plan = check_against_aws(service.params, on_retry=on_retry)  # the timeout checked against the bakes
+            else:
+                plan = replace(plan, params=plan.params.model_copy(
+                    update={"timeout_given": service.params.timeout_given}))
         except PreflightError as exc:
             faults.append(_fault(params, service, str(exc)))
-            continue
-        strategy = plan.snapshot.strategy.strategy if plan.snapshot is not None else "ROLLING"
-        if strategy not in FLEET_STRATEGIES:
-            faults.append(_fault(params, service, f"deploys {strategy}: deploy-fleet follows "
-                                 f"{', '.join(FLEET_STRATEGIES)} services only (yet); deploy it with `ecsops deploy`"))
             continue
         checked.append((service, plan))
     first_line: dict[str, int] = {}
@@ -92,4 +102,4 @@ def fleet_target(file: str, plans: Sequence[Plan]) -> str:
 
 
 def _fault(params: FleetParams, service: FleetService, what: str) -> str:
-    return f"{params.file}:{service.line}: service {service.params.service}: {what}"
+    return f"{params.file}:{service.line}: service {service.params.service}: {key_message(what)}"
