@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ecsops.deploy.preflight import PreflightAwsError
+from ecsops.deploy.params import DeployParams
+from ecsops.deploy.preflight import Plan, PreflightAwsError
 from ecsops.fleet.dry_run import dry_run_document, dry_run_lines
 from ecsops.fleet.fleet_file import FleetOptions, read_fleet
 from ecsops.fleet.preflight import FleetPlan, FleetPreflightError, check_fleet, fleet_target
@@ -196,3 +197,27 @@ def test_a_retry_differs_in_what_was_changed_not_in_spelling(tmp_path: Path, fle
         "service prod/bg: in the file now, not recorded",
     ]
     assert fleet_env.mutating_calls() == {}
+
+
+def test_services_in_two_regions_are_one_fault(
+    tmp_path: Path, fleet_env: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One simulator is one region: the scheduler is made to answer from another, as an ARN typed for it would."""
+    import dataclasses
+
+    from ecsops.aws.arns import EcsServiceIdentity
+    from ecsops.fleet import preflight
+
+    real = preflight.check_against_aws
+
+    def elsewhere(params: DeployParams, on_retry: object = None) -> Plan:
+        plan = real(params)
+        if plan.identity.service != "scheduler":
+            return plan
+        return dataclasses.replace(plan, identity=EcsServiceIdentity(ACCOUNT, "eu-west-1", "batch", "scheduler"))
+
+    monkeypatch.setattr(preflight, "check_against_aws", elsewhere)
+    [fault] = faults_of(tmp_path, GOOD)
+    assert fault == (f"{tmp_path / 'release.toml'}: services in more than one account or region: account {ACCOUNT} "
+                     f"region {REGION} (lines 4, 9); account {ACCOUNT} region eu-west-1 (line 14); one fleet deploys "
+                     "in one account and region (one AWS session): split the file")

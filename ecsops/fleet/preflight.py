@@ -43,7 +43,7 @@ def check_fleet(params: FleetParams, on_retry: Callable[[str], None] | None = No
 
     Raises FleetPreflightError with every fault found, or deploy's PreflightAwsError as soon as AWS cannot be
     read (the input is not known to be wrong)."""
-    faults: list[str] = []
+    found: list[tuple[int, str]] = []  # (line, fault): reported in the order of the file's lines
     checked: list[tuple[FleetService, Plan]] = []
     for service in params.services:
         # First as if no timeout were given: a BLUE_GREEN service's "timeout shorter than the bakes" would hide that
@@ -53,7 +53,7 @@ def check_fleet(params: FleetParams, on_retry: Callable[[str], None] | None = No
             plan = check_against_aws(untimed, on_retry=on_retry)
             strategy = plan.snapshot.strategy if plan.snapshot is not None else None
             if strategy is not None and strategy.strategy not in FLEET_STRATEGIES:
-                faults.append(_fault(params, service, f"deploys {strategy.strategy}: deploy-fleet follows "
+                found.append(_fault(params, service, f"deploys {strategy.strategy}: deploy-fleet follows "
                                      f"{', '.join(FLEET_STRATEGIES)} services only (yet); deploy it with "
                                      "`ecsops deploy`"))
                 continue
@@ -63,19 +63,20 @@ def check_fleet(params: FleetParams, on_retry: Callable[[str], None] | None = No
                 plan = replace(plan, params=plan.params.model_copy(
                     update={"timeout_given": service.params.timeout_given}))
         except PreflightError as exc:
-            faults.append(_fault(params, service, str(exc)))
+            found.append(_fault(params, service, str(exc)))
             continue
         checked.append((service, plan))
     first_line: dict[str, int] = {}
     for service, plan in checked:
         if plan.target in first_line:
-            faults.append(_fault(params, service, f"the same service as line {first_line[plan.target]} "
+            found.append(_fault(params, service, f"the same service as line {first_line[plan.target]} "
                                  f"({plan.target}): a fleet deploys each service once"))
         else:
             first_line[plan.target] = service.line
     places: dict[tuple[str, str], list[int]] = {}
     for service, plan in checked:
         places.setdefault((plan.identity.account, plan.identity.region), []).append(service.line)
+    faults = [fault for _, fault in sorted(found, key=lambda line_fault: line_fault[0])]
     if len(places) > 1:
         where = "; ".join(f"account {account} region {region} (line{'s' if len(lines) > 1 else ''} "
                           f"{', '.join(map(str, lines))})" for (account, region), lines in places.items())
@@ -101,5 +102,5 @@ def fleet_target(file: str, plans: Sequence[Plan]) -> str:
     return f"fleet:{first.account}:{first.region}:{Path(file).stem}#{digest}"
 
 
-def _fault(params: FleetParams, service: FleetService, what: str) -> str:
-    return f"{params.file}:{service.line}: service {service.params.service}: {key_message(what)}"
+def _fault(params: FleetParams, service: FleetService, what: str) -> tuple[int, str]:
+    return service.line, f"{params.file}:{service.line}: service {service.params.service}: {key_message(what)}"
