@@ -29,10 +29,10 @@ from ecsops.cli.usage import EcsopsGroup
 from ecsops.sim.cli import sim_app
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from store.base import RunStore
-    from store.models import RunHistory
+    from store.models import RunFilter, RunHistory
     from store.reader import RunReader
 
 app = typer.Typer(
@@ -152,17 +152,42 @@ def _list_histories(
 ) -> Sequence[RunHistory]:
     """Newest first. A full target key is matched by the store; what people type (CLUSTER/SERVICE, GROUP,
     ecs:CLUSTER/SERVICE) matches any account and region, so those are filtered here, reading further back
-    until `limit` runs match or the store has no more."""
+    until `limit` runs match or the store has no more. A run matches by its own target or by one it acts on
+    besides (a fleet's services): the operations that have such targets are read and filtered here too."""
     from ecsops.aws.arns import is_full_key, target_matches
+    from ecsops.cli.operations import BUILTIN_TOUCHED, touched_targets
     from store.models import RunFilter
 
+    def touches(history: RunHistory) -> bool:
+        return target is not None and any(target_matches(key, target) for key in touched_targets(history.run))
+
     exact = target if target is not None and is_full_key(target) else None
+    found: list[RunHistory] = []
+    if exact is not None:
+        found += store.histories(RunFilter(operation=operation, target=exact, status=status, since=since, limit=limit))
+        # The runs that act on more targets than their own: read newest first until enough match.
+        for name in sorted(BUILTIN_TOUCHED):
+            if operation is None or operation == name:
+                found += _matching(store, RunFilter(operation=name, status=status, since=since, limit=limit),
+                                   touches, limit)
+        unique = {history.run.run_id: history for history in found}.values()
+        return sorted(unique, key=lambda h: h.run.started_at, reverse=True)[:limit]
+    if target is None:
+        return store.histories(RunFilter(operation=operation, status=status, since=since, limit=limit))
+    return _matching(store, RunFilter(operation=operation, status=status, since=since, limit=limit), touches, limit)
+
+
+def _matching(
+    store: RunReader, run_filter: RunFilter, matches: Callable[[RunHistory], bool], limit: int
+) -> list[RunHistory]:
+    """Up to `limit` of the runs `run_filter` selects that `matches` accepts, newest first, reading further back
+    (4 times as many each time) until enough match or the store has no more."""
+    from dataclasses import replace
+
     fetch = limit
     while True:
-        records = store.histories(RunFilter(operation=operation, target=exact, status=status, since=since, limit=fetch))
-        if target is None or exact is not None:
-            return records
-        matched = [history for history in records if target_matches(history.run.target, target)]
+        records = store.histories(replace(run_filter, limit=fetch))
+        matched = [history for history in records if matches(history)]
         if len(matched) >= limit or len(records) < fetch:
             return matched[:limit]
         fetch *= 4

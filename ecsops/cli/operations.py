@@ -38,6 +38,13 @@ BUILTIN_DOCUMENT_FIELDS: dict[str, str] = {
 }
 
 
+# name -> "module:function" listing the targets a run acts on besides its own (a fleet's services), light to import:
+# `runs --target demo/api` finds the fleet runs that touched demo/api.
+BUILTIN_TOUCHED: dict[str, str] = {
+    "deploy-fleet": "ecsops.fleet.document:touched_targets",
+}
+
+
 class UnknownOperation(LookupError):
     pass
 
@@ -102,3 +109,11 @@ def document_fields(run: RunRecord, items: Sequence[ItemRecord]) -> dict[str, An
             return {}
         spec = found[-1]
     return spec.document_fields(run, list(items))
+
+
+def touched_targets(run: RunRecord) -> list[str]:
+    """The run's own target and every other target it acts on (a fleet's services)."""
+    extra: list[str] = []
+    if run.operation in BUILTIN_TOUCHED:
+        extra = cast(Callable[["RunRecord"], list[str]], _attribute(BUILTIN_TOUCHED[run.operation]))(run)
+    return [run.target, *extra]

@@ -39,6 +39,8 @@ def render_status(document: dict[str, Any]) -> str:
         if document.get(key):
             lines.append(f"{key.replace('_', ' '):<25} {document[key]}")
     lines.extend(_task_failure_lines(document.get("task_failures") or {}))
+    if document.get("services"):
+        lines.extend(_service_lines(document["services"]))
     lines.append("timeline")
     previous = document["started_at"]
     for transition in document["transitions"]:
@@ -113,6 +115,28 @@ def _task_failure_lines(failures: dict[str, Any]) -> list[str]:
             verb = "failed to start" if reason.get("stop_code") == "TaskFailedToStart" else "stopped"
             lines.append(f"    {reason.get('count', 0)} {verb}: {reason.get('text')}")
     return lines
+
+
+def _service_lines(services: list[dict[str, Any]]) -> list[str]:
+    """A fleet's services, one row each: where it stands, its task definitions, how long it took; then why, for a
+    service that did not succeed."""
+    width = max(len("SERVICE"), *(len(service["name"]) for service in services))
+    lines = ["services", f"  {'SERVICE':<{width}}  {'STATE':<16} {'TASK DEFINITION':<32} TOOK"]
+    for service in services:
+        before = _short(service.get("previous_task_definition"))
+        after = _short(service.get("new_task_definition"))
+        change = f"{before} -> {after}" if after != "-" else before
+        took = "-"
+        if service.get("started_at") and service.get("ended_at"):
+            took = format_duration(_seconds_between(service["started_at"], service["ended_at"]))
+        lines.append(f"  {service['name']:<{width}}  {service['state']:<16} {change:<32} {took}")
+        if service.get("reason") and service["state"] != "succeeded":
+            lines.append(f"  {'':<{width}}  {service['reason']}")
+    return lines
+
+
+def _short(arn: str | None) -> str:
+    return arn.rsplit("/", 1)[-1] if arn else "-"
 
 
 # An instance's optional notes, printed under it when the run document has them.

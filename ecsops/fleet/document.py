@@ -60,3 +60,8 @@ def _target(params: dict[str, Any]) -> str:
     if params.get("account") is None or params.get("region") is None:
         return f"ecs:{params['cluster']}/{params['service']}"
     return EcsServiceIdentity(params["account"], params["region"], params["cluster"], params["service"]).key
+
+
+def touched_targets(run: RunRecord) -> list[str]:
+    """The lock keys of the fleet's services (`runs --target` matches a fleet run by any of them)."""
+    return [_target(service["params"]) for service in run.params.get("services", []) if service.get("params")]

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from ecsops.aws.ecs import ClusterNotFound, EcsGateway
 from ecsops.aws.errors import is_transient
-from ecsops.deploy.wait import ADAPTIVE_FIRST_INTERVAL, ADAPTIVE_MAX_INTERVAL, MAX_SILENCE_SECONDS
+from ecsops.deploy.wait import ADAPTIVE_FIRST_INTERVAL, ADAPTIVE_MAX_INTERVAL
 from ecsops.fleet.facts import FleetFacts, ServiceFacts
 from ecsops.fleet.params import FleetParams
 from ecsops.fleet.service_handlers import DONE_STATES, OBSERVED_STATES, ROLLING_STATES, Observation
@@ -77,16 +77,14 @@ class FleetHandlers:
         # deploy's adaptive polling (2s growing to 6s), or the file's poll-interval; a round that moved a service
         # starts it over.
         polling = AdaptiveInterval(ADAPTIVE_FIRST_INTERVAL, ADAPTIVE_MAX_INTERVAL, fixed=self.fleet.poll_interval)
-        said_at, said = float("-inf"), ""
+        items = ctx.items()
         while True:
-            items = ctx.items()
             if all(item.state in _FINAL for item in items.values()):
                 trigger, reason = fleet_verdict(items)
                 ctx.set_reason(reason)
                 return trigger
-            wanted = [item_id for item_id, item in items.items() if item.state in OBSERVED_STATES]
             try:
-                observation = self.poller.poll(wanted)
+                observation = self.poller.poll(self._observed(items))
             except Exception as exc:
                 if not is_transient(exc):
                     raise
@@ -95,14 +93,22 @@ class FleetHandlers:
                 continue
             ctx.record(poll_rounds=ctx.facts.poll_rounds + 1)
             changed = ctx.drive_items(observation)
-            line = summary(ctx.items())
-            now = ctx.now()
-            if line != said or now - said_at >= MAX_SILENCE_SECONDS:
-                ctx.progress(line)
-                said, said_at = line, now
-            if all(item.state in _FINAL for item in ctx.items().values()):
-                continue
-            ctx.sleep(polling.after(changed))
+            items = ctx.items()
+            ctx.progress(summary(items))  # one line per round: where the fleet stands
+            if not all(item.state in _FINAL for item in items.values()):
+                ctx.sleep(polling.after(changed))
+
+    def _observed(self, items: Mapping[str, ItemRecord]) -> list[str]:
+        """The services this round must look at: those waiting on a deployment, and as many pending ones (in file
+        order) as may start now. Each starts on a fresh answer: preflight's reads are its snapshot only if the
+        service still looks as they saw it."""
+        wanted = [item_id for item_id, item in items.items() if item.state in OBSERVED_STATES - {"pending"}]
+        pending = sorted((item_id for item_id, item in items.items() if item.state == "pending"),
+                         key=lambda item_id: int(items[item_id].data.get("index", 0)))
+        if self.fleet.max_parallel is not None:
+            rolling = sum(1 for item in items.values() if item.state in ROLLING_STATES)
+            pending = pending[: max(0, self.fleet.max_parallel - rolling)]
+        return wanted + pending
 
 
 _FINAL = frozenset(DONE_STATES - {"rolled_out"})

@@ -116,7 +116,7 @@ class ServiceHandlers:
             trigger = handler(item)
             if trigger is None:
                 item.save()
-            elif item.observation is not None and trigger in _ENDING:
+            elif trigger in _ENDING:
                 item.note(ended_at=utc_now_iso())
             return trigger
 
@@ -249,7 +249,8 @@ class ServiceHandlers:
         return watch
 
 
-_ENDING = frozenset({"keep", "skip", "cancel", "rollback_done", "rollback_failed", "superseded", "gave_up", "fail"})
+# The triggers that end a service's rollout (`stable`: rolled out; `keep` only confirms it): its end time is taken.
+_ENDING = frozenset({"stable", "skip", "cancel", "rollback_done", "rollback_failed", "superseded", "gave_up", "fail"})
 
 
 def _unchanged_since_preflight(service: FleetService, item: Context) -> bool:
