@@ -132,7 +132,9 @@ def _preflight(params: FleetParams) -> Prepared[FleetPlan]:
         _faults(exc.faults)
     except PreflightAwsError as exc:
         fail(str(exc))
-    return Prepared(plan.target, plan.params.recorded(), plan)
+    # Each service's snapshot (preflight's reads) goes into its item, not into the run's record: a run record
+    # rewritten at every checkpoint must not carry 50 task definitions.
+    return Prepared(plan.target, plan.params.without_snapshots().recorded(), plan, build_params=plan.params.recorded())
 
 
 def _print_dry_run(plan: FleetPlan, output: str) -> None:

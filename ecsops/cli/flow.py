@@ -43,6 +43,9 @@ class Prepared(Generic[Plan]):
     target: str
     params: dict[str, Any]
     plan: Plan
+    # What this process builds the operation from, when more than what is recorded in the run: reads the operation
+    # keeps in its items instead (a fleet's per-service snapshots), so the run's record stays small. None: params.
+    build_params: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def run_operation(
             )
         prepared = command.preflight(typed)
         return start(store, spec, run_id=run_id, target=prepared.target, params=prepared.params, output=output,
-                     quiet=quiet)
+                     quiet=quiet, build_params=prepared.build_params)
     except typer.Exit as exc:  # a usage error or a failed preflight, already said
         return int(exc.exit_code)
 
@@ -135,13 +138,15 @@ def start(
     params: dict[str, Any],
     output: str,
     quiet: bool = False,
+    build_params: dict[str, Any] | None = None,
 ) -> int:
-    """Record and drive a new run on `target` (the resolved identity: the lock key)."""
+    """Record and drive a new run on `target` (the resolved identity: the lock key); `params` are recorded, the
+    operation is built from `build_params` (default: the same)."""
     new_id = run_id or new_run_id(spec.name)
 
     def drive(engine: Engine) -> RunRecord:
         return engine.start(
-            spec.build(params),
+            spec.build(params if build_params is None else build_params),
             run_id=new_id,
             target=target,
             params=params,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecsops.deploy.facts import DeployFacts
+from ecsops.deploy.snapshot import ServiceSnapshot
 
 
 class ServiceFacts(DeployFacts):
@@ -13,6 +14,9 @@ class ServiceFacts(DeployFacts):
     model_config = ConfigDict(extra="forbid")
 
     index: int = 0  # its position in the file
+    # Preflight's reads of the service (the run's record does not carry them): its snapshot while the service
+    # still looks as they saw it when it starts.
+    preflight: ServiceSnapshot | None = None
     # Its deadlines (`deploy`, `rollback`), on the run's clock: fixed when first asked, kept across resumes.
     timers: dict[str, float] = Field(default_factory=dict)
     # How the service ended, or what went wrong (the item's counterpart of a run's reason).

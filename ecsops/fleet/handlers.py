@@ -68,7 +68,7 @@ class FleetHandlers:
 
     def planned(self, ctx: Context) -> str:
         for service in self.fleet.services:
-            ctx.add_item(service.name, ServiceFacts(index=service.index))
+            ctx.add_item(service.name, ServiceFacts(index=service.index, preflight=service.params.snapshot))
         limit = f", at most {self.fleet.max_parallel} at once" if self.fleet.max_parallel else ""
         ctx.progress(f"{len(self.fleet.services)} services{limit}; --on-failure {self.fleet.on_failure}")
         return "start"

@@ -55,5 +55,11 @@ class FleetParams(BaseModel):
                 return service
         raise KeyError(f"no service {item_id} in this fleet")
 
+    def without_snapshots(self) -> FleetParams:
+        """These params without preflight's reads: what the run records (each service's item keeps its own)."""
+        services = tuple(s.model_copy(update={"params": s.params.model_copy(update={"snapshot": None})})
+                         for s in self.services)
+        return self.model_copy(update={"services": services})
+
     def recorded(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

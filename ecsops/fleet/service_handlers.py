@@ -20,7 +20,7 @@ from ecsops.deploy.handlers import ROLLBACK_DEADLINE, DeployHandlers, RetryNotic
 from ecsops.deploy.verdict import Verdict, Watch
 from ecsops.fleet.facts import ServiceFacts
 from ecsops.fleet.item_context import ServiceRunContext
-from ecsops.fleet.params import FleetParams, FleetService
+from ecsops.fleet.params import FleetParams
 from machines.context import RunContext
 from machines.items import ItemContext, ItemHandler
 from store.clock import utc_now_iso
@@ -82,11 +82,11 @@ class ServiceHandlers:
         self.fleet = fleet
         self.notices = notices
         self._services = {service.name: service for service in fleet.services}
-        # Per service: deploy's handlers with preflight's reads (`fresh`), and without them (`reread`: the service
-        # changed since preflight, or a resumed run decided so), each keeping its own memory of the drive.
-        self._fresh = {
-            name: DeployHandlers(s.params, ecs, elbv2, poll_ecs, notices) for name, s in self._services.items()
-        }
+        self._gateways = (ecs, elbv2, poll_ecs)
+        # Per service: deploy's handlers on preflight's reads (`fresh`), made once its snapshot is known (the
+        # params this process built from, or the item's record), and without them (`reread`: the service changed
+        # since preflight, or a resumed run cannot tell); each keeps its own memory of the drive.
+        self._fresh: dict[str, DeployHandlers] = {}
         self._reread = {
             name: DeployHandlers(s.params.model_copy(update={"snapshot": None}), ecs, elbv2, poll_ecs, notices)
             for name, s in self._services.items()
@@ -126,12 +126,25 @@ class ServiceHandlers:
     def _context(self, item: Context) -> ServiceRunContext:
         return self._contexts[item.item_id].bind(item)
 
+    def _fresh_handlers(self, item: Context) -> DeployHandlers | None:
+        """Deploy's handlers on preflight's reads of the service, if they are known."""
+        name = item.item_id
+        if name not in self._fresh:
+            params = self._services[name].params
+            snapshot = params.snapshot or item.facts.preflight
+            if snapshot is None:
+                return None
+            ecs, elbv2, poll_ecs = self._gateways
+            self._fresh[name] = DeployHandlers(params.model_copy(update={"snapshot": snapshot}), ecs, elbv2, poll_ecs,
+                                               self.notices)
+        return self._fresh[name]
+
     def _handlers(self, item: Context) -> DeployHandlers:
         """`fresh` while the item runs on preflight's reads (its snapshot is theirs), else `reread`."""
-        service = self._services[item.item_id]
-        snapshot = service.params.snapshot
-        if snapshot is not None and item.facts.snapshot_read_at == snapshot.read_at:
-            return self._fresh[item.item_id]
+        fresh = self._fresh_handlers(item)
+        snapshot = fresh.params.snapshot if fresh is not None else None
+        if fresh is not None and snapshot is not None and item.facts.snapshot_read_at == snapshot.read_at:
+            return fresh
         return self._reread[item.item_id]
 
     def _deploy_stage(self, state: str) -> Callable[[Context], str | None]:
@@ -158,10 +171,10 @@ class ServiceHandlers:
 
     def planned(self, item: Context) -> str | None:
         """Deploy's `planned` on preflight's reads when the service still is as they saw it, else on a new read."""
-        service = self._services[item.item_id]
+        fresh = self._fresh_handlers(item)
         handlers = self._reread[item.item_id]
-        if item.facts.rollback_target is None and _unchanged_since_preflight(service, item):
-            handlers = self._fresh[item.item_id]
+        if fresh is not None and item.facts.rollback_target is None and _unchanged_since_preflight(fresh, item):
+            handlers = fresh
         return handlers.planned(_deploy(self._context(item)))
 
     # ---- waiting: our deployment, judged from this round's answer ------------------------------------
@@ -253,10 +266,10 @@ class ServiceHandlers:
 _ENDING = frozenset({"stable", "skip", "cancel", "rollback_done", "rollback_failed", "superseded", "gave_up", "fail"})
 
 
-def _unchanged_since_preflight(service: FleetService, item: Context) -> bool:
+def _unchanged_since_preflight(fresh: DeployHandlers, item: Context) -> bool:
     """Whether this round's answer shows the service as preflight read it: same task definition, desired count
     and deployments. Then preflight's reads are the snapshot, as a single deploy takes them."""
-    snapshot = service.params.snapshot
+    snapshot = fresh.params.snapshot
     if snapshot is None or item.observation is None:
         return False
     polled, answer = item.observation.service(item.item_id)
