@@ -16,7 +16,8 @@ def diagrams_section() -> str:
         spec = get_operation(name)
         parts.append(f"### {name}\n\n```mermaid\n{spec.definition.mermaid()}```")
         if spec.item_definition is not None:
-            parts.append(f"Each instance of a `{name}` run:\n\n```mermaid\n{spec.item_definition.mermaid()}```")
+            noun = spec.extra.get("item_noun", "instance")
+            parts.append(f"Each {noun} of a `{name}` run:\n\n```mermaid\n{spec.item_definition.mermaid()}```")
     parts.append(END)
     return "\n\n".join(parts)
 

@@ -14,6 +14,7 @@ ROOMS = {
     "ecsops/cli": "ecsops.cli",
     "ecsops/deploy": "ecsops.deploy",
     "ecsops/replace": "ecsops.replace",
+    "ecsops/fleet": "ecsops.fleet",
     "ecsops/aws": "ecsops.aws",
     "ecsops/sim": "ecsops.sim",
     "ecsops/demo": "ecsops.demo",
@@ -24,10 +25,14 @@ PRODUCT = ("ecsops", "machines", "store")
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "store": ("machines", "ecsops"),
     "machines": ("ecsops",),
-    "ecsops.aws": ("ecsops.cli", "ecsops.deploy", "ecsops.replace", "ecsops.demo", "ecsops.sim", "machines", "store"),
-    "ecsops.deploy": ("ecsops.replace", "ecsops.cli", "ecsops.demo", "ecsops.sim"),
-    "ecsops.replace": ("ecsops.deploy", "ecsops.cli", "ecsops.demo", "ecsops.sim"),
-    "ecsops.sim": ("ecsops.cli", "ecsops.deploy", "ecsops.replace", "ecsops.aws", "ecsops.demo", "machines", "store"),
+    "ecsops.aws": ("ecsops.cli", "ecsops.deploy", "ecsops.replace", "ecsops.fleet", "ecsops.demo", "ecsops.sim",
+                   "machines", "store"),
+    "ecsops.deploy": ("ecsops.replace", "ecsops.fleet", "ecsops.cli", "ecsops.demo", "ecsops.sim"),
+    "ecsops.replace": ("ecsops.deploy", "ecsops.fleet", "ecsops.cli", "ecsops.demo", "ecsops.sim"),
+    # A fleet is many deploys: it builds on deploy's handlers, never the other way round.
+    "ecsops.fleet": ("ecsops.replace", "ecsops.cli", "ecsops.demo", "ecsops.sim"),
+    "ecsops.sim": ("ecsops.cli", "ecsops.deploy", "ecsops.replace", "ecsops.fleet", "ecsops.aws", "ecsops.demo",
+                   "machines", "store"),
 }
 
 

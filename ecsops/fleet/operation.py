@@ -61,5 +61,6 @@ SPEC = OperationSpec(
     document_fields=document_fields,
     item_definition=SERVICE_DEFINITION,
     describe="deploy many services as one run: each walks deploy's stages; one verdict, one failure policy",
-    extra={"item_describe": "each service of a deploy-fleet run: deploy's stages, then kept or reverted"},
+    extra={"item_describe": "each service of a deploy-fleet run: deploy's stages, then kept or reverted",
+           "item_noun": "service"},
 )

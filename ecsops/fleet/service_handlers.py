@@ -39,6 +39,8 @@ DONE_STATES = frozenset(
 FAILED_STATES = frozenset(
     {"rolled_back", "rollback_failed", "superseded", "failed", "rolling_back", "ecs_rolling_back"}
 )
+# Started but not changed yet (no UpdateService sent): rollback-all cancels a service found here.
+UNCHANGED_STATES = frozenset({"planned", "snapshotted", "registering"})
 # States whose handler needs this round's DescribeServices answer for the service.
 OBSERVED_STATES = frozenset({"pending", "waiting", "rolling_back", "ecs_rolling_back"})
 
@@ -59,8 +61,10 @@ class Observation:
 
 
 def failed_services(items: Mapping[str, ItemRecord]) -> list[str]:
-    """The services that failed so far (being rolled back counts), in item order."""
-    return [item_id for item_id, item in items.items() if item.state in FAILED_STATES]
+    """The services that failed so far (being rolled back counts, being taken back by rollback-all does not), in
+    item order."""
+    return [item_id for item_id, item in items.items()
+            if item.state in FAILED_STATES and not item.data.get("reverted_with_fleet")]
 
 
 def _deploy(ctx: ServiceRunContext) -> DeployContext:
@@ -147,8 +151,19 @@ class ServiceHandlers:
             return fresh
         return self._reread[item.item_id]
 
+    def _cancelled(self, item: Context) -> bool:
+        """rollback-all, some service failed, and this one was not changed yet: it is left as it is (`cancel`).
+        A service passes these states within one round; only a resumed run finds one here after a failure."""
+        failed = failed_services(item.siblings)
+        if not failed or self.fleet.on_failure != "rollback-all":
+            return False
+        item.note(reason=f"not changed: {failed[0]} failed first (--on-failure rollback-all)")
+        return True
+
     def _deploy_stage(self, state: str) -> Callable[[Context], str | None]:
         def run(item: Context) -> str | None:
+            if state in UNCHANGED_STATES and self._cancelled(item):
+                return "cancel"
             handlers = self._handlers(item)
             return handlers.mapping()[state](_deploy(self._context(item)))
 
@@ -171,6 +186,8 @@ class ServiceHandlers:
 
     def planned(self, item: Context) -> str | None:
         """Deploy's `planned` on preflight's reads when the service still is as they saw it, else on a new read."""
+        if self._cancelled(item):
+            return "cancel"
         fresh = self._fresh_handlers(item)
         handlers = self._reread[item.item_id]
         if fresh is not None and item.facts.rollback_target is None and _unchanged_since_preflight(fresh, item):
@@ -184,8 +201,9 @@ class ServiceHandlers:
         p = handlers.params
         failed = failed_services(item.siblings)
         if failed and self.fleet.on_failure == "rollback-all":
-            ctx.record(rollback_cause=f"rolled back with the fleet: {failed[0]} failed (--on-failure rollback-all)")
-            ctx.progress("rolling back with the fleet")
+            ctx.record(rollback_cause=f"rolled back with the fleet: {failed[0]} failed (--on-failure rollback-all)",
+                       reverted_with_fleet=True)
+            ctx.progress(f"rolling back with the fleet: {failed[0]} failed")
             return "revert"
         deadline = ctx.deadline(DEPLOY_DEADLINE, p.timeout_seconds)
         watch = self._look(item, ctx, handlers, str(item.facts.deployment_id), item.facts.target().task_definition,
@@ -201,8 +219,8 @@ class ServiceHandlers:
         failed = failed_services(siblings)
         if failed:
             item.note(rollback_cause=f"rolled back with the fleet: {failed[0]} failed (--on-failure rollback-all)",
-                      reason=None)
-            self._context(item).progress("rolling back with the fleet")
+                      reason=None, reverted_with_fleet=True)
+            self._context(item).progress(f"rolling back with the fleet: {failed[0]} failed")
             return "revert"
         if all(sibling.state in ("rolled_out", "succeeded") for sibling in siblings.values()):
             return "keep"

@@ -24,9 +24,14 @@ def fleet_verdict(items: Mapping[str, ItemRecord]) -> tuple[str, str]:
         by_state.setdefault(item.state, []).append(item_id)
     counts = ", ".join(f"{len(ids)} {state.replace('_', ' ')}" for state, ids in sorted(by_state.items()))
     head = f"{len(items)} services: {counts}"
+    reverted = [item_id for item_id, item in items.items() if item.data.get("reverted_with_fleet")]
+    if reverted:
+        head += f" ({', '.join(reverted)} taken back with the fleet: --on-failure rollback-all)"
     for state, trigger in _ORDER:
         if by_state.get(state):
-            return trigger, f"{head}; {state.replace('_', ' ')}: {_named(by_state[state], items)}"
+            # The services that failed by themselves are named with their reasons; those taken back, above.
+            named = [item_id for item_id in by_state[state] if item_id not in reverted] or by_state[state]
+            return trigger, f"{head}; {state.replace('_', ' ')}: {_named(named, items)}"
     if by_state.get("skipped"):
         return "some_failed", f"{head}; not deployed: {', '.join(by_state['skipped'])}"
     return "all_succeeded", head

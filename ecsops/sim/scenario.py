@@ -357,8 +357,17 @@ def demo_scenario() -> Scenario:
 def bluegreen_scenario() -> Scenario:
     """The demo plus services `bg` (BLUE_GREEN, 30-minute bake), `lin` (LINEAR 25 %, 2-minute steps, 5-minute
     bake) and `can` (CANARY 10 %, 5-minute canary bake, 5-minute bake) on cluster `demo`, each its own family
-    with container `app` on nginx:1.25, desired 2."""
+    with container `app` on nginx:1.25, desired 2; and cluster `batch` with ROLLING FARGATE services `api` and
+    `worker` (same container, desired 2), for a fleet of several services."""
     scenario = demo_scenario()
+    scenario.clusters.append(ClusterSpec(name="batch"))
+    for name in ("api", "worker"):
+        scenario.task_definitions.append(
+            TaskDefinitionSpec(family=name, containers=[ContainerSpec(name="app", image="nginx:1.25")])
+        )
+        scenario.services.append(
+            ServiceSpec(name=name, cluster="batch", task_definition=name, desired_count=2, launch_type="FARGATE")
+        )
     options: dict[str, dict[str, Any]] = {
         "bg": {"strategy": "BLUE_GREEN", "bake_time_minutes": 30},  # breaker with rollback on all three, as on web
         "lin": {"strategy": "LINEAR", "linear_step_percent": 25.0, "linear_step_bake_minutes": 2,
