@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +60,69 @@ def task_definition_of(sim: Any, cluster: str, service: str) -> str:
     """The service's task definition now, as `family:revision`."""
     described = sim.client("ecs").describe_services(cluster=cluster, services=[service])["services"][0]
     return str(described["taskDefinition"]).rsplit("/", 1)[-1]
+
+
+NO_PAUSE = 'poll-interval = "0"'  # the file's top-level line: polls without pause (the clock moves per Describe)
+
+
+def revisions_of(sim: Any, family: str) -> list[str]:
+    """Every revision of the family, as `family:revision`, oldest first (the simulator's ListTaskDefinitions)."""
+    arns = sim.client("ecs").list_task_definitions(familyPrefix=family)["taskDefinitionArns"]
+    names = [str(arn).rsplit("/", 1)[-1] for arn in arns]
+    return sorted((name for name in names if name.rsplit(":", 1)[0] == family),
+                  key=lambda name: int(name.rsplit(":", 1)[1]))
+
+
+def deployment_ids(sim: Any) -> set[str]:
+    """The ids of every ECS deployment the simulator has seen so far (call right after a reset: the seeded ones)."""
+    return {str(change["deployment_id"]) for change in sim.rollouts()}
+
+
+def deployments_by_service(sim: Any, seeded: Collection[str] = ()) -> dict[str, list[str]]:
+    """Per CLUSTER/SERVICE, the task definition (`family:revision`) of each ECS deployment created since the
+    seeded ones, oldest first: one per UpdateService that forced a new deployment (ours and rollbacks)."""
+    found: dict[str, list[str]] = {}
+    seen: set[str] = set(seeded)
+    for change in sim.rollouts():
+        deployment = str(change["deployment_id"])
+        if deployment in seen:
+            continue
+        seen.add(deployment)
+        name = f"{change['cluster']}/{change['service']}"
+        found.setdefault(name, []).append(str(change["task_definition"]).rsplit("/", 1)[-1])
+    return found
+
+
+def desired_count_of(sim: Any, cluster: str, service: str) -> int:
+    described = sim.client("ecs").describe_services(cluster=cluster, services=[service])["services"][0]
+    return int(described["desiredCount"])
+
+
+def item_paths(document: dict[str, Any]) -> dict[str, list[str]]:
+    """Per service (item), the states it went through, from the run's transitions: ['pending', 'planned', ...]."""
+    paths: dict[str, list[str]] = {}
+    for transition in document["transitions"]:
+        item = transition.get("item")
+        if item is None:
+            continue
+        path = paths.setdefault(item, [transition["source"]])
+        assert path[-1] == transition["source"], (item, path, transition)
+        path.append(transition["dest"])
+    return paths
+
+
+# A service holds a --max-parallel slot from its start until its deployment (or rollback) ended.
+ROLLING = frozenset({"planned", "snapshotted", "registering", "updating", "waiting", "rolling_back",
+                     "ecs_rolling_back"})
+
+
+def most_rolling_at_once(document: dict[str, Any]) -> int:
+    """Replaying the item transitions in order (seq): the most services rolling at one moment."""
+    state: dict[str, str] = {}
+    most = 0
+    for transition in sorted(document["transitions"], key=lambda t: t["seq"]):
+        if transition.get("item") is None:
+            continue
+        state[transition["item"]] = transition["dest"]
+        most = max(most, sum(1 for s in state.values() if s in ROLLING))
+    return most
