@@ -44,33 +44,43 @@ class NativeDeploy:
     def queued(self, ctx: Context) -> str:
         """Wait (against --timeout) until the service has no unfinished service deployment, then snapshot
         afresh: that deployment may have changed what runs, and so what a rollback restores."""
-        p = self.params
-        deadline = ctx.deadline(DEPLOY_DEADLINE, p.timeout_seconds)
         said = float("-inf")
         while True:
-            unfinished = self.ecs.list_service_deployments(
-                p.cluster, p.service, statuses=UNFINISHED_SERVICE_DEPLOYMENT_STATUSES
-            )
-            if not unfinished:
-                ctx.record(queue_cleared=True)
-                ctx.progress("no other deployment in progress: taking the snapshot now")
-                return "turn_came"
-            arns = [str(b.get("serviceDeploymentArn")) for b in unfinished]
-            ctx.record(waited_for=sorted(set(ctx.facts.waited_for) | set(arns)))
+            trigger, waiting = self.queue_look(ctx)
+            if trigger is not None:
+                return trigger
             now = ctx.now()
-            if now >= deadline:
-                ctx.set_reason(
-                    f"nothing was changed: another deployment ({', '.join(short_arn(a) for a in arns)}, "
-                    f"{unfinished[0].get('status')}) was still in progress after "
-                    f"{format_duration(p.timeout_seconds)} (--timeout)"
-                )
-                return "fail"
             if now - said >= 60.0:
                 said = now
-                ctx.progress(f"waiting for another deployment to end before deploying: "
-                             f"{', '.join(short_arn(a) for a in arns)} ({unfinished[0].get('status')}); "
-                             f"{format_duration(deadline - now)} left")
+                ctx.progress(waiting)
+            deadline = ctx.deadline(DEPLOY_DEADLINE, self.params.timeout_seconds)
             ctx.sleep(min(QUEUE_POLL_INTERVAL, max(0.0, deadline - now)))
+
+    def queue_look(self, ctx: Context) -> tuple[str | None, str]:
+        """One ListServiceDeployments: the trigger once the turn came (or --timeout passed), else None and what is
+        awaited, for people."""
+        p = self.params
+        deadline = ctx.deadline(DEPLOY_DEADLINE, p.timeout_seconds)
+        unfinished = self.ecs.list_service_deployments(
+            p.cluster, p.service, statuses=UNFINISHED_SERVICE_DEPLOYMENT_STATUSES
+        )
+        if not unfinished:
+            ctx.record(queue_cleared=True)
+            ctx.progress("no other deployment in progress: taking the snapshot now")
+            return "turn_came", ""
+        arns = [str(b.get("serviceDeploymentArn")) for b in unfinished]
+        ctx.record(waited_for=sorted(set(ctx.facts.waited_for) | set(arns)))
+        now = ctx.now()
+        if now >= deadline:
+            ctx.set_reason(
+                f"nothing was changed: another deployment ({', '.join(short_arn(a) for a in arns)}, "
+                f"{unfinished[0].get('status')}) was still in progress after "
+                f"{format_duration(p.timeout_seconds)} (--timeout)"
+            )
+            return "fail", ""
+        return None, (f"waiting for another deployment to end before deploying: "
+                      f"{', '.join(short_arn(a) for a in arns)} ({unfinished[0].get('status')}); "
+                      f"{format_duration(deadline - now)} left")
 
     # ---- updating: what the update step needs -------------------------------------------------------
     def before_update(self, ctx: Context, fresh_snapshot: ServiceSnapshot | None) -> None:
@@ -93,6 +103,15 @@ class NativeDeploy:
 
     # ---- binding: which service deployment is ours ----------------------------------------------------
     def binding(self, ctx: Context) -> str:
+        while True:
+            trigger = self.bind_look(ctx)
+            if trigger is not None:
+                return trigger
+            ctx.sleep(BIND_POLL_INTERVAL)
+
+    def bind_look(self, ctx: Context) -> str | None:
+        """One look for our service deployment: `bound` once found (the step records it), `unbound` when --timeout
+        passed without it, else None."""
         facts = ctx.facts
         deadline = ctx.deadline(DEPLOY_DEADLINE, self.params.timeout_seconds)
         request = {
@@ -101,9 +120,8 @@ class NativeDeploy:
             "known": facts.known_service_deployments,
         }
         found = self._find_ours(request)
-        while found is None and ctx.now() < deadline:
-            ctx.sleep(BIND_POLL_INTERVAL)
-            found = self._find_ours(request)
+        if found is None and ctx.now() < deadline:
+            return None
         if found is None:
             ctx.set_reason(
                 f"UpdateService was sent (deployment {facts.deployment_id}) but ECS lists no service deployment "
@@ -154,12 +172,18 @@ class NativeDeploy:
 
     # ---- following -----------------------------------------------------------------------------------
     def following(self, ctx: Context) -> str:
+        followed = self.follower.follow(
+            ctx, str(ctx.facts.service_deployment_arn), DEPLOY_DEADLINE, self.params.timeout_seconds,
+            until_paused=True, failure_limit=self.failure_limit(ctx),
+        )
+        return self.following_verdict(ctx, followed)
+
+    def following_verdict(self, ctx: Context, followed: Followed) -> str:
+        """The trigger `following` fires for the last look at our service deployment: a verdict, a pause, or still
+        in progress at the deadline (timed out). A fleet calls it with the look of its batched poll."""
         p = self.params
         arn = str(ctx.facts.service_deployment_arn)
-        limit = self._failure_limit(ctx)
-        followed = self.follower.follow(
-            ctx, arn, DEPLOY_DEADLINE, p.timeout_seconds, until_paused=True, failure_limit=limit
-        )
+        limit = self.failure_limit(ctx)
         look, deployment = followed.look, followed.deployment
         if look is not None and limit and look.phase is Phase.IN_PROGRESS and look.failure_count >= limit:
             cause = self._with_task_failures(
@@ -205,7 +229,7 @@ class NativeDeploy:
         ctx.progress(f"{cause}; rolling back with StopServiceDeployment")
         return "timed_out"
 
-    def _failure_limit(self, ctx: Context) -> int | None:
+    def failure_limit(self, ctx: Context) -> int | None:
         """When failed tasks of the new revision fail the deploy: at --max-failed-tasks when given; otherwise at
         ECS's threshold only if the service's circuit breaker is off (when on, ECS fails and rolls back itself)."""
         p = self.params
@@ -259,6 +283,10 @@ class NativeDeploy:
             )
         if look is not None and look.phase is Phase.PAUSED:
             self.follower.wait_while_paused(ctx, arn, hook_id)
+        return self.pause_ended(ctx)
+
+    def pause_ended(self, ctx: Context) -> str:
+        """The PAUSE hook was acted on (or timed out): follow again, --timeout extended by the time it took."""
         # The time a person took does not count against --timeout: the hook's own timeout governed it.
         since = ctx.facts.paused_since
         waited = max(0.0, ctx.now() - since) if since is not None else 0.0
@@ -270,6 +298,16 @@ class NativeDeploy:
 
     # ---- stopping: our own rollback -------------------------------------------------------------------
     def stopping(self, ctx: Context) -> str:
+        cause = self.begin_stop(ctx)
+        followed = self.follower.follow(
+            ctx, str(ctx.facts.service_deployment_arn), ROLLBACK_DEADLINE, self.params.rollback_budget_seconds,
+            until_paused=False,
+        )
+        return self.rollback_end(ctx, followed, cause, stopping=True)
+
+    def begin_stop(self, ctx: Context) -> str:
+        """StopServiceDeployment(ROLLBACK), sent once (a refusal is said: the deployment's status tells why); the
+        rollback's deadline runs from the first call. The cause of the rollback."""
         p = self.params
         ctx.deadline(ROLLBACK_DEADLINE, p.rollback_budget_seconds)
         arn = str(ctx.facts.service_deployment_arn)
@@ -293,8 +331,7 @@ class NativeDeploy:
             ctx.progress(f"StopServiceDeployment refused ({exc.code}: {exc.error.get('message')}); reading its status")
         else:
             ctx.progress(f"StopServiceDeployment(ROLLBACK) sent for {short_arn(arn)}; waiting for ECS to roll back")
-        followed = self.follower.follow(ctx, arn, ROLLBACK_DEADLINE, p.rollback_budget_seconds, until_paused=False)
-        return self._rollback_end(ctx, followed, cause, stopping=True)
+        return cause
 
     # ---- ecs_rolling_back: ECS's own rollback ----------------------------------------------------------
     def ecs_rolling_back(self, ctx: Context) -> str:
@@ -304,9 +341,9 @@ class NativeDeploy:
         followed = self.follower.follow(
             ctx, arn, ROLLBACK_DEADLINE, self.params.rollback_budget_seconds, until_paused=False
         )
-        return self._rollback_end(ctx, followed, cause, stopping=False)
+        return self.rollback_end(ctx, followed, cause, stopping=False)
 
-    def _rollback_end(self, ctx: Context, followed: Followed, cause: str, *, stopping: bool) -> str:
+    def rollback_end(self, ctx: Context, followed: Followed, cause: str, *, stopping: bool) -> str:
         target = ctx.facts.target()
         previous = f"{short_name(target.task_definition)} with desired count {target.desired_count}"
         look, deployment = followed.look, followed.deployment

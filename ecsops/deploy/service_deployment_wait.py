@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +69,7 @@ class ServiceDeploymentFollower:
         self.ecs = ecs  # a client that does not retry inside a call: the loop retries, and says so
         self.failures = failures  # reads the stopped tasks of the new revision, as a rolling deploy does
         self._said_at = float("-inf")
+        self._shown: tuple[Any, ...] | None = None  # what the last lines said of the deployment
 
     def describe(self, arn: str) -> Mapping[str, Any] | None:
         found = self.ecs.describe_service_deployments([arn])
@@ -87,7 +88,7 @@ class ServiceDeploymentFollower:
         # A bake noticed before a crash: its end is known, so a resumed run polls slowly through it too.
         quiet.ends_not_before = ctx.facts.bake_ends_not_before
         last = Followed(None, None)
-        shown: tuple[Any, ...] | None = None
+        self._shown = None
         polling = adaptive_polling(self.params)
         failed = 0
         previous_poll: float | None = None
@@ -119,27 +120,10 @@ class ServiceDeploymentFollower:
                     ctx.record(bake_ends_not_before=quiet.ends_not_before)
                     ctx.flush()
                 last = Followed(look, deployment)
-                if look.stage and look.stage != ctx.facts.stage_seen:
-                    ctx.record(stage_seen=look.stage)
-                self.failures.read_failures(ctx, str(ctx.facts.deployment_id), look.failure_count, look.phase.final)
+                if self.judge(ctx, last, phase, clock_line, quiet.left(ctx.now()), until_paused=until_paused,
+                              failure_limit=failure_limit):
+                    return last
                 now = ctx.now()
-                state = (look.status, look.stage, look.production_weight, look.test_weight,
-                         tuple(hook_lines(deployment)))
-                if state != shown or look.phase.final:
-                    shown = state
-                    self._say(ctx, clock_line(now))
-                    for line in self._lines(look, deployment, quiet.left(now)):
-                        self._say(ctx, line)
-                elif now - self._said_at >= MAX_SILENCE_SECONDS:
-                    left = quiet.left(now)
-                    bake = f"; bake: at least {format_duration(left)} left" if left else ""
-                    self._say(ctx, f"{clock_line(now)}; no change{bake}")
-                if look.phase.final or (phase == "deploy" and look.phase is Phase.ROLLING_BACK):
-                    return last
-                if until_paused and look.phase is Phase.PAUSED:
-                    return last
-                if failure_limit and look.phase is Phase.IN_PROGRESS and look.failure_count >= failure_limit:
-                    return last
                 if quiet.left(now) > BAKE_FAST_POLLING_SECONDS:
                     interval = max(interval, min(BAKE_POLL_INTERVAL, quiet.left(now) - BAKE_FAST_POLLING_SECONDS))
                 elif quiet.ends_not_before is not None:
@@ -152,6 +136,43 @@ class ServiceDeploymentFollower:
             previous_poll = polled
             pause_in_pieces(ctx, min(interval, max(0.0, deadline - now)), clock_line, self._say)
             polling.after()
+
+    def judge(
+        self,
+        ctx: Context,
+        followed: Followed,
+        phase: str,
+        clock_line: Callable[[float], str],
+        bake_left: float = 0.0,
+        *,
+        until_paused: bool,
+        failure_limit: int | None = None,
+    ) -> bool:
+        """One poll's look at the deployment (DescribeServiceDeployments' answer in `followed`): the stage seen and
+        the new revision's stopped tasks recorded, what changed said; True when the wait is over: final, rolling back
+        (phase "deploy"), paused at a PAUSE hook (`until_paused`), or its failed tasks at `failure_limit`. A fleet
+        calls it with its own batched answers."""
+        look, deployment = followed.look, followed.deployment
+        if look is None or deployment is None:
+            return False
+        if look.stage and look.stage != ctx.facts.stage_seen:
+            ctx.record(stage_seen=look.stage)
+        self.failures.read_failures(ctx, str(ctx.facts.deployment_id), look.failure_count, look.phase.final)
+        now = ctx.now()
+        state = (look.status, look.stage, look.production_weight, look.test_weight, tuple(hook_lines(deployment)))
+        if state != self._shown or look.phase.final:
+            self._shown = state
+            self._say(ctx, clock_line(now))
+            for line in self._lines(look, deployment, bake_left):
+                self._say(ctx, line)
+        elif now - self._said_at >= MAX_SILENCE_SECONDS:
+            bake = f"; bake: at least {format_duration(bake_left)} left" if bake_left else ""
+            self._say(ctx, f"{clock_line(now)}; no change{bake}")
+        if look.phase.final or (phase == "deploy" and look.phase is Phase.ROLLING_BACK):
+            return True
+        if until_paused and look.phase is Phase.PAUSED:
+            return True
+        return bool(failure_limit and look.phase is Phase.IN_PROGRESS and look.failure_count >= failure_limit)
 
     def wait_while_paused(self, ctx: Context, arn: str, hook_id: str | None) -> Followed:
         """Poll every PAUSED_POLL_INTERVAL until the PAUSE hook is acted on (or times out, or the deployment
