@@ -24,7 +24,7 @@ from fleet_helpers import (
     task_definition_of,
 )
 
-from ecsops.sim.scenario import Scenario
+from ecsops.sim.scenario import ForeignUpdate, Scenario
 from ecsops.sim.server import SimServer
 
 FAILING = "demo/svc05"  # svc05 runs on `demo` (odd services on demo, even ones on batch)
@@ -237,3 +237,38 @@ def test_a_poll_round_costs_one_describe_services_per_ten_services_of_a_cluster(
     assert rounds <= polls <= per_round * rounds, (polls, rounds)
     # Polling service by service would have cost about 24 a round.
     assert polls < 6 * rounds, (polls, rounds)
+
+
+def test_a_service_superseded_by_someone_else_makes_the_fleet_superseded(tmp_path: Path, aws_env: SimServer) -> None:
+    # Someone else deploys batch/svc08 while ours rolls out; demo/svc05 fails and is rolled back as well.
+    scenario = fleet_scenario(12).model_copy(
+        update={"foreign_updates": [ForeignUpdate(service="svc08", stage="SCALE_UP")]})
+    code, document, counts, _, scenario = _fleet(tmp_path, aws_env, scenario=scenario)
+
+    assert (code, document["status"]) == (6, "superseded"), document["reason"]
+    outcomes = _outcomes(document)
+    assert outcomes.pop("batch/svc08") == "superseded"
+    assert outcomes.pop(FAILING) == "rolled_back"
+    assert set(outcomes.values()) == {"succeeded"}
+    assert "batch/svc08" in document["reason"] and "someone else deployed" in document["reason"]
+    # Nothing rolled back over the other deployment: one UpdateService of ours on svc08, one rollback on svc05.
+    assert counts["ecs:UpdateService"] == 13
+
+
+def test_a_rollback_that_fails_makes_the_fleet_rollback_failed(tmp_path: Path, aws_env: SimServer) -> None:
+    # demo/svc05's new tasks never run: its deployment times out, and its rollback does too (its old tasks are
+    # replaced by ones that never run either). batch/svc08 is superseded: a failed rollback still ranks first.
+    scenario = fleet_scenario(12).model_copy(update={
+        "stuck_services": ["svc05"], "foreign_updates": [ForeignUpdate(service="svc08", stage="SCALE_UP")]})
+    code, document, counts, _, scenario = _fleet(tmp_path, aws_env, "--timeout", "2m", "--rollback-timeout", "1m",
+                                                 scenario=scenario, broken=())
+
+    assert (code, document["status"]) == (4, "rollback_failed"), document["reason"]
+    outcomes = _outcomes(document)
+    assert outcomes.pop(FAILING) == "rollback_failed"
+    assert outcomes.pop("batch/svc08") == "superseded"
+    assert set(outcomes.values()) == {"succeeded"}
+    assert "rollback failed: demo/svc05" in document["reason"]
+    assert "timed out" in str(services_by_name(document)[FAILING]["reason"]) or "timeout" in str(
+        services_by_name(document)[FAILING]["reason"])
+    assert counts["ecs:UpdateService"] == 13
