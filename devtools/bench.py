@@ -1,7 +1,7 @@
 """`python -m devtools.bench`: ecsops side by side with fabfuel's `ecs deploy` on the simulator (requests, wall
 time, seconds from ECS's completion to exit, outcomes), start-up against `ecs --help`, BLUE_GREEN and LINEAR deploys
-followed by ecsops and by a `services-stable` waiter (virtual time), and the API calls of replace-instances for 6
-and 60 instances."""
+followed by ecsops and by a `services-stable` waiter (virtual time), the API calls of replace-instances for 6
+and 60 instances, and a 50-service deploy-fleet against 50 sequential deploys of each tool."""
 
 from __future__ import annotations
 
@@ -100,11 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default=",".join(f"{n}x{b}" for n, b in CASES),
                         help="replace-instances: instances x batch size, comma separated (default: %(default)s)")
     parser.add_argument("--skip-replace", action="store_true", help="only the side-by-side deploys and start-up")
+    parser.add_argument("--fleet-services", type=int, default=None, metavar="N",
+                        help="services of the deploy-fleet comparison (default: 50; 0 skips it)")
     args = parser.parse_args(argv)
     cases = [tuple(int(part) for part in case.split("x")) for case in args.cases.split(",")]
     if args.skip_replace:
         cases = []
-    from devtools import bench_deploy, bench_dynamodb, bench_startup, bench_strategies
+    from devtools import bench_deploy, bench_dynamodb, bench_fleet, bench_startup, bench_strategies
     from ecsops.sim.server import SimServer
 
     ecsops_script, ecs_script = bench_deploy.tool_path("ecsops"), bench_deploy.tool_path("ecs")
@@ -130,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             server.use_clock("virtual")
             measurements = [measure(server, n, b, workdir) for n, b in cases]
             dynamo_lines, dynamo_ok = bench_dynamodb.report(server)
+            fleet_services = bench_fleet.DEFAULT_SERVICES if args.fleet_services is None else args.fleet_services
+            fleet_runs = bench_fleet.run(server, fleet_services, workdir) if fleet_services > 0 else []
         finally:
             server.stop()
         startups = (
@@ -157,10 +161,15 @@ def main(argv: list[str] | None = None) -> int:
         print(render(measurements))
     print()
     print("\n".join(dynamo_lines))
+    if fleet_runs:
+        print()
+        print(bench_fleet.report(fleet_runs, fleet_services))
     good = [result.runs.get(bench_deploy.ECSOPS) for result in deploys[:2]]
     deploys_ok = all(run is not None and run.outcome == "succeeded" for run in good)
     strategies_ok = all(run.exit_code == 0 for run in strategies if run.tool == bench_strategies.ECSOPS)
-    return 0 if deploys_ok and strategies_ok and dynamo_ok and all(m.status == "succeeded" for m in measurements) else 1
+    fleet_ok = all(run.ok for run in fleet_runs)
+    replace_ok = all(m.status == "succeeded" for m in measurements)
+    return 0 if deploys_ok and strategies_ok and dynamo_ok and fleet_ok and replace_ok else 1
 
 
 if __name__ == "__main__":
