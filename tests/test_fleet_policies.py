@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fleet_helpers import (
     NO_PAUSE,
     deploy_fleet,
@@ -126,11 +125,6 @@ def test_rollback_all_takes_every_changed_service_back_to_its_snapshot(tmp_path:
     assert (counts["ecs:RegisterTaskDefinition"], counts["ecs:UpdateService"]) == (12, 24)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ecsops/fleet/service_handlers.py: failed_services() counts a service in rolling_back as failed even when it "
-    "is only being reverted with the fleet, so a service reverted after it is said to be rolled back because "
-    "that reverted (good) service failed, e.g. 'batch/svc02 (rolled back with the fleet: demo/svc01 failed'; "
-    "FleetFacts.first_failure is never recorded"))
 def test_rollback_all_names_the_service_that_failed_as_the_cause(tmp_path: Path, aws_env: SimServer) -> None:
     code, document, _, _, scenario = _fleet(tmp_path, aws_env, "--on-failure", "rollback-all",
                                             top=f"{NO_PAUSE}\ndesired-count = 3")
