@@ -11,7 +11,7 @@ from devtools import bench_fleet
 from devtools.bench_fleet import DEPLOYS, FABFUEL, FLEET, FleetRun
 from ecsops.sim.server import SimServer
 
-SERVICES = 4
+SERVICES = 3
 
 
 @pytest.fixture
