@@ -111,9 +111,10 @@ def item_paths(document: dict[str, Any]) -> dict[str, list[str]]:
     return paths
 
 
-# A service holds a --max-parallel slot from its start until its deployment (or rollback) ended.
-ROLLING = frozenset({"planned", "snapshotted", "registering", "updating", "waiting", "rolling_back",
-                     "ecs_rolling_back"})
+# A service holds a --max-parallel slot from its start (pending -> planned) until its deployment (or rollback)
+# ended: in any state but these.
+NOT_ROLLING = frozenset({"pending", "rolled_out", "succeeded", "rolled_back", "rollback_failed", "superseded",
+                         "failed", "skipped"})
 
 
 def most_rolling_at_once(document: dict[str, Any]) -> int:
@@ -124,5 +125,5 @@ def most_rolling_at_once(document: dict[str, Any]) -> int:
         if transition.get("item") is None:
             continue
         state[transition["item"]] = transition["dest"]
-        most = max(most, sum(1 for s in state.values() if s in ROLLING))
+        most = max(most, sum(1 for s in state.values() if s not in NOT_ROLLING))
     return most
