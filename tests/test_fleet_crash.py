@@ -18,6 +18,7 @@ from fleet_helpers import (
     fleet_file,
     fleet_scenario,
     item_paths,
+    most_rolling_at_once,
     revisions_of,
     service_names,
     services_by_name,
@@ -137,5 +138,6 @@ def test_a_killed_stop_fleet_resumes_without_starting_the_services_it_had_not_st
         assert revisions_of(aws_env, spec.name) == [f"{spec.name}:1"], name
         assert name not in deployments
         assert task_definition_of(aws_env, spec.cluster, spec.name) == f"{spec.name}:1"
+    assert most_rolling_at_once(document) <= 3  # --max-parallel kept across the kill
     counts = aws_env.counts()
     assert (counts["ecs:RegisterTaskDefinition"], counts["ecs:UpdateService"]) == (6, 7)

@@ -83,6 +83,7 @@ def test_a_service_locked_by_a_killed_deploy_refuses_the_fleet_naming_it_and_its
         assert revisions_of(aws_env, spec.name) == [f"{spec.name}:1"]
     holders = _lock_holders(store, service_names(scenario))
     assert holders == {name: "single-1" if name == "demo/svc07" else None for name in service_names(scenario)}
+    assert run_ecsops(store, "status", "fleet-1").returncode == 2  # refused before any record was made
     # The holder is unharmed: resumed, it finishes its deploy.
     resumed = run_ecsops(store, "resume", "single-1")
     assert resumed.returncode == 0, resumed.stderr
