@@ -215,7 +215,7 @@ def test_a_poll_round_costs_one_describe_services_per_ten_services_of_a_cluster(
 ) -> None:
     # 24 services, 12 per cluster: two DescribeServices per cluster per round at most. Tasks start slowly, so the
     # deployments last many rounds, and one service fails (its rollback reads the service once more).
-    scenario = fleet_scenario(24).model_copy(update={"task_start_seconds": 120.0})
+    scenario = fleet_scenario(24).model_copy(update={"task_start_seconds": 60.0})
     code, document, counts, _, scenario = _fleet(tmp_path, aws_env, scenario=scenario)
 
     assert (code, document["status"]) == (3, "rolled_back"), document["reason"]
