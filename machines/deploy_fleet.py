@@ -6,7 +6,8 @@ durable steps (named `STEP:{item}`), driven by deploy's own handlers. What a fle
 - `rolled_out`: its deployment is stable, but the fleet's verdict is not in yet: --on-failure rollback-all may
   still take it back (`revert`), else it is kept (`keep` -> succeeded);
 - `cancel`: a service not changed yet when the fleet gave up (rollback-all) ends `skipped`, unchanged;
-- `revert`: a service whose deployment is in progress or done goes back to its snapshot (rollback-all).
+- `revert`: a service whose deployment is in progress or done goes back to its snapshot (rollback-all); a
+  BLUE_GREEN, LINEAR or CANARY service only while its service deployment is in progress (StopServiceDeployment).
 """
 
 from __future__ import annotations
@@ -53,10 +54,15 @@ SERVICE_DEFINITION = MachineDefinition(
     states=(
         "pending",
         "planned",
+        "queued",
         "snapshotted",
         "registering",
         "updating",
         "waiting",
+        "binding",
+        "following",
+        "paused",
+        "stopping",
         "rolled_out",
         "rolling_back",
         "ecs_rolling_back",
@@ -72,10 +78,26 @@ SERVICE_DEFINITION = MachineDefinition(
         Transition.of("start", "pending", "planned"),
         Transition.of("skip", "pending", "skipped"),
         Transition.of("snapshot", "planned", "snapshotted"),
+        Transition.of("queue", "planned", "queued"),
+        Transition.of("turn_came", "queued", "planned"),
         Transition.of("register", "snapshotted", "registering"),
         Transition.of("reuse", "snapshotted", "updating"),
         Transition.of("registered", "registering", "updating"),
         Transition.of("updated", "updating", "waiting"),
+        # BLUE_GREEN, LINEAR, CANARY: ECS's own service deployment, found, then followed to its end.
+        Transition.of("started", "updating", "binding"),
+        Transition.of("bound", "binding", "following"),
+        Transition.of("unbound", "binding", "failed"),
+        Transition.of("stable", "following", "rolled_out"),
+        Transition.of("hook_paused", "following", "paused"),
+        Transition.of("hook_acted", "paused", "following"),
+        Transition.of("timed_out", "following", "stopping"),
+        Transition.of("deploy_failed", "following", "stopping"),
+        Transition.of("revert", "following", "stopping"),
+        Transition.of("ecs_rolled_back", "following", "ecs_rolling_back"),
+        Transition.of("gave_up", "following", "failed"),
+        Transition.of("stopped", "following", "failed"),
+        Transition.of("finished_anyway", "stopping", "succeeded"),
         Transition.of("stable", "waiting", "rolled_out"),
         Transition.of("keep", "rolled_out", "succeeded"),
         Transition.of("deploy_failed", "waiting", "rolling_back"),
@@ -83,11 +105,15 @@ SERVICE_DEFINITION = MachineDefinition(
         Transition.of("revert", _REVERTIBLE, "rolling_back"),
         Transition.of("ecs_rolled_back", "waiting", "ecs_rolling_back"),
         Transition.of("gave_up", "waiting", "failed"),
-        Transition.of("rollback_done", ("rolling_back", "ecs_rolling_back"), "rolled_back"),
-        Transition.of("rollback_failed", ("rolling_back", "ecs_rolling_back"), "rollback_failed"),
-        Transition.of("superseded", ("updating", "waiting", "rolling_back", "ecs_rolling_back"), "superseded"),
+        Transition.of("rollback_done", ("rolling_back", "ecs_rolling_back", "stopping"), "rolled_back"),
+        Transition.of("rollback_failed", ("rolling_back", "ecs_rolling_back", "stopping"), "rollback_failed"),
+        Transition.of(
+            "superseded",
+            ("updating", "waiting", "rolling_back", "ecs_rolling_back", "following", "stopping"),
+            "superseded",
+        ),
         Transition.of("cancel", _UNCHANGED, "skipped"),
-        Transition.of("fail", ("planned", "snapshotted", "registering", "updating"), "failed"),
+        Transition.of("fail", ("planned", "queued", "snapshotted", "registering", "updating"), "failed"),
     ),
     final_statuses={
         "succeeded": "succeeded",
@@ -100,15 +126,22 @@ SERVICE_DEFINITION = MachineDefinition(
     steps={
         "registering": ("register_task_definition:{item}",),
         "updating": ("update_service:{item}",),
+        "binding": ("bind_service_deployment:{item}",),
+        "stopping": ("stop_service_deployment:{item}",),
         "rolling_back": ("rollback_update_service:{item}",),
     },
     descriptions={
         "pending": "not started: waiting for a slot (--max-parallel)",
         "planned": "started: rollback target about to be recorded",
+        "queued": "another deployment of the service is in progress: waiting for it to end before changing anything",
         "snapshotted": "rollback target recorded: task definition, desired count, deployments",
         "registering": "registering the edited task definition revision (tagged with the run id and service)",
         "updating": "updating the service: new task definition, desired count, forced new deployment",
         "waiting": "waiting for our deployment to become the only one with running >= desired",
+        "binding": "finding ECS's service deployment of our UpdateService (BLUE_GREEN, LINEAR, CANARY)",
+        "following": "following our service deployment through its stages, traffic shifts and bake time",
+        "paused": "a PAUSE lifecycle hook awaits a person (aws ecs continue-service-deployment); the others go on",
+        "stopping": "rolling back with StopServiceDeployment(ROLLBACK), then waiting for ECS to finish it",
         "rolled_out": "our deployment finished; kept unless the fleet is rolled back (--on-failure rollback-all)",
         "rolling_back": "updating the service back to its recorded task definition and desired count, then waiting",
         "ecs_rolling_back": "ECS's circuit breaker is rolling the service back; waiting for it to finish",

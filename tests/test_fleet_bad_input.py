@@ -77,14 +77,14 @@ def test_faults_found_on_aws_exit_2_naming_service_and_line(tmp_path: Path, aws_
     text = (GOOD.replace('service = "worker"', 'service = "bg"').replace("cron=", "nope=")
             + '\n[[service]]\nservice = "arn:aws:ecs:us-east-1:123456789012:service/prod/api"\n'
             + '\n[[service]]\nservice = "gone"\n')
-    for extra in ([], ["--dry-run"]):
+    for extra in (["--on-failure", "rollback-all"], ["--on-failure", "rollback-all", "--dry-run"]):
         path, result = fleet(tmp_path, text, *extra)
         assert result.returncode == 2, (result.stdout, result.stderr)
         faults = [line.removeprefix(path) for line in fault_lines(result)]
         assert [fault.split(": ", 2)[:2] for fault in faults] == [
             [":9", "service bg"], [":14", "service scheduler"],
             [":19", "service arn:aws:ecs:us-east-1:123456789012:service/prod/api"], [":22", "service gone"]]
-        assert "deploy-fleet follows ROLLING services only (yet)" in faults[0]
+        assert "deploys BLUE_GREEN: --on-failure rollback-all cannot take it back" in faults[0]
         assert "container-image 'nope=repo/shop:v42'" in faults[1]
         assert "the same service as line 4" in faults[2]
         assert "service 'gone' not found" in faults[3]

@@ -119,9 +119,9 @@ def test_the_fleet_target_does_not_depend_on_order_or_spelling(tmp_path: Path, f
                      id="missing-service"),
         pytest.param(('cluster = "batch"', 'cluster = "nowhere"'),
                      ":14: service scheduler: cluster 'nowhere' not found", id="missing-cluster"),
-        pytest.param(('service = "worker"', 'service = "bg"'),
-                     ":9: service bg: deploys BLUE_GREEN: deploy-fleet follows ROLLING services only (yet); deploy it "
-                     "with `ecsops deploy`", id="blue-green"),
+        pytest.param(('service = "worker"', 'service = "bg"\non-pause = "exit"'),
+                     ':9: service bg: on-pause = "exit" would pause the whole fleet at one service\'s PAUSE hook',
+                     id="blue-green-on-pause-exit"),
         pytest.param(('service = "worker"', 'service = "arn:aws:ecs:us-east-1:123456789012:service/prod/api"'),
                      ":9: service arn:aws:ecs:us-east-1:123456789012:service/prod/api: the same service as line 4 "
                      f"(ecs:{ACCOUNT}:{REGION}:prod/api): a fleet deploys each service once", id="name-and-arn"),
@@ -221,3 +221,17 @@ def test_services_in_two_regions_are_one_fault(
     assert fault == (f"{tmp_path / 'release.toml'}: services in more than one account or region: account {ACCOUNT} "
                      f"region {REGION} (lines 4, 9); account {ACCOUNT} region eu-west-1 (line 14); one fleet deploys "
                      "in one account and region (one AWS session): split the file")
+
+
+def test_rollback_all_refuses_a_service_ecs_deploys_itself(tmp_path: Path, fleet_env: SimServer) -> None:
+    """StopServiceDeployment rolls back a service deployment in progress only: a BLUE_GREEN service that finished
+    cannot be taken back by rollback-all, so such a fleet is refused before anything changes."""
+    text = GOOD.replace('service = "worker"', 'service = "bg"').replace('timeout = "20m"', 'timeout = "50m"')
+    assert plan_of(tmp_path, text).params.services[1].name == "prod/bg"  # followed under rollback-failed
+    with pytest.raises(FleetPreflightError) as caught:
+        plan_of(tmp_path, text, on_failure="rollback-all")
+    assert [fault.removeprefix(str(tmp_path / "release.toml")) for fault in caught.value.faults] == [
+        ":9: service bg: deploys BLUE_GREEN: --on-failure rollback-all cannot take it back once its service "
+        "deployment finished (ECS rolls back a service deployment in progress only); use --on-failure "
+        "rollback-failed or stop, or deploy it with `ecsops deploy`"]
+    assert fleet_env.mutating_calls() == {}

@@ -92,7 +92,6 @@ class ServiceDeploymentFollower:
         polling = adaptive_polling(self.params)
         failed = 0
         previous_poll: float | None = None
-        plan: StrategyPlan | None = None
 
         while True:
             polled = ctx.now()
@@ -110,16 +109,9 @@ class ServiceDeploymentFollower:
             if deployment is not None:
                 failed = 0
                 look = look_at(deployment)
-                if plan is None:
-                    plan = strategy_of(deployment) if deployment.get("deploymentConfiguration") else (
-                        ctx.facts.strategy_plan or StrategyPlan())
                 before = last.look
-                noted = quiet.ends_not_before
-                self._note_quiet(quiet, plan, before, look, previous_poll)
-                if quiet.ends_not_before != noted:
-                    ctx.record(bake_ends_not_before=quiet.ends_not_before)
-                    ctx.flush()
                 last = Followed(look, deployment)
+                quiet.ends_not_before = self.note_bake(ctx, last, before, previous_poll)
                 if self.judge(ctx, last, phase, clock_line, quiet.left(ctx.now()), until_paused=until_paused,
                               failure_limit=failure_limit):
                     return last
@@ -136,6 +128,24 @@ class ServiceDeploymentFollower:
             previous_poll = polled
             pause_in_pieces(ctx, min(interval, max(0.0, deadline - now)), clock_line, self._say)
             polling.after()
+
+    def note_bake(
+        self, ctx: Context, followed: Followed, before: Look | None, previous_poll: float | None
+    ) -> float | None:
+        """A bake (or step bake) that began since the previous look (`before`, at `previous_poll`): its earliest end
+        recorded at once (bake_ends_not_before), so a resumed run polls slowly through it too. That end, if any."""
+        look, deployment = followed.look, followed.deployment
+        if look is None or deployment is None:
+            return ctx.facts.bake_ends_not_before
+        plan = strategy_of(deployment) if deployment.get("deploymentConfiguration") else (
+            ctx.facts.strategy_plan or StrategyPlan())
+        quiet = _Quiet()
+        quiet.ends_not_before = ctx.facts.bake_ends_not_before
+        self._note_quiet(quiet, plan, before, look, previous_poll)
+        if quiet.ends_not_before != ctx.facts.bake_ends_not_before:
+            ctx.record(bake_ends_not_before=quiet.ends_not_before)
+            ctx.flush()
+        return quiet.ends_not_before
 
     def judge(
         self,

@@ -19,6 +19,8 @@ class ServiceFacts(DeployFacts):
     preflight: ServiceSnapshot | None = None
     # Its deadlines (`deploy`, `rollback`), on the run's clock: fixed when first asked, kept across resumes.
     timers: dict[str, float] = Field(default_factory=dict)
+    # StopServiceDeployment(ROLLBACK) was sent (BLUE_GREEN, LINEAR, CANARY): its rollback is now followed.
+    stop_sent: bool = False
     # rollback-all took this service back because another failed: it did not fail itself.
     reverted_with_fleet: bool = False
     # How the service ended, or what went wrong (the item's counterpart of a run's reason).

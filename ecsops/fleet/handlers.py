@@ -11,10 +11,17 @@ from collections.abc import Mapping
 
 from ecsops.aws.ecs import ClusterNotFound, EcsGateway
 from ecsops.aws.errors import is_transient
+from ecsops.deploy.service_deployment_wait import BAKE_FAST_POLLING_SECONDS, BAKE_POLL_INTERVAL
 from ecsops.deploy.wait import ADAPTIVE_FIRST_INTERVAL, ADAPTIVE_MAX_INTERVAL
 from ecsops.fleet.facts import FleetFacts, ServiceFacts
 from ecsops.fleet.params import FleetParams
-from ecsops.fleet.service_handlers import DONE_STATES, OBSERVED_STATES, ROLLING_STATES, Observation
+from ecsops.fleet.service_handlers import (
+    DONE_STATES,
+    OBSERVED_STATES,
+    ROLLING_STATES,
+    Observation,
+    follows_service_deployment,
+)
 from ecsops.fleet.verdict import fleet_verdict
 from machines.context import RunContext
 from machines.polling import AdaptiveInterval
@@ -30,7 +37,24 @@ class FleetPoller:
         self.ecs = ecs
         self._where = {service.name: (service.params.cluster, service.params.service) for service in fleet.services}
 
-    def poll(self, item_ids: list[str]) -> Observation:
+    def poll(self, item_ids: list[str], deployments: Mapping[str, str] | None = None) -> Observation:
+        """DescribeServices for `item_ids` (10 a request, per cluster), DescribeServiceDeployments for the
+        `deployments` (item id -> service deployment ARN; 20 a request)."""
+        services, reasons = self._services(item_ids)
+        return Observation(services, reasons, self._deployments(deployments or {}))
+
+    def _deployments(self, arns: Mapping[str, str]) -> dict[str, dict[str, object] | None]:
+        by_arn = {arn: item_id for item_id, arn in arns.items()}
+        found: dict[str, dict[str, object] | None] = {item_id: None for item_id in arns}
+        if not by_arn:
+            return found
+        for deployment in self.ecs.describe_service_deployments(list(by_arn)):  # 20 ARNs a request
+            arn = str(deployment.get("serviceDeploymentArn"))
+            if arn in by_arn:
+                found[by_arn[arn]] = dict(deployment)
+        return found
+
+    def _services(self, item_ids: list[str]) -> tuple[dict[str, dict[str, object] | None], dict[str, str]]:
         by_cluster: dict[str, list[str]] = {}
         for item_id in item_ids:
             by_cluster.setdefault(self._where[item_id][0], []).append(item_id)
@@ -49,7 +73,11 @@ class FleetPoller:
                 services[item_id] = dict(answered[name]) if name in answered else None
                 if name not in answered:
                     reasons[item_id] = _failure_reason(name, failures)
-        return Observation(services, reasons)
+        return services, reasons
+
+
+def _followed_arn(item: ItemRecord) -> str | None:
+    return str(item.data["service_deployment_arn"]) if item.data.get("service_deployment_arn") else None
 
 
 def _failure_reason(name: str, failures: list[object]) -> str:
@@ -65,6 +93,8 @@ class FleetHandlers:
     def __init__(self, fleet: FleetParams, poll_ecs: EcsGateway) -> None:
         self.fleet = fleet
         self.poller = FleetPoller(fleet, poll_ecs)
+        self._looked_at: dict[str, float] = {}  # when each followed service deployment was last described
+        self._next_look: float | None = None  # when the first one skipped for its bake is due again
 
     def planned(self, ctx: Context) -> str:
         for service in self.fleet.services:
@@ -83,8 +113,14 @@ class FleetHandlers:
                 trigger, reason = fleet_verdict(items)
                 ctx.set_reason(reason)
                 return trigger
+            now = ctx.now()
+            observed, followed = self._observed(items), self._followed(items, now)
+            if not observed and not followed and self._next_look is not None:
+                # Every service waits out a bake: nothing to ask ECS until the first of them is due again.
+                ctx.sleep(max(0.0, self._next_look - now))
+                continue
             try:
-                observation = self.poller.poll(self._observed(items))
+                observation = self.poller.poll(observed, followed)
             except Exception as exc:
                 if not is_transient(exc):
                     raise
@@ -102,13 +138,35 @@ class FleetHandlers:
         """The services this round must look at: those waiting on a deployment, and as many pending ones (in file
         order) as may start now. Each starts on a fresh answer: preflight's reads are its snapshot only if the
         service still looks as they saw it."""
-        wanted = [item_id for item_id, item in items.items() if item.state in OBSERVED_STATES - {"pending"}]
+        wanted = [item_id for item_id, item in items.items()
+                  if item.state in OBSERVED_STATES - {"pending"} and not follows_service_deployment(item)]
         pending = sorted((item_id for item_id, item in items.items() if item.state == "pending"),
                          key=lambda item_id: int(items[item_id].data.get("index", 0)))
         if self.fleet.max_parallel is not None:
             rolling = sum(1 for item in items.values() if item.state in ROLLING_STATES)
             pending = pending[: max(0, self.fleet.max_parallel - rolling)]
         return wanted + pending
+
+    def _followed(self, items: Mapping[str, ItemRecord], now: float) -> dict[str, str]:
+        """The service deployments this round must look at: of the services following theirs (BLUE_GREEN, LINEAR,
+        CANARY), paused at a hook, or rolled back by ECS or by StopServiceDeployment. One in a bake with more than a
+        minute of it left is looked at every BAKE_POLL_INTERVAL only, as a single deploy does: only a rollback can
+        happen then, and ECS carries it out by itself."""
+        followed: dict[str, str] = {}
+        self._next_look = None
+        for item_id, item in items.items():
+            arn = _followed_arn(item)
+            if arn is None or not follows_service_deployment(item):
+                continue
+            bake_end = item.data.get("bake_ends_not_before")
+            baking = bake_end is not None and float(bake_end) - now > BAKE_FAST_POLLING_SECONDS
+            due = self._looked_at.get(item_id, float("-inf")) + BAKE_POLL_INTERVAL
+            if baking and now < due:
+                self._next_look = due if self._next_look is None else min(self._next_look, due)
+                continue
+            self._looked_at[item_id] = now
+            followed[item_id] = arn
+        return followed
 
 
 _FINAL = frozenset(DONE_STATES - {"rolled_out"})

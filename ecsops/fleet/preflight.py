@@ -14,7 +14,7 @@ from ecsops.fleet.fleet_file import key_message
 from ecsops.fleet.params import FleetParams, FleetService
 
 # The deployment strategies deploy-fleet follows; a service on another is refused before anything changes.
-FLEET_STRATEGIES: tuple[str, ...] = ("ROLLING",)
+FLEET_STRATEGIES: tuple[str, ...] = ("ROLLING", "BLUE_GREEN", "LINEAR", "CANARY")
 
 
 class FleetPreflightError(ValueError):
@@ -56,6 +56,10 @@ def check_fleet(params: FleetParams, on_retry: Callable[[str], None] | None = No
                 found.append(_fault(params, service, f"deploys {strategy.strategy}: deploy-fleet follows "
                                      f"{', '.join(FLEET_STRATEGIES)} services only (yet); deploy it with "
                                      "`ecsops deploy`"))
+                continue
+            native_fault = _native_fault(params, service, strategy.strategy) if strategy and strategy.native else None
+            if native_fault is not None:
+                found.append(_fault(params, service, native_fault))
                 continue
             if strategy is not None and strategy.native and service.params.timeout_given:
                 plan = check_against_aws(service.params, on_retry=on_retry)  # the timeout checked against the bakes
@@ -100,6 +104,20 @@ def fleet_target(file: str, plans: Sequence[Plan]) -> str:
     digest = hashlib.sha256("\n".join(sorted(plan.target for plan in plans)).encode()).hexdigest()[:8]
     first = plans[0].identity
     return f"fleet:{first.account}:{first.region}:{Path(file).stem}#{digest}"
+
+
+def _native_fault(params: FleetParams, service: FleetService, strategy: str) -> str | None:
+    """What a fleet cannot do with a service ECS deploys itself (BLUE_GREEN, LINEAR, CANARY), or None."""
+    if params.on_failure == "rollback-all":
+        # StopServiceDeployment(ROLLBACK) takes back a deployment in progress only (ECS's API reference); one that
+        # finished would need a new deployment of the old revision, with its own bake: not a rollback.
+        return (f"deploys {strategy}: --on-failure rollback-all cannot take it back once its service deployment "
+                "finished (ECS rolls back a service deployment in progress only); use --on-failure rollback-failed "
+                "or stop, or deploy it with `ecsops deploy`")
+    if service.params.on_pause == "exit":
+        return ("on-pause = \"exit\" would pause the whole fleet at one service's PAUSE hook; in a fleet the service "
+                "waits for the hook to be acted on (on-pause = \"wait\", the default)")
+    return None
 
 
 def _fault(params: FleetParams, service: FleetService, what: str) -> tuple[int, str]:

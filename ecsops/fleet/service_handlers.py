@@ -17,7 +17,10 @@ from ecsops.aws.ecs import EcsGateway
 from ecsops.aws.elbv2 import Elbv2Gateway
 from ecsops.deploy.facts import DeployFacts
 from ecsops.deploy.handlers import ROLLBACK_DEADLINE, DeployHandlers, RetryNotices
+from ecsops.deploy.service_deployment_verdict import Look, Phase, look_at
+from ecsops.deploy.service_deployment_wait import Followed, paused_lines
 from ecsops.deploy.verdict import Verdict, Watch
+from ecsops.deploy.wait import phase_clock
 from ecsops.fleet.facts import ServiceFacts
 from ecsops.fleet.item_context import ServiceRunContext
 from ecsops.fleet.params import FleetParams
@@ -29,7 +32,8 @@ from store.models import ItemRecord
 DEPLOY_DEADLINE = "deploy"
 # A service counts against --max-parallel from its start until its deployment (or rollback) ended.
 ROLLING_STATES = frozenset(
-    {"planned", "snapshotted", "registering", "updating", "waiting", "rolling_back", "ecs_rolling_back"}
+    {"planned", "queued", "snapshotted", "registering", "updating", "waiting", "binding", "following", "paused",
+     "stopping", "rolling_back", "ecs_rolling_back"}
 )
 # Done rolling: final, or rolled out and waiting for the fleet's verdict.
 DONE_STATES = frozenset(
@@ -37,11 +41,12 @@ DONE_STATES = frozenset(
 )
 # A service in one of these has failed: --on-failure decides what the others do.
 FAILED_STATES = frozenset(
-    {"rolled_back", "rollback_failed", "superseded", "failed", "rolling_back", "ecs_rolling_back"}
+    {"rolled_back", "rollback_failed", "superseded", "failed", "rolling_back", "ecs_rolling_back", "stopping"}
 )
 # Started but not changed yet (no UpdateService sent): rollback-all cancels a service found here.
 UNCHANGED_STATES = frozenset({"planned", "snapshotted", "registering"})
-# States whose handler needs this round's DescribeServices answer for the service.
+# States whose handler needs this round's DescribeServices answer for the service (unless it follows its service
+# deployment instead: follows_service_deployment).
 OBSERVED_STATES = frozenset({"pending", "waiting", "rolling_back", "ecs_rolling_back"})
 
 Context = ItemContext[ServiceFacts]
@@ -50,14 +55,30 @@ DeployContext = RunContext[DeployFacts]
 
 @dataclass(frozen=True)
 class Observation:
-    """One poll round: each observed service's DescribeServices answer (None: ECS reported it MISSING)."""
+    """One poll round: each observed service's DescribeServices answer (None: ECS reported it MISSING), and each
+    followed service deployment's DescribeServiceDeployments answer (None: not in the answer)."""
 
     services: Mapping[str, dict[str, Any] | None]
     reasons: Mapping[str, str] = field(default_factory=dict)  # why a service is None
+    deployments: Mapping[str, dict[str, Any] | None] = field(default_factory=dict)
 
     def service(self, item_id: str) -> tuple[bool, dict[str, Any] | None]:
         """(polled this round, its answer)."""
         return item_id in self.services, self.services.get(item_id)
+
+    def deployment(self, item_id: str) -> tuple[bool, dict[str, Any] | None]:
+        """(its service deployment polled this round, the answer)."""
+        return item_id in self.deployments, self.deployments.get(item_id)
+
+
+def follows_service_deployment(item: ItemRecord) -> bool:
+    """Whether the item's state waits on its service deployment (DescribeServiceDeployments), not on
+    DescribeServices: following it, paused at a hook, or rolling back by StopServiceDeployment or by ECS."""
+    if item.state in ("following", "paused"):
+        return True
+    if item.state == "stopping":
+        return bool(item.data.get("stop_sent"))
+    return item.state == "ecs_rolling_back" and item.data.get("service_deployment_arn") is not None
 
 
 def failed_services(items: Mapping[str, ItemRecord]) -> list[str]:
@@ -97,6 +118,9 @@ class ServiceHandlers:
         }
         self._contexts = {name: ServiceRunContext(name, s.index) for name, s in self._services.items()}
         self._shown: dict[str, str] = {}
+        # Per service: the last look at its service deployment and when it was taken (run clock): a bake is noticed
+        # by the change from one look to the next.
+        self._looks: dict[str, tuple[Look | None, float | None]] = {}
 
     def mapping(self) -> dict[str, ItemHandler]:
         handlers: dict[str, Callable[[Context], str | None]] = {
@@ -109,6 +133,11 @@ class ServiceHandlers:
             "rolled_out": self.rolled_out,
             "rolling_back": self.rolling_back,
             "ecs_rolling_back": self.ecs_rolling_back,
+            "queued": self.queued,
+            "binding": self.binding,
+            "following": self.following,
+            "paused": self.paused,
+            "stopping": self.stopping,
         }
         return {state: cast(ItemHandler, self._saving(handler)) for state, handler in handlers.items()}
 
@@ -244,12 +273,110 @@ class ServiceHandlers:
     def ecs_rolling_back(self, item: Context) -> str | None:
         ctx = self._context(item)
         handlers = self._handlers(item)
+        if item.facts.service_deployment_arn is not None:  # ECS rolls its service deployment back
+            return self._follow_rollback(item, ctx, handlers, stopping=False)
         rollback = handlers.ecs_rollback(_deploy(ctx))
         deadline = ctx.deadline(ROLLBACK_DEADLINE, handlers.params.rollback_budget_seconds)
         watch = self._look(item, ctx, handlers, rollback.deployment_id, None, False, deadline)
         if watch is None:
             return None
         return handlers.rollback_verdict(_deploy(ctx), rollback, watch)
+
+    # ---- BLUE_GREEN, LINEAR, CANARY: ECS's own service deployment ------------------------------------
+    def queued(self, item: Context) -> str | None:
+        """Another deployment of the service is in progress: one ListServiceDeployments a round until it ended."""
+        ctx = self._context(item)
+        trigger, waiting = self._handlers(item).native.queue_look(_deploy(ctx))
+        if trigger is None and waiting != self._shown.get(item.item_id):
+            self._shown[item.item_id] = waiting
+            ctx.progress(waiting)
+        return trigger
+
+    def binding(self, item: Context) -> str | None:
+        """Our UpdateService's service deployment: looked for once a round until found or --timeout passed."""
+        return self._handlers(item).native.bind_look(_deploy(self._context(item)))
+
+    def following(self, item: Context) -> str | None:
+        ctx = self._context(item)
+        handlers = self._handlers(item)
+        native = handlers.native
+        failed = failed_services(item.siblings)
+        if failed and self.fleet.on_failure == "rollback-all":  # preflight refuses it; a guard, not a path
+            ctx.record(rollback_cause=f"rolled back with the fleet: {failed[0]} failed (--on-failure rollback-all)",
+                       reverted_with_fleet=True)
+            return "revert"
+        deadline = ctx.deadline(DEPLOY_DEADLINE, handlers.params.timeout_seconds)
+        followed, done = self._judge(item, ctx, handlers, DEPLOY_DEADLINE, handlers.params.timeout_seconds,
+                                     until_paused=True, failure_limit=native.failure_limit(_deploy(ctx)))
+        if followed.look is None or (not done and ctx.now() < deadline):
+            return None  # not looked at this round (a bake skips rounds), or in progress
+        return native.following_verdict(_deploy(ctx), followed)
+
+    def paused(self, item: Context) -> str | None:
+        """A PAUSE hook awaits a person: the service waits (the fleet goes on) until the round's answer shows the
+        hook acted on, or timed out by ECS; then it is followed again, its --timeout extended by the wait."""
+        ctx = self._context(item)
+        polled, deployment = item.observation.deployment(item.item_id) if item.observation else (False, None)
+        if not polled or deployment is None:
+            return None
+        look = look_at(deployment)
+        hook_id = item.facts.paused_hook_id
+        awaiting = look.awaiting_hook
+        if look.phase is Phase.PAUSED and not (hook_id and awaiting and awaiting.get("hookId") != hook_id):
+            lines = paused_lines(item.run.run_id, look)[:1]
+            if lines and lines[0] != self._shown.get(item.item_id):
+                self._shown[item.item_id] = lines[0]
+                ctx.progress(f"{lines[0]}: aws ecs continue-service-deployment --service-deployment-arn "
+                             f"{item.facts.service_deployment_arn} --hook-id {(awaiting or {}).get('hookId')} "
+                             "--action CONTINUE (or ROLLBACK)")
+            return None
+        return self._handlers(item).native.pause_ended(_deploy(ctx))
+
+    def stopping(self, item: Context) -> str | None:
+        """StopServiceDeployment(ROLLBACK) sent once; then ECS's rollback judged from each round's answer."""
+        ctx = self._context(item)
+        handlers = self._handlers(item)
+        if not item.facts.stop_sent:
+            handlers.native.begin_stop(_deploy(ctx))
+            item.note(stop_sent=True)
+            return None  # judged from the next round's answer, read after the call
+        return self._follow_rollback(item, ctx, handlers, stopping=True)
+
+    def _follow_rollback(
+        self, item: Context, ctx: ServiceRunContext, handlers: DeployHandlers, *, stopping: bool
+    ) -> str | None:
+        budget = handlers.params.rollback_budget_seconds
+        deadline = ctx.deadline(ROLLBACK_DEADLINE, budget)
+        followed, done = self._judge(item, ctx, handlers, ROLLBACK_DEADLINE, budget, until_paused=False)
+        if followed.look is None or (not done and ctx.now() < deadline):
+            return None
+        cause = item.facts.rollback_cause or ("the deploy failed" if stopping else "ECS rolled the deployment back")
+        return handlers.native.rollback_end(_deploy(ctx), followed, cause, stopping=stopping)
+
+    def _judge(
+        self,
+        item: Context,
+        ctx: ServiceRunContext,
+        handlers: DeployHandlers,
+        phase: str,
+        budget: float,
+        *,
+        until_paused: bool,
+        failure_limit: int | None = None,
+    ) -> tuple[Followed, bool]:
+        """This round's look at the service deployment, judged by deploy's follower: (the look, whether the wait is
+        over). Not polled, or not in the answer: no look, not over."""
+        polled, deployment = item.observation.deployment(item.item_id) if item.observation else (False, None)
+        if not polled or deployment is None:
+            return Followed(None, None), False
+        followed = Followed(look_at(deployment), deployment)
+        before, previous_poll = self._looks.get(item.item_id, (None, None))
+        self._looks[item.item_id] = (followed.look, ctx.now())
+        handlers.native.follower.note_bake(_deploy(ctx), followed, before, previous_poll)
+        deadline = ctx.deadline(phase, budget)
+        done = handlers.native.follower.judge(_deploy(ctx), followed, phase, phase_clock(phase, deadline, budget),
+                                              until_paused=until_paused, failure_limit=failure_limit)
+        return followed, done
 
     def _look(
         self,
