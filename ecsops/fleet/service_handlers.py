@@ -323,12 +323,12 @@ class ServiceHandlers:
         hook_id = item.facts.paused_hook_id
         awaiting = look.awaiting_hook
         if look.phase is Phase.PAUSED and not (hook_id and awaiting and awaiting.get("hookId") != hook_id):
-            lines = paused_lines(item.run.run_id, look)[:1]
-            if lines and lines[0] != self._shown.get(item.item_id):
-                self._shown[item.item_id] = lines[0]
-                ctx.progress(f"{lines[0]}: aws ecs continue-service-deployment --service-deployment-arn "
-                             f"{item.facts.service_deployment_arn} --hook-id {(awaiting or {}).get('hookId')} "
-                             "--action CONTINUE (or ROLLBACK)")
+            head = paused_lines(item.run.run_id, look)[0]
+            if head != self._shown.get(item.item_id):  # said once per hook; the other services go on meanwhile
+                self._shown[item.item_id] = head
+                approve = f"ecsops approve {item.run.run_id} --service {item.item_id}"
+                for line in (head, f"  to continue: {approve}", f"  to roll back: {approve} --rollback"):
+                    ctx.progress(line)
             return None
         return self._handlers(item).native.pause_ended(_deploy(ctx))
 
