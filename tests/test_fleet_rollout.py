@@ -134,3 +134,16 @@ def test_a_fleet_on_the_dynamodb_store_deploys_and_resumes_after_a_kill(tmp_path
     assert services_by_name(shown.json()) == services
     assert _run_ids(run_ecsops(unused, "runs", "--target", "demo/svc03", ECSOPS_STORE=STORE_URL).stdout) == [
         "team-fleet"]
+
+
+def test_preflight_reads_the_services_ten_a_request_per_cluster(tmp_path: Path, aws_env: SimServer) -> None:
+    scenario = fleet_scenario(24)  # 12 services on each of two clusters
+    aws_env.reset(scenario)
+    file = fleet_file(tmp_path / "fleet.toml", scenario, top=NO_PAUSE)
+    aws_env.reset_counts()
+    result = deploy_fleet(tmp_path / "s.db", file, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    counts = aws_env.counts()
+    assert counts["ecs:DescribeServices"] == 4  # ceil(12 / 10) for each cluster, not one per service
+    assert counts["ecs:DescribeTaskDefinition"] == 24
+    assert aws_env.mutating_calls() == {}

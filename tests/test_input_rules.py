@@ -201,8 +201,8 @@ def test_a_reused_replace_run_id_with_another_batch_size_is_refused(tmp_path: Pa
         pytest.param(("--limit", "ten"), "from 1 to 10000", id="limit-word"),
         pytest.param(("--status", "done"), "--status 'done': expected one of running, succeeded, rolled_back",
                      id="status"),
-        pytest.param(("--operation", "deploys"), "--operation 'deploys': expected one of deploy, example, "
-                     "replace-instances", id="operation"),
+        pytest.param(("--operation", "deploys"), "--operation 'deploys': expected one of deploy, deploy-fleet, "
+                     "example, replace-instances", id="operation"),
     ],
 )
 def test_runs_filters_outside_their_values_are_bad_input(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:

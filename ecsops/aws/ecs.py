@@ -80,6 +80,8 @@ class EcsGateway:
         self._mutation_client_factory = mutation_client_factory or client_factory
         self._client: Any = None
         self._mutation_client: Any = None
+        # DescribeServices answers read ahead in batches (prefetch_services), each handed out once.
+        self._prefetched: dict[tuple[str, str], dict[str, Any]] = {}
 
     @property
     def client(self) -> Any:
@@ -143,8 +145,20 @@ class EcsGateway:
             found.extend(response.get("containerInstances", []))
         return found
 
+    def prefetch_services(self, cluster: str, services: Sequence[str]) -> None:
+        """Read these services of one cluster 10 a request; the next describe_service of each is answered from
+        that read instead of a request of its own. Names or ARNs, as describe_service will be asked them."""
+        found, _ = self.describe_services(cluster, services)
+        for wanted in services:
+            answer = next((s for s in found if wanted in (s.get("serviceName"), s.get("serviceArn"))), None)
+            if answer is not None:
+                self._prefetched[(cluster, wanted)] = answer
+
     def describe_service(self, cluster: str, service: str) -> dict[str, Any]:
         """One ACTIVE service. Raises ClusterNotFound or ServiceNotFound (also for a deleted service)."""
+        prefetched = self._prefetched.pop((cluster, service), None)
+        if prefetched is not None and prefetched.get("status") == "ACTIVE":
+            return prefetched
         services, failures = self.describe_services(cluster, [service])
         if not services:
             reason = failures[0].get("reason", "MISSING") if failures else "MISSING"

@@ -175,10 +175,13 @@ def _region(region: str | None, cluster: Reference, service: Reference) -> str |
     return region or pinned
 
 
-def check_against_aws(params: DeployParams, on_retry: Callable[[str], None] | None = None) -> Plan:
+def check_against_aws(
+    params: DeployParams, on_retry: Callable[[str], None] | None = None, ecs: EcsGateway | None = None
+) -> Plan:
     """Read the service and the base task definition and check the edits apply. Read calls only.
 
-    `on_retry` is told when botocore sends a read again (throttled, 5xx, endpoint unreachable) and why.
+    `on_retry` is told when botocore sends a read again (throttled, 5xx, endpoint unreachable) and why. `ecs`: the
+    gateway to read with (a fleet's, which read its services ahead in batches); default, one of its own.
     """
     from botocore.exceptions import (
         BotoCoreError,
@@ -197,7 +200,8 @@ def check_against_aws(params: DeployParams, on_retry: Callable[[str], None] | No
 
     strategy = None
     try:
-        ecs = EcsGateway(lambda: make_client("ecs", params.profile, params.region, on_retry=on_retry))
+        if ecs is None:
+            ecs = EcsGateway(lambda: make_client("ecs", params.profile, params.region, on_retry=on_retry))
         read_at = utc_now_iso()
         service = ecs.describe_service(params.cluster, params.service)
         _check_deployment_controller(params.service, service)

@@ -4,14 +4,19 @@ follow yet. Every fault is reported at once."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ecsops.deploy.preflight import Plan, PreflightError, check_against_aws
 from ecsops.fleet.fleet_file import key_message
 from ecsops.fleet.params import FleetParams, FleetService
+
+if TYPE_CHECKING:
+    from ecsops.aws.ecs import EcsGateway
 
 # The deployment strategies deploy-fleet follows; a service on another is refused before anything changes.
 FLEET_STRATEGIES: tuple[str, ...] = ("ROLLING", "BLUE_GREEN", "LINEAR", "CANARY")
@@ -45,12 +50,13 @@ def check_fleet(params: FleetParams, on_retry: Callable[[str], None] | None = No
     read (the input is not known to be wrong)."""
     found: list[tuple[int, str]] = []  # (line, fault): reported in the order of the file's lines
     checked: list[tuple[FleetService, Plan]] = []
+    ecs = _read_ahead(params, on_retry)
     for service in params.services:
         # First as if no timeout were given: a BLUE_GREEN service's "timeout shorter than the bakes" would hide that
         # the fleet does not follow it at all. A ROLLING service's timeout has no check against AWS to skip.
         untimed = service.params.model_copy(update={"timeout_given": False})
         try:
-            plan = check_against_aws(untimed, on_retry=on_retry)
+            plan = check_against_aws(untimed, on_retry=on_retry, ecs=ecs if _shares_session(params, service) else None)
             strategy = plan.snapshot.strategy if plan.snapshot is not None else None
             if strategy is not None and strategy.strategy not in FLEET_STRATEGIES:
                 found.append(_fault(params, service, f"deploys {strategy.strategy}: deploy-fleet follows "
@@ -96,6 +102,30 @@ def check_fleet(params: FleetParams, on_retry: Callable[[str], None] | None = No
         for service, plan in checked
     )})
     return FleetPlan(params=resolved, plans=plans, target=fleet_target(params.file, plans))
+
+
+def _shares_session(params: FleetParams, service: FleetService) -> bool:
+    """Whether the service is read with the fleet's own session (not in a region its ARNs name otherwise)."""
+    return service.params.profile == params.profile and service.params.region in (None, params.region)
+
+
+def _read_ahead(params: FleetParams, on_retry: Callable[[str], None] | None) -> EcsGateway:
+    """A gateway that has read the fleet's services 10 a request, per cluster: each service's own check then takes
+    its answer from there. A cluster that cannot be read is left to those checks, which say what is wrong."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ecsops.aws.clients import make_client
+    from ecsops.aws.ecs import EcsGateway, EcsNotFound
+
+    ecs = EcsGateway(lambda: make_client("ecs", params.profile, params.region, on_retry=on_retry))
+    by_cluster: dict[str, list[str]] = {}
+    for service in params.services:
+        if _shares_session(params, service):
+            by_cluster.setdefault(service.params.cluster, []).append(service.params.service)
+    for cluster, services in by_cluster.items():
+        with contextlib.suppress(BotoCoreError, ClientError, EcsNotFound):
+            ecs.prefetch_services(cluster, services)
+    return ecs
 
 
 def fleet_target(file: str, plans: Sequence[Plan]) -> str:
