@@ -210,8 +210,8 @@ def test_services_in_two_regions_are_one_fault(
 
     real = preflight.check_against_aws
 
-    def elsewhere(params: DeployParams, on_retry: object = None) -> Plan:
-        plan = real(params)
+    def elsewhere(params: DeployParams, on_retry: object = None, ecs: object = None) -> Plan:
+        plan = real(params, ecs=ecs)  # type: ignore[arg-type]
         if plan.identity.service != "scheduler":
             return plan
         return dataclasses.replace(plan, identity=EcsServiceIdentity(ACCOUNT, "eu-west-1", "batch", "scheduler"))
