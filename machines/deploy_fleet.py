@@ -3,8 +3,8 @@
 A service item moves through the states of the deploy machine (machines.deploy) with the same names, triggers and
 durable steps (named `STEP:{item}`), driven by deploy's own handlers. What a fleet adds:
 - `pending`: not started yet (--max-parallel), or never started (`skipped`) once the failure policy says so;
-- `rolled_out`: its deployment is stable, but the fleet's verdict is not in yet: --on-failure rollback-all may
-  still take it back (`revert`), else it is kept (`keep` -> succeeded);
+- `rolled_out` (--on-failure rollback-all only, reached by `hold`): its deployment is stable, but the fleet's
+  verdict is not in yet: it may still be taken back (`revert`), else it is kept (`keep` -> succeeded);
 - `cancel`: a service not changed yet when the fleet gave up (rollback-all) ends `skipped`, unchanged;
 - `revert`: a service whose deployment is in progress or done goes back to its snapshot (rollback-all); a
   BLUE_GREEN, LINEAR or CANARY service only while its service deployment is in progress (StopServiceDeployment).
@@ -88,7 +88,7 @@ SERVICE_DEFINITION = MachineDefinition(
         Transition.of("started", "updating", "binding"),
         Transition.of("bound", "binding", "following"),
         Transition.of("unbound", "binding", "failed"),
-        Transition.of("stable", "following", "rolled_out"),
+        Transition.of("stable", "following", "succeeded"),
         Transition.of("hook_paused", "following", "paused"),
         Transition.of("hook_acted", "paused", "following"),
         Transition.of("timed_out", "following", "stopping"),
@@ -98,7 +98,9 @@ SERVICE_DEFINITION = MachineDefinition(
         Transition.of("gave_up", "following", "failed"),
         Transition.of("stopped", "following", "failed"),
         Transition.of("finished_anyway", "stopping", "succeeded"),
-        Transition.of("stable", "waiting", "rolled_out"),
+        Transition.of("stable", "waiting", "succeeded"),
+        # rollback-all: a stable service waits for the fleet's verdict, which may still take it back.
+        Transition.of("hold", ("waiting", "following"), "rolled_out"),
         Transition.of("keep", "rolled_out", "succeeded"),
         Transition.of("deploy_failed", "waiting", "rolling_back"),
         Transition.of("timed_out", "waiting", "rolling_back"),
@@ -142,7 +144,7 @@ SERVICE_DEFINITION = MachineDefinition(
         "following": "following our service deployment through its stages, traffic shifts and bake time",
         "paused": "a PAUSE lifecycle hook awaits a person (aws ecs continue-service-deployment); the others go on",
         "stopping": "rolling back with StopServiceDeployment(ROLLBACK), then waiting for ECS to finish it",
-        "rolled_out": "our deployment finished; kept unless the fleet is rolled back (--on-failure rollback-all)",
+        "rolled_out": "our deployment finished; kept unless the fleet is rolled back (--on-failure rollback-all only)",
         "rolling_back": "updating the service back to its recorded task definition and desired count, then waiting",
         "ecs_rolling_back": "ECS's circuit breaker is rolling the service back; waiting for it to finish",
         "succeeded": "our deployment finished and was kept",

@@ -27,11 +27,26 @@ class ServiceRunContext:
         self.name = name
         self.index = index
         self._item: ItemContext[ServiceFacts] | None = None
+        # What a handler learned without a write to carry it (it waits for the next round): kept here and staged
+        # again on the next round's item, so the service's next write (a transition, a step) records it, as a run
+        # records what it learns with its next write. A crash loses only what the next look learns again.
+        self._carried: dict[str, Any] = {}
 
     def bind(self, item: ItemContext[ServiceFacts]) -> ServiceRunContext:
-        """Act for this handler call's item context (a new one per call)."""
-        self._item = item
+        """Act for this handler call's item context (a new one per call), with what the last call carried."""
+        if item is not self._item:
+            self._item = item
+            if self._carried:
+                item.note(**self._carried)
         return self
+
+    def carry(self) -> None:
+        """Keep what the bound item learned and did not write for the next round (after a handler waited)."""
+        self._carried = dict(self.item.staged)
+
+    def written(self) -> None:
+        """The item's last write recorded everything learned: nothing more to carry."""
+        self._carried = {}
 
     @property
     def item(self) -> ItemContext[ServiceFacts]:

@@ -145,11 +145,18 @@ class ServiceHandlers:
         """What a handler learned is kept when it waits for the next round (a trigger's write carries it)."""
 
         def run(item: Context) -> str | None:
-            self.notices.say = self._contexts[item.item_id].bind(item).progress
+            ctx = self._contexts[item.item_id].bind(item)
+            self.notices.say = ctx.progress
             trigger = handler(item)
             if trigger is None:
-                item.save()
-            elif trigger in _ENDING:
+                ctx.carry()  # written with the service's next transition or step, not now
+                return None
+            ctx.written()  # the transition's write carries it all
+            if trigger in ("updated", "started"):
+                # The wait's deadline runs from the update: recorded with this transition, not by a write of its own.
+                timeout = self._handlers(item).params.timeout_seconds
+                item.note(timers={**item.facts.timers, DEPLOY_DEADLINE: ctx.now() + timeout})
+            if trigger in _ENDING:
                 item.note(ended_at=utc_now_iso())
             return trigger
 
@@ -239,7 +246,7 @@ class ServiceHandlers:
                            p.wait_until == "draining-started", deadline)
         if watch is None:
             return None
-        return handlers.waiting_verdict(_deploy(ctx), watch)
+        return self._held(handlers.waiting_verdict(_deploy(ctx), watch))
 
     def rolled_out(self, item: Context) -> str | None:
         siblings = item.siblings
@@ -310,7 +317,11 @@ class ServiceHandlers:
                                      until_paused=True, failure_limit=native.failure_limit(_deploy(ctx)))
         if followed.look is None or (not done and ctx.now() < deadline):
             return None  # not looked at this round (a bake skips rounds), or in progress
-        return native.following_verdict(_deploy(ctx), followed)
+        return self._held(native.following_verdict(_deploy(ctx), followed))
+
+    def _held(self, trigger: str) -> str:
+        """Under rollback-all a stable service is held (`rolled_out`) until the fleet's verdict; else it is done."""
+        return "hold" if trigger == "stable" and self.fleet.on_failure == "rollback-all" else trigger
 
     def paused(self, item: Context) -> str | None:
         """A PAUSE hook awaits a person: the service waits (the fleet goes on) until the round's answer shows the
@@ -339,6 +350,7 @@ class ServiceHandlers:
         if not item.facts.stop_sent:
             handlers.native.begin_stop(_deploy(ctx))
             item.note(stop_sent=True)
+            item.save()  # the round reads it from the record: the rollback's service deployment is polled from now
             return None  # judged from the next round's answer, read after the call
         return self._follow_rollback(item, ctx, handlers, stopping=True)
 
@@ -407,8 +419,9 @@ class ServiceHandlers:
         return watch
 
 
-# The triggers that end a service's rollout (`stable`: rolled out; `keep` only confirms it): its end time is taken.
-_ENDING = frozenset({"stable", "skip", "cancel", "rollback_done", "rollback_failed", "superseded", "gave_up", "fail"})
+# The triggers that end a service's rollout (`hold`: rolled out; `keep` only confirms it): its end time is taken.
+_ENDING = frozenset({"stable", "hold", "skip", "cancel", "rollback_done", "rollback_failed", "superseded", "gave_up",
+                     "fail", "stopped", "unbound", "finished_anyway"})
 
 
 def _unchanged_since_preflight(fresh: DeployHandlers, item: Context) -> bool:
