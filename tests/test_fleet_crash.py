@@ -32,6 +32,11 @@ RUN_ID = "fleet-r1"
 
 CRASH_POINTS = [
     "checkpoint:rolling",  # the run started, no service yet
+    "item-checkpoint:planned",  # the first service started, nothing read yet
+    "item-checkpoint:snapshotted",  # its rollback target recorded
+    "item-checkpoint:registering",
+    "intent:register_task_definition:batch/svc02",  # about to register, not sent
+    "item-checkpoint:updating",  # registered, about to update
     "item-checkpoint:waiting",  # the first service's deployment started
     "call:register_task_definition:demo/svc03",  # registered, not recorded
     "intent:update_service:batch/svc08",  # about to update, not sent

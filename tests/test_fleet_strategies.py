@@ -179,6 +179,7 @@ def test_a_pause_hook_holds_its_service_until_approved_while_the_others_finish(
     assert [note["kind"] for note in document["notes"]] == ["approve"]
 
 
+BG_ONLY = 'cluster = "demo"\npoll-interval = "0"\n\n[[service]]\nservice = "bg"\ncontainer-image = ["app=nginx:1.27"]\n'
 OWN_LIMIT = MIXED.replace('container-image = ["app=nginx:broken"]',
                           'container-image = ["app=nginx:broken"]\nmax-failed-tasks = 1')
 
@@ -195,6 +196,7 @@ def test_our_failure_limit_stops_the_canary_with_stop_service_deployment(tmp_pat
 
 
 NATIVE_CRASH_POINTS = [
+    "item-checkpoint:binding",  # updated, our service deployment not looked for yet
     "intent:bind_service_deployment:demo/bg",  # found, not recorded
     "call:bind_service_deployment:demo/lin",
     "item-checkpoint:following",  # the first service deployment bound
@@ -237,3 +239,82 @@ def test_killed_while_following_service_deployments_resumes_without_repeating_a_
         assert (counts["ecs:StopServiceDeployment"], steps["stop_service_deployment:demo/can"]) == (1, "reconciled")
     assert all(steps[f"bind_service_deployment:demo/{name}"] in ("succeeded", "reconciled")
                for name in ("bg", "lin", "can"))
+
+
+def test_a_service_waits_for_another_deployment_in_progress_before_it_changes_anything(
+    tmp_path: Path, aws_env: SimServer
+) -> None:
+    aws_env.reset(quick_bakes())
+    aws_env.client("ecs").update_service(cluster="demo", service="bg", forceNewDeployment=True)
+    text = ('cluster = "demo"\npoll-interval = "0"\n\n[[service]]\nservice = "bg"\n'
+            'container-image = ["app=nginx:1.27"]\n\n[[service]]\ncluster = "batch"\nservice = "api"\n'
+            'container-image = ["app=nginx:1.27"]\n')
+    result = run_ecsops(tmp_path / "s.db", "deploy-fleet", str(write(tmp_path, text)), "--output", "json")
+    assert result.returncode == 0, result.stderr
+    document = result.json()
+    assert item_paths(document)["demo/bg"][:5] == ["pending", "planned", "queued", "planned", "snapshotted"]
+    assert "demo/bg: waiting for another deployment to end before deploying" in " ".join(result.stderr.split())
+    assert {s["name"]: s["outcome"] for s in document["services"]} == {"demo/bg": "succeeded",
+                                                                        "batch/api": "succeeded"}
+
+
+def test_killed_while_queued_resumes_and_deploys_once(tmp_path: Path, aws_env: SimServer) -> None:
+    aws_env.reset(quick_bakes())
+    aws_env.client("ecs").update_service(cluster="demo", service="bg", forceNewDeployment=True)
+    aws_env.reset_counts()
+    text = BG_ONLY
+    store = tmp_path / "s.db"
+    killed = run_ecsops(store, "deploy-fleet", str(write(tmp_path, text)), "--run-id", "fleet-q",
+                        ECSOPS_CRASH_AT="item-checkpoint:queued")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    resumed = run_ecsops(store, "resume", "fleet-q", "--output", "json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert item_paths(resumed.json())["demo/bg"][:5] == ["pending", "planned", "queued", "planned", "snapshotted"]
+    assert aws_env.counts()["ecs:UpdateService"] == 1 and aws_env.counts()["ecs:RegisterTaskDefinition"] == 1
+
+
+def test_killed_while_ecs_rolls_back_resumes_to_rolled_back(tmp_path: Path, aws_env: SimServer) -> None:
+    aws_env.reset(quick_bakes())
+    aws_env.reset_counts()
+    store = tmp_path / "s.db"
+    killed = run_ecsops(store, "deploy-fleet", str(write(tmp_path, MIXED)), "--run-id", "fleet-e",
+                        ECSOPS_CRASH_AT="item-checkpoint:ecs_rolling_back")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    resumed = run_ecsops(store, "resume", "fleet-e", "--output", "json")
+    assert resumed.returncode == 3, resumed.stderr
+    document = resumed.json()
+    assert item_paths(document)["demo/can"][-3:] == ["following", "ecs_rolling_back", "rolled_back"]
+    counts = aws_env.counts()
+    assert counts["ecs:UpdateService"] == 5 and counts.get("ecs:StopServiceDeployment", 0) == 0
+
+
+def test_killed_while_paused_then_approved_resumes_past_the_hook(tmp_path: Path, aws_env: SimServer) -> None:
+    aws_env.reset(with_bg(bake_time_minutes=1, lifecycle_hooks=[pause_hook()]))
+    store = tmp_path / "s.db"
+    text = BG_ONLY
+    killed = run_ecsops(store, "deploy-fleet", str(write(tmp_path, text)), "--run-id", "fleet-p",
+                        ECSOPS_CRASH_AT="item-checkpoint:paused")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    approved = run_ecsops(store, "approve", "fleet-p", "--service", "demo/bg")  # while nobody drives the run
+    assert approved.returncode == 0, approved.stderr
+    resumed = run_ecsops(store, "resume", "fleet-p", "--output", "json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert item_paths(resumed.json())["demo/bg"][-3:] == ["paused", "following", "succeeded"]
+
+
+def test_every_state_and_step_of_a_fleet_service_is_killed_somewhere() -> None:
+    """The kill tests cover the service machine: every non-final state reached and every declared step's intent
+    and call, so a new state or step cannot be left out of them."""
+    from crash_points import ITEM_PLACEHOLDER, required_points
+    from test_fleet_crash import CRASH_POINTS as ROLLING_POINTS
+
+    from machines.deploy_fleet import SERVICE_DEFINITION
+
+    elsewhere = {"item-checkpoint:rolled_out",  # test_fleet_crash: rollback-all
+                 "item-checkpoint:queued", "item-checkpoint:ecs_rolling_back", "item-checkpoint:paused"}  # above
+    covered = set()
+    for point in [*ROLLING_POINTS, *NATIVE_CRASH_POINTS, *elsewhere]:
+        kind, _, rest = point.partition(":")
+        name, _, item = rest.partition(":")
+        covered.add(f"{kind}:{name}:{ITEM_PLACEHOLDER}" if item else point)
+    assert required_points(SERVICE_DEFINITION, item=True) - covered == set()
