@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -179,32 +178,27 @@ def deploy(
 
 
 def _command() -> OperationCommand[DeployParams, Plan]:
-    from ecsops.cli.flow import OperationCommand
+    from ecsops.cli.flow import OperationCommand, dry_run_printer
     from ecsops.deploy.params import differences
+    from ecsops.deploy.preflight import dry_run_document, dry_run_lines
 
-    return OperationCommand("deploy", differences, _preflight, _print_dry_run)
+    return OperationCommand("deploy", differences, _preflight, dry_run_printer(dry_run_lines, dry_run_document))
 
 
 def _preflight(params: DeployParams) -> Prepared[Plan]:
     """The service, its task definition and deployments read (no change); bad input exits 2, AWS failing 1."""
-    from ecsops.cli.flow import Prepared
+    from ecsops.cli.flow import Prepared, say_retry
     from ecsops.cli.options import fail, fail_usage
     from ecsops.deploy.preflight import PreflightAwsError, PreflightError, check_against_aws
 
     try:
-        plan = check_against_aws(params, on_retry=_say_retry)
+        plan = check_against_aws(params, on_retry=say_retry)
     except PreflightError as exc:
         fail_usage(str(exc))
     except PreflightAwsError as exc:
         fail(str(exc))
     # Preflight's reads become the run's snapshot: a good deploy reads the service once.
     return Prepared(plan.target, plan.params_with_snapshot().recorded(), plan)
-
-
-def _say_retry(message: str) -> None:
-    import textwrap
-
-    typer.echo(textwrap.fill(message, width=80, subsequent_indent="    ", break_on_hyphens=False), err=True)
 
 
 def _whole_number(flag: str, text: str | None) -> int | None:
@@ -216,12 +210,3 @@ def _whole_number(flag: str, text: str | None) -> int | None:
         return int(text.strip())
     except ValueError:
         fail_usage(f"{flag} {text!r}: expected a whole number, e.g. 3")
-
-
-def _print_dry_run(plan: Plan, output: str) -> None:
-    from ecsops.deploy.preflight import dry_run_document, dry_run_lines
-
-    if output == "json":
-        typer.echo(json.dumps(dry_run_document(plan), indent=2, default=str))
-    else:
-        typer.echo("\n".join(dry_run_lines(plan)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -112,22 +111,22 @@ def _faults(faults: list[str]) -> NoReturn:
 
 
 def _command() -> OperationCommand[FleetParams, FleetPlan]:
-    from ecsops.cli.flow import OperationCommand
+    from ecsops.cli.flow import OperationCommand, dry_run_printer
+    from ecsops.fleet.dry_run import dry_run_document, dry_run_lines
     from ecsops.fleet.retry import differences
 
-    return OperationCommand("deploy-fleet", differences, _preflight, _print_dry_run)
+    return OperationCommand("deploy-fleet", differences, _preflight, dry_run_printer(dry_run_lines, dry_run_document))
 
 
 def _preflight(params: FleetParams) -> Prepared[FleetPlan]:
     """Every service read (no change); bad input exits 2 with one line per fault, AWS failing 1."""
-    from ecsops.cli.deploy_command import _say_retry
-    from ecsops.cli.flow import Prepared
+    from ecsops.cli.flow import Prepared, say_retry
     from ecsops.cli.options import fail
     from ecsops.deploy.preflight import PreflightAwsError
     from ecsops.fleet.preflight import FleetPreflightError, check_fleet
 
     try:
-        plan = check_fleet(params, on_retry=_say_retry)
+        plan = check_fleet(params, on_retry=say_retry)
     except FleetPreflightError as exc:
         _faults(exc.faults)
     except PreflightAwsError as exc:
@@ -135,12 +134,3 @@ def _preflight(params: FleetParams) -> Prepared[FleetPlan]:
     # Each service's snapshot (preflight's reads) goes into its item, not into the run's record: a run record
     # rewritten at every checkpoint must not carry 50 task definitions.
     return Prepared(plan.target, plan.params.without_snapshots().recorded(), plan, build_params=plan.params.recorded())
-
-
-def _print_dry_run(plan: FleetPlan, output: str) -> None:
-    from ecsops.fleet.dry_run import dry_run_document, dry_run_lines
-
-    if output == "json":
-        typer.echo(json.dumps(dry_run_document(plan), indent=2, default=str))
-    else:
-        typer.echo("\n".join(dry_run_lines(plan)))

@@ -65,6 +65,29 @@ class OperationCommand(Generic[Typed, Plan]):
     print_dry_run: Callable[[Plan, str], None]
 
 
+def dry_run_printer(
+    lines: Callable[[Plan], list[str]], document: Callable[[Plan], dict[str, Any]]
+) -> Callable[[Plan, str], None]:
+    """An OperationCommand's print_dry_run: the plan as text lines, or with --output json as one document."""
+
+    def print_dry_run(plan: Plan, output: str) -> None:
+        import json
+
+        if output == "json":
+            typer.echo(json.dumps(document(plan), indent=2, default=str))
+        else:
+            typer.echo("\n".join(lines(plan)))
+
+    return print_dry_run
+
+
+def say_retry(message: str) -> None:
+    """A preflight's read sent again by botocore (throttled, 5xx, endpoint unreachable), said on stderr."""
+    import textwrap
+
+    typer.echo(textwrap.fill(message, width=80, subsequent_indent="    ", break_on_hyphens=False), err=True)
+
+
 def run_operation(
     command: OperationCommand[Typed, Plan],
     typed: Typed,
