@@ -31,7 +31,9 @@ FAILING = "demo/svc05"
 RUN_ID = "fleet-r1"
 
 CRASH_POINTS = [
+    "enter:planned",  # recorded, no service added yet
     "checkpoint:rolling",  # the run started, no service yet
+    "enter:rolling",
     "item-checkpoint:planned",  # the first service started, nothing read yet
     "item-checkpoint:snapshotted",  # its rollback target recorded
     "item-checkpoint:registering",

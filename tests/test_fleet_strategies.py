@@ -308,7 +308,7 @@ def test_every_state_and_step_of_a_fleet_service_is_killed_somewhere() -> None:
     from crash_points import ITEM_PLACEHOLDER, required_points
     from test_fleet_crash import CRASH_POINTS as ROLLING_POINTS
 
-    from machines.deploy_fleet import SERVICE_DEFINITION
+    from machines.deploy_fleet import FLEET_DEFINITION, SERVICE_DEFINITION
 
     elsewhere = {"item-checkpoint:rolled_out",  # test_fleet_crash: rollback-all
                  "item-checkpoint:queued", "item-checkpoint:ecs_rolling_back", "item-checkpoint:paused"}  # above
@@ -318,3 +318,4 @@ def test_every_state_and_step_of_a_fleet_service_is_killed_somewhere() -> None:
         name, _, item = rest.partition(":")
         covered.add(f"{kind}:{name}:{ITEM_PLACEHOLDER}" if item else point)
     assert required_points(SERVICE_DEFINITION, item=True) - covered == set()
+    assert required_points(FLEET_DEFINITION) - set(ROLLING_POINTS) == set()
