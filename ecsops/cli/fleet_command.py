@@ -74,9 +74,11 @@ def deploy_fleet(
     """Deploy many ECS services as one run: one lock per service, one item per service, one verdict.
 
     Every service is checked before anything changes (a fault exits 2, one line each, naming the service and
-    its line in FILE). Each service then walks deploy's own stages (snapshot, register, update, wait, roll back),
-    polled in batches: one DescribeServices per 10 services of a cluster per round. A killed run continues with
-    `ecsops resume RUN_ID`. ROLLING services only, for now.
+    its line in FILE). Each service then walks deploy's own stages (snapshot, register, update, wait, roll back)
+    and follows its strategy (ROLLING, or ECS's service deployment of a BLUE_GREEN, LINEAR or CANARY service),
+    polled in batches: one DescribeServices per 10 services of a cluster and one DescribeServiceDeployments per
+    20 service deployments per round. A killed run continues with `ecsops resume RUN_ID`; a service paused at
+    a PAUSE hook waits for `ecsops approve RUN_ID --service CLUSTER/SERVICE` while the others go on.
 
     Exit codes: 0 every service succeeded, 1 failed otherwise, 2 bad input (nothing changed), 3 some service
     rolled back (no rollback failed), 4 some rollback failed, 5 a service is locked by another run, 6 superseded,
