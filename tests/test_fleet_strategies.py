@@ -319,3 +319,28 @@ def test_every_state_and_step_of_a_fleet_service_is_killed_somewhere() -> None:
         covered.add(f"{kind}:{name}:{ITEM_PLACEHOLDER}" if item else point)
     assert required_points(SERVICE_DEFINITION, item=True) - covered == set()
     assert required_points(FLEET_DEFINITION) - set(ROLLING_POINTS) == set()
+
+
+def test_sigterm_while_a_service_is_paused_stops_the_fleet_resumably(tmp_path: Path, aws_env: SimServer) -> None:
+    """A real process, a real signal: the fleet stops after its current round (exit 130, `interrupted`), its
+    locks kept for `resume`, which later finishes the release after the hook is approved."""
+    aws_env.reset(with_bg(bake_time_minutes=1, lifecycle_hooks=[pause_hook()]))
+    store = tmp_path / "s.db"
+    text = BG_ONLY + '\n[[service]]\ncluster = "batch"\nservice = "api"\ncontainer-image = ["app=nginx:1.27"]\n'
+    process = start_ecsops(store, "deploy-fleet", str(write(tmp_path, text)), "--run-id", "fleet-sig")
+    try:
+        read_until(process, "--rollback")  # bg waits at its hook
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    status = run_ecsops(store, "status", "fleet-sig", "--output", "json").json()
+    assert status["status"] == "interrupted"
+    assert services_by_name(status)["demo/bg"]["state"] == "paused"
+    assert run_ecsops(store, "approve", "fleet-sig").returncode == 0
+    resumed = run_ecsops(store, "resume", "fleet-sig", "--output", "json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert {s["name"]: s["outcome"] for s in resumed.json()["services"]} == {"demo/bg": "succeeded",
+                                                                             "batch/api": "succeeded"}
+    assert aws_env.counts()["ecs:UpdateService"] == 2
