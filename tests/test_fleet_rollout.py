@@ -36,6 +36,11 @@ def test_a_good_fleet_deploys_every_service_once(tmp_path: Path, aws_env: SimSer
     counts = aws_env.counts()
     assert counts["ecs:RegisterTaskDefinition"] == 12
     assert counts["ecs:UpdateService"] == 12
+    # Preflight's reads are the run's snapshot, as for a single deploy: each task definition read once, the
+    # services ten a request per cluster, and after that only the rounds' polls (two clusters, one request each).
+    assert counts["ecs:DescribeTaskDefinition"] == 12
+    rounds = document["poll_rounds"]
+    assert counts["ecs:DescribeServices"] <= 2 + 2 * (rounds - 1), (counts["ecs:DescribeServices"], rounds)
     for spec in scenario.services:
         assert task_definition_of(aws_env, spec.cluster, spec.name) == f"{spec.name}:2"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 
 from ecsops.aws.ecs import ClusterNotFound, EcsGateway
 from ecsops.aws.errors import is_transient
@@ -108,19 +109,27 @@ class FleetHandlers:
         # starts it over.
         polling = AdaptiveInterval(ADAPTIVE_FIRST_INTERVAL, ADAPTIVE_MAX_INTERVAL, fixed=self.fleet.poll_interval)
         items = ctx.items()
+        # Preflight's reads were made by this very process moments ago: the first round takes them as its look.
+        fresh = ctx.facts.poll_rounds == 0 and all(
+            service.params.snapshot is not None and service.params.snapshot.read_here for service in self.fleet.services
+        )
         while True:
             if all(item.state in _FINAL for item in items.values()):
                 trigger, reason = fleet_verdict(items)
                 ctx.set_reason(reason)
                 return trigger
             now = ctx.now()
-            observed, followed = self._observed(items), self._followed(items, now)
+            startable = self._startable(items)
+            observed = self._waiting(items) + ([] if fresh else startable)
+            followed = self._followed(items, now)
             if not observed and not followed and self._next_look is not None:
                 # Every service waits out a bake: nothing to ask ECS until the first of them is due again.
                 ctx.sleep(max(0.0, self._next_look - now))
                 continue
             try:
-                observation = self.poller.poll(observed, followed)
+                observation = replace(self.poller.poll(observed, followed), preflight_is_fresh=fresh,
+                                      startable=frozenset(startable))
+                fresh = False
             except Exception as exc:
                 if not is_transient(exc):
                     raise
@@ -134,18 +143,21 @@ class FleetHandlers:
             if not all(item.state in _FINAL for item in items.values()):
                 ctx.sleep(polling.after(changed))
 
-    def _observed(self, items: Mapping[str, ItemRecord]) -> list[str]:
-        """The services this round must look at: those waiting on a deployment, and as many pending ones (in file
-        order) as may start now. Each starts on a fresh answer: preflight's reads are its snapshot only if the
-        service still looks as they saw it."""
-        wanted = [item_id for item_id, item in items.items()
-                  if item.state in OBSERVED_STATES - {"pending"} and not follows_service_deployment(item)]
+    @staticmethod
+    def _waiting(items: Mapping[str, ItemRecord]) -> list[str]:
+        """The services this round must look at with DescribeServices: those waiting on a deployment."""
+        return [item_id for item_id, item in items.items()
+                if item.state in OBSERVED_STATES - {"pending"} and not follows_service_deployment(item)]
+
+    def _startable(self, items: Mapping[str, ItemRecord]) -> list[str]:
+        """The pending services that may start this round, in file order: as many as --max-parallel leaves room
+        for. Each starts on a fresh answer (this round's look, or preflight's reads in the first round)."""
         pending = sorted((item_id for item_id, item in items.items() if item.state == "pending"),
                          key=lambda item_id: int(items[item_id].data.get("index", 0)))
-        if self.fleet.max_parallel is not None:
-            rolling = sum(1 for item in items.values() if item.state in ROLLING_STATES)
-            pending = pending[: max(0, self.fleet.max_parallel - rolling)]
-        return wanted + pending
+        if self.fleet.max_parallel is None:
+            return pending
+        rolling = sum(1 for item in items.values() if item.state in ROLLING_STATES)
+        return pending[: max(0, self.fleet.max_parallel - rolling)]
 
     def _followed(self, items: Mapping[str, ItemRecord], now: float) -> dict[str, str]:
         """The service deployments this round must look at: of the services following theirs (BLUE_GREEN, LINEAR,

@@ -61,6 +61,11 @@ class Observation:
     services: Mapping[str, dict[str, Any] | None]
     reasons: Mapping[str, str] = field(default_factory=dict)  # why a service is None
     deployments: Mapping[str, dict[str, Any] | None] = field(default_factory=dict)
+    # The run's first round in the process that preflighted it: preflight's reads, seconds old, are this round's
+    # look at the services that start now (as a single deploy takes them), so they are not read again.
+    preflight_is_fresh: bool = False
+    # The pending services that may start this round (file order, room under --max-parallel).
+    startable: frozenset[str] = frozenset()
 
     def service(self, item_id: str) -> tuple[bool, dict[str, Any] | None]:
         """(polled this round, its answer)."""
@@ -212,11 +217,11 @@ class ServiceHandlers:
         if failed and self.fleet.on_failure in ("stop", "rollback-all"):
             item.note(reason=f"not started: {failed[0]} failed first (--on-failure {self.fleet.on_failure})")
             return "skip"
-        rolling = sum(1 for sibling in siblings.values() if sibling.state in ROLLING_STATES)
-        if self.fleet.max_parallel is not None and rolling >= self.fleet.max_parallel:
-            return None
-        if item.observation is None or not item.observation.service(item.item_id)[0]:
-            return None  # its turn comes in a round that looked at it
+        observation = item.observation
+        if observation is None or item.item_id not in observation.startable:
+            return None  # its turn comes when a slot frees (--max-parallel), in file order
+        if not (observation.preflight_is_fresh or observation.service(item.item_id)[0]):
+            return None  # and in a round that looked at it
         item.note(started_at=utc_now_iso(), index=self._services[item.item_id].index)
         return "start"
 
@@ -226,7 +231,10 @@ class ServiceHandlers:
             return "cancel"
         fresh = self._fresh_handlers(item)
         handlers = self._reread[item.item_id]
-        if fresh is not None and item.facts.rollback_target is None and _unchanged_since_preflight(fresh, item):
+        fresh_enough = item.observation is not None and item.observation.preflight_is_fresh
+        if fresh is not None and item.facts.rollback_target is None and (
+            fresh_enough or _unchanged_since_preflight(fresh, item)
+        ):
             handlers = fresh
         return handlers.planned(_deploy(self._context(item)))
 
