@@ -15,14 +15,14 @@ from ecsops.aws.errors import is_transient
 from ecsops.deploy.service_deployment_wait import BAKE_FAST_POLLING_SECONDS, BAKE_POLL_INTERVAL
 from ecsops.deploy.wait import ADAPTIVE_FIRST_INTERVAL, ADAPTIVE_MAX_INTERVAL
 from ecsops.fleet.facts import FleetFacts, ServiceFacts
-from ecsops.fleet.params import FleetParams
-from ecsops.fleet.service_handlers import (
+from ecsops.fleet.observation import (
     DONE_STATES,
     OBSERVED_STATES,
     ROLLING_STATES,
     Observation,
     follows_service_deployment,
 )
+from ecsops.fleet.params import FleetParams
 from ecsops.fleet.verdict import fleet_verdict
 from machines.context import RunContext
 from machines.polling import AdaptiveInterval
