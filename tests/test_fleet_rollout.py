@@ -152,3 +152,23 @@ def test_preflight_reads_the_services_ten_a_request_per_cluster(tmp_path: Path, 
     assert counts["ecs:DescribeServices"] == 4  # ceil(12 / 10) for each cluster, not one per service
     assert counts["ecs:DescribeTaskDefinition"] == 24
     assert aws_env.mutating_calls() == {}
+
+
+def test_each_new_revision_is_tagged_with_the_run_and_its_service_in_a_value_aws_takes(
+    tmp_path: Path, aws_env: SimServer
+) -> None:
+    """The tag finds a revision registered before a crash; per service, so two services of one family never take
+    each other's. AWS's tag values take letters, digits, spaces and + - = . _ : / @ only."""
+    import re
+
+    scenario = fleet_scenario(2)
+    aws_env.reset(scenario)
+    file = fleet_file(tmp_path / "fleet.toml", scenario, top=NO_PAUSE)
+    assert deploy_fleet(tmp_path / "s.db", file, "--run-id", "release-7").returncode == 0
+    ecs = aws_env.client("ecs")
+    values = []
+    for family in ("svc01", "svc02"):
+        tags = ecs.describe_task_definition(taskDefinition=f"{family}:2", include=["TAGS"])["tags"]
+        values += [tag["value"] for tag in tags if tag["key"] == "ecsops:run-id"]
+    assert values == ["release-7/0", "release-7/1"]
+    assert all(re.fullmatch(r"[\w\s+=.:/@-]{1,256}", value) for value in values)

@@ -18,8 +18,9 @@ class ServiceRunContext:
     - a step `NAME` is the item's durable step `NAME:{item}`, declared by the service machine;
     - deadlines are kept in the item's facts, fixed when first asked;
     - progress lines are prefixed by the service, so a fleet's log reads by service;
-    - `run_id` is what its changes are tagged with: the run id and the service's index in the file, so two
-      services of one run that register the same family never take each other's revision for their own.
+    - `run_id` is what its changes are tagged with: the run id and the service's index in the file
+      (`RUN_ID/3`: a tag value takes letters, digits, spaces and + - = . _ : / @ only), so two services of one
+      run that register the same family never take each other's revision for their own.
     One instance per service and process: deploy's handlers recognise the drive that took their snapshot by it.
     """
 
@@ -56,7 +57,7 @@ class ServiceRunContext:
 
     @property
     def run_id(self) -> str:
-        return f"{self.item.run.run_id}#{self.index}"
+        return f"{self.item.run.run_id}/{self.index}"
 
     @property
     def facts(self) -> ServiceFacts:
