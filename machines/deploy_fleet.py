@@ -6,8 +6,8 @@ durable steps (named `STEP:{item}`), driven by deploy's own handlers. What a fle
 - `rolled_out` (--on-failure rollback-all only, reached by `hold`): its deployment is stable, but the fleet's
   verdict is not in yet: it may still be taken back (`revert`), else it is kept (`keep` -> succeeded);
 - `cancel`: a service not changed yet when the fleet gave up (rollback-all) ends `skipped`, unchanged;
-- `revert`: a service whose deployment is in progress or done goes back to its snapshot (rollback-all); a
-  BLUE_GREEN, LINEAR or CANARY service only while its service deployment is in progress (StopServiceDeployment).
+- `revert`: a service whose deployment is in progress or done goes back to its snapshot (rollback-all, which
+  preflight refuses for a BLUE_GREEN, LINEAR or CANARY service: ECS rolls back only a deployment in progress).
 """
 
 from __future__ import annotations
@@ -70,10 +70,9 @@ def _service_definition() -> MachineDefinition:
             Transition.of("skip", "pending", "skipped"),
             *DEPLOY.transitions,
             # rollback-all: a stable service waits for the fleet's verdict, which may still take it back.
-            Transition.of("hold", ("waiting", "following"), "rolled_out"),
+            Transition.of("hold", "waiting", "rolled_out"),
             Transition.of("keep", "rolled_out", "succeeded"),
             Transition.of("revert", _REVERTIBLE, "rolling_back"),
-            Transition.of("revert", "following", "stopping"),
             Transition.of("cancel", _UNCHANGED, "skipped"),
         ),
         final_statuses={**DEPLOY.final_statuses, "skipped": "skipped"},

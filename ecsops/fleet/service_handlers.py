@@ -147,8 +147,8 @@ class ServiceHandlers:
         def run(item: Context) -> str | None:
             if state in UNCHANGED_STATES and self._cancelled(item):
                 return "cancel"
-            handlers = self._handlers(item)
-            return handlers.mapping()[state](_deploy(self._context(item)))
+            deploy_handler: Callable[[DeployContext], str] = getattr(self._handlers(item), state)
+            return deploy_handler(_deploy(self._context(item)))
 
         return run
 
@@ -257,17 +257,13 @@ class ServiceHandlers:
         ctx = self._context(item)
         handlers = self._handlers(item)
         native = handlers.native
-        failed = failed_services(item.siblings)
-        if failed and self.fleet.on_failure == "rollback-all":  # preflight refuses it; a guard, not a path
-            ctx.record(rollback_cause=f"rolled back with the fleet: {failed[0]} failed (--on-failure rollback-all)",
-                       reverted_with_fleet=True)
-            return "revert"
+        # No rollback-all here: preflight refuses it for a service ECS deploys itself (see ecsops.fleet.preflight).
         deadline = ctx.deadline(DEPLOY_DEADLINE, handlers.params.timeout_seconds)
         followed, done = self._judge(item, ctx, handlers, DEPLOY_DEADLINE, handlers.params.timeout_seconds,
                                      until_paused=True, failure_limit=native.failure_limit(_deploy(ctx)))
         if followed.look is None or (not done and ctx.now() < deadline):
             return None  # not looked at this round (a bake skips rounds), or in progress
-        return self._held(native.following_verdict(_deploy(ctx), followed))
+        return native.following_verdict(_deploy(ctx), followed)
 
     def _held(self, trigger: str) -> str:
         """Under rollback-all a stable service is held (`rolled_out`) until the fleet's verdict; else it is done."""
