@@ -7,14 +7,14 @@ SIM_STAMP := $(VENV)/.installed-sim
 STAMP := $(VENV)/.installed
 PIP_INSTALL := $(BIN)/pip install --quiet -e
 
-.PHONY: test lint demo bench clean
+.PHONY: test lint demo bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(SIM_STAMP): pyproject.toml | $(BIN)/python
-	$(PIP_INSTALL) '.[sim]'
+	$(PIP_INSTALL) '.[sim,ui]'
 	touch $(SIM_STAMP)
 
 # The dev extras include the sim extras, so this stamps both.
@@ -22,7 +22,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(PIP_INSTALL) '.[dev]'
 	touch $(STAMP) $(SIM_STAMP)
 
-test: $(STAMP)
+# The ui's browser tests drive Debian's Chromium (never a browser that a tool downloads): installed here when missing.
+browser:
+	@sh devtools/install_chromium.sh
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 tests
 
 lint: $(STAMP)
