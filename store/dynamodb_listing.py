@@ -15,21 +15,35 @@ QUERY_PAGE_LIMIT = 1000
 
 def listed_run_ids(table: DynamoTable, run_filter: RunFilter) -> list[str]:
     """Ids of the runs the filter selects, newest first, from the index that narrows most: by_target when a
-    target is given, by_status when a status is, else by_started. `since` bounds the sort key; the other
-    filters are applied by DynamoDB to the index's projected attributes."""
+    target is given, by_status when a status is, else by_started. `since` and `until` bound the sort key; the
+    other filters are applied by DynamoDB to the index's projected attributes."""
     if run_filter.target is not None:
         index, hash_value = layout.INDEX_BY_NAME["by_target"], run_filter.target
     elif run_filter.status is not None:
         index, hash_value = layout.INDEX_BY_NAME["by_status"], run_filter.status
     else:
         index, hash_value = layout.INDEX_BY_NAME["by_started"], layout.LIST_PK_VALUE
+    since, until = run_filter.since, run_filter.until
+    if since is not None and until is not None and since >= until:
+        return []  # an empty window (and DynamoDB refuses a BETWEEN whose bounds are reversed)
     names = {"#h": index.hash_key}
     values: dict[str, Any] = {":h": codec.s(hash_value)}
     condition = "#h = :h"
-    if run_filter.since is not None:
+    # The sort key is `<started_at>#<run_id>`: '#' sorts before every character of an ISO time, so comparing it
+    # with a time compares started_at, except that a run started exactly at `since` or `until` sorts after it.
+    if since is not None or until is not None:
         names["#r"] = index.range_key
-        values[":since"] = codec.s(run_filter.since)
+    if since is not None and until is not None:
+        # One condition on the sort key only; BETWEEN includes its upper end, which only a key equal to
+        # `until` itself can reach: it is dropped below.
+        values[":since"], values[":until"] = codec.s(since), codec.s(until)
+        condition += " AND #r BETWEEN :since AND :until"
+    elif since is not None:
+        values[":since"] = codec.s(since)
         condition += " AND #r >= :since"
+    elif until is not None:
+        values[":until"] = codec.s(until)
+        condition += " AND #r < :until"
     filters = []
     for name in ("operation", "target", "status"):
         value = getattr(run_filter, name)
@@ -50,7 +64,11 @@ def listed_run_ids(table: DynamoTable, run_filter: RunFilter) -> list[str]:
         request["FilterExpression"] = " AND ".join(filters)
     run_ids: list[str] = []
     for page in table.query_pages(**request):
-        run_ids.extend(layout.run_id_of(item[layout.PK]["S"]) for item in page)
+        run_ids.extend(
+            layout.run_id_of(item[layout.PK]["S"])
+            for item in page
+            if until is None or item[index.range_key]["S"] < until
+        )
         if len(run_ids) >= run_filter.limit:
             break
     return run_ids[: run_filter.limit]

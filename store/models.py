@@ -232,10 +232,15 @@ class RunHistory(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class RunFilter(Record):
-    """Which runs a listing returns, newest first; every filter optional."""
+    """Which runs a listing returns, newest first; every filter optional.
+
+    `since` keeps runs started at or after that ISO time, `until` those started strictly before it: a page of a
+    listing ends where the next one starts (`until` = the last shown run's started_at).
+    """
 
     operation: str | None = None
     target: str | None = None
     status: str | None = None
     since: str | None = None
+    until: str | None = None
     limit: int = 50

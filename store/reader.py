@@ -82,6 +82,9 @@ class SqliteRunReader:
         if run_filter.since is not None:
             clauses.append("started_at >= ?")
             args.append(run_filter.since)
+        if run_filter.until is not None:
+            clauses.append("started_at < ?")
+            args.append(run_filter.until)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._rows(f"SELECT * FROM runs {where} ORDER BY started_at DESC, rowid DESC LIMIT ?",
                           [*args, run_filter.limit])

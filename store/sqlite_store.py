@@ -94,6 +94,9 @@ def _filter_sql(run_filter: RunFilter) -> tuple[str, list[Any]]:
     if run_filter.since is not None:
         clauses.append("started_at >= ?")
         args.append(run_filter.since)
+    if run_filter.until is not None:
+        clauses.append("started_at < ?")
+        args.append(run_filter.until)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY started_at DESC, rowid DESC LIMIT ?"
     return sql, [*args, run_filter.limit]

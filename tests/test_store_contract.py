@@ -270,6 +270,44 @@ def test_histories_are_the_listed_runs_with_everything_recorded(store: RunStore)
     assert [r.run_id for r in store.list_runs(RunFilter(limit=3))] == ["r3", "r2", "r1"]
 
 
+def test_until_lists_the_runs_started_strictly_before_it(store: RunStore, store_backend: StoreBackend) -> None:
+    from store.reader import open_reader
+
+    days = ["2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00+00:00", "2026-01-02T00:00:00+00:00",
+            "2026-01-03T00:00:00+00:00", "2026-01-04T00:00:00+00:00"]
+    for n, started_at in enumerate(days):
+        run_id, target = f"u{n}", f"ecs:1:r:c/u{n % 2}"
+        fence = _take(store, run_id, target, now=T0 + n)
+        store.create_run(_run(run_id, target, started_at=started_at), fence)
+        store.release_lock(fence)
+        if n == 3:
+            store.update_run(run_id, 0, None, RunUpdate(status="failed", finished_at=started_at))
+    reader = open_reader(store_backend.location)  # the plain reader on SQLite, the full store otherwise
+    try:
+        for source in (store, reader):
+            def listed(source: Any = source, **given: Any) -> list[str]:
+                return [run.run_id for run in source.list_runs(RunFilter(**given))]
+
+            assert listed(until="2026-01-03T00:00:00+00:00") == ["u2", "u1", "u0"]  # strictly before
+            assert listed(until="2026-01-02T00:00:00+00:00") == ["u0"]
+            assert listed(until="2026-01-01T00:00:00+00:00") == []
+            assert listed(until="2026-01-05T00:00:00+00:00", limit=2) == ["u4", "u3"]
+            # a window, with each bound as documented: since included, until not
+            assert listed(since="2026-01-02T00:00:00+00:00", until="2026-01-04T00:00:00+00:00") == ["u3", "u2", "u1"]
+            assert listed(since="2026-01-02T00:00:00+00:00", until="2026-01-03T00:00:00+00:00", limit=1) == ["u2"]
+            assert listed(since="2026-01-03T00:00:00+00:00", until="2026-01-03T00:00:00+00:00") == []
+            assert listed(since="2026-01-04T00:00:00+00:00", until="2026-01-02T00:00:00+00:00") == []
+            # with the other filters, through each index
+            assert listed(target="ecs:1:r:c/u0", until="2026-01-04T00:00:00+00:00") == ["u2", "u0"]
+            assert listed(status="running", until="2026-01-04T00:00:00+00:00") == ["u2", "u1", "u0"]
+            assert listed(status="failed", until="2026-01-04T00:00:00+00:00") == ["u3"]
+            assert listed(status="failed", until="2026-01-03T00:00:00+00:00") == []
+            assert listed(operation="example", until="2026-01-02T00:00:00+00:00") == ["u0"]
+            assert [h.run.run_id for h in source.histories(RunFilter(until="2026-01-02T00:00:00+00:00"))] == ["u0"]
+    finally:
+        reader.close()
+
+
 # ---- notes: unfenced, append-only ------------------------------------------------------------------------
 def test_notes_are_appended_in_seq_order_while_the_driver_holds_the_lock(store: RunStore) -> None:
     fence = _started(store, "a")
