@@ -24,16 +24,13 @@ from ecsops.cli.options import (
     use_store,
 )
 from ecsops.cli.replace_command import register as register_replace_instances
+from ecsops.cli.run_listing import LIMIT_MAX as RUNS_LIMIT_MAX
 from ecsops.cli.store_command import store_app
 from ecsops.cli.usage import EcsopsGroup
 from ecsops.sim.cli import sim_app
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-
     from store.base import RunStore
-    from store.models import RunFilter, RunHistory
-    from store.reader import RunReader
 
 app = typer.Typer(
     name="ecsops",
@@ -80,7 +77,7 @@ def main_options(
     STATE.store_path = store
 
 
-RUNS_LIMIT_MAX = 10000
+RUNS_OUTPUT_HELP = "text (a table), json (one array of run documents), jsonl (one run document a line) or csv."
 
 
 @app.command()
@@ -93,116 +90,46 @@ def runs(
                      "ecs:ACCOUNT:REGION:CLUSTER/SERVICE."),
     ] = None,
     status: Annotated[str | None, typer.Option(help="Only runs with this status, e.g. rolled_back.")] = None,
+    who: Annotated[
+        str | None,
+        typer.Option(metavar="USER[@HOST]", help="Only runs started by this user (on any host, or user@host), or by "
+                     "a CI job this user started."),
+    ] = None,
     since: Annotated[str | None, typer.Option(help="Only runs started at or after this ISO date/time (UTC).")]
     = None,
+    until: Annotated[str | None, typer.Option(help="Only runs started before this ISO date/time (UTC).")] = None,
     limit: Annotated[str, typer.Option(help=f"At most this many runs (1 to {RUNS_LIMIT_MAX}).")] = "50",
-    output: OutputOption = "text",
+    output: Annotated[
+        str, typer.Option("--output", "-o", metavar="text|json|jsonl|csv", help=RUNS_OUTPUT_HELP)
+    ] = "text",
     store_path: StoreOption = None,
 ) -> None:
     """Recent runs, newest first."""
     from ecsops.cli.documents import history_document
     from ecsops.cli.render import render_runs
+    from ecsops.cli.run_listing import QueryError, list_histories, parse_query
+
     use_store(store_path)
-    output = check_output(output)
-    count = _check_limit(limit)
-    if status is not None:
-        _check_status(status)
-    if operation is not None:
-        _check_operation(operation)
-    if since is not None:
-        since = _normalise_since(since)
+    output = output.lower()
+    if output not in ("text", "json", "jsonl", "csv"):
+        fail_usage(f"--output must be text, json, jsonl or csv, not {output!r}")
+    try:
+        query = parse_query(operation=operation, target=target, status=status, who=who, since=since, until=until,
+                            limit=limit)
+    except QueryError as exc:
+        fail_usage(str(exc))
     store = open_reader_or_exit()
     # A fixed number of store queries whatever the number of runs listed.
-    histories = _list_histories(store, operation, target, status, since, count)
-    documents = [history_document(history) for history in histories]
-    if output == "json":
-        typer.echo(json.dumps(documents, indent=2, default=str))
+    documents = (history_document(history) for history in list_histories(store, query))
+    if output in ("jsonl", "csv"):
+        from ecsops.cli.run_export import csv_lines, jsonl_lines
+
+        for line in (jsonl_lines if output == "jsonl" else csv_lines)(documents):
+            typer.echo(line)
+    elif output == "json":
+        typer.echo(json.dumps(list(documents), indent=2, default=str))
     else:
-        typer.echo(render_runs(documents))
-
-
-def _check_limit(limit: str) -> int:
-    text = limit.strip()
-    if not text.isdigit() or not 1 <= int(text) <= RUNS_LIMIT_MAX:
-        shown = text if len(text) <= 40 else text[:40] + "..."
-        fail_usage(f"--limit {shown!r}: expected a whole number from 1 to {RUNS_LIMIT_MAX}")
-    return int(text)
-
-
-def _check_status(status: str) -> None:
-    from ecsops.cli.operations import run_statuses
-
-    known = run_statuses()
-    if status not in known:
-        fail_usage(f"--status {status!r}: expected one of {', '.join(known)}")
-
-
-def _check_operation(operation: str) -> None:
-    from ecsops.cli.operations import BUILTIN, all_operations
-
-    if operation in BUILTIN:
-        return
-    known = sorted(all_operations())
-    if operation not in known:
-        fail_usage(f"--operation {operation!r}: expected one of {', '.join(known)}")
-
-
-def _list_histories(
-    store: RunReader, operation: str | None, target: str | None, status: str | None, since: str | None, limit: int
-) -> Sequence[RunHistory]:
-    """Newest first. A full target key is matched by the store; what people type (CLUSTER/SERVICE, GROUP,
-    ecs:CLUSTER/SERVICE) matches any account and region, so those are filtered here, reading further back
-    until `limit` runs match or the store has no more. A run matches by its own target or by one it acts on
-    besides (a fleet's services): the operations that have such targets are read and filtered here too."""
-    from ecsops.aws.arns import is_full_key, target_matches
-    from ecsops.cli.operations import BUILTIN_TOUCHED, touched_targets
-    from store.models import RunFilter
-
-    def touches(history: RunHistory) -> bool:
-        return target is not None and any(target_matches(key, target) for key in touched_targets(history.run))
-
-    exact = target if target is not None and is_full_key(target) else None
-    found: list[RunHistory] = []
-    if exact is not None:
-        found += store.histories(RunFilter(operation=operation, target=exact, status=status, since=since, limit=limit))
-        # The runs that act on more targets than their own: read newest first until enough match.
-        for name in sorted(BUILTIN_TOUCHED):
-            if operation is None or operation == name:
-                found += _matching(store, RunFilter(operation=name, status=status, since=since, limit=limit),
-                                   touches, limit)
-        unique = {history.run.run_id: history for history in found}.values()
-        return sorted(unique, key=lambda h: h.run.started_at, reverse=True)[:limit]
-    if target is None:
-        return store.histories(RunFilter(operation=operation, status=status, since=since, limit=limit))
-    return _matching(store, RunFilter(operation=operation, status=status, since=since, limit=limit), touches, limit)
-
-
-def _matching(
-    store: RunReader, run_filter: RunFilter, matches: Callable[[RunHistory], bool], limit: int
-) -> list[RunHistory]:
-    """Up to `limit` of the runs `run_filter` selects that `matches` accepts, newest first, reading further back
-    (4 times as many each time) until enough match or the store has no more."""
-    from dataclasses import replace
-
-    fetch = limit
-    while True:
-        records = store.histories(replace(run_filter, limit=fetch))
-        matched = [history for history in records if matches(history)]
-        if len(matched) >= limit or len(records) < fetch:
-            return matched[:limit]
-        fetch *= 4
-
-
-def _normalise_since(since: str) -> str:
-    from datetime import UTC, datetime
-
-    try:
-        moment = datetime.fromisoformat(since)
-    except ValueError:
-        fail_usage(f"--since {since!r}: expected an ISO date or date-time, e.g. 2026-11-26 or 2026-11-26T09:00")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+        typer.echo(render_runs(list(documents)))
 
 
 @app.command()

@@ -1,0 +1,168 @@
+"""Which runs a listing shows: the filters of `ecsops runs` and of the ui's runs page, checked, then applied to a
+store reader newest first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from store.models import RunFilter, RunHistory
+    from store.reader import RunReader
+
+LIMIT_MAX = 10000
+
+
+class QueryError(ValueError):
+    """A filter that cannot be applied; the message names the option and what it expects."""
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """A listing's filters, each optional, by the names of `ecsops runs`'s options (and the ui's query parameters).
+
+    `since` and `until` are normalised ISO times (UTC, microseconds): runs started at or after `since`, and strictly
+    before `until`, so a page of runs ends where the next one starts.
+    """
+
+    operation: str | None = None
+    target: str | None = None
+    status: str | None = None
+    who: str | None = None
+    since: str | None = None
+    until: str | None = None
+    limit: int = 50
+
+
+def parse_query(
+    *,
+    operation: str | None = None,
+    target: str | None = None,
+    status: str | None = None,
+    who: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: str | int = 50,
+) -> RunQuery:
+    """The query for filters as a person typed them (an empty text is no filter); QueryError names the first bad one."""
+    operation, target, status, who, since, until = (
+        None if value is None or not value.strip() else value.strip()
+        for value in (operation, target, status, who, since, until)
+    )
+    if status is not None:
+        _check_status(status)
+    if operation is not None:
+        _check_operation(operation)
+    return RunQuery(
+        operation=operation,
+        target=target,
+        status=status,
+        who=who,
+        since=None if since is None else normalise_time("--since", since),
+        until=None if until is None else normalise_time("--until", until),
+        limit=check_limit(limit),
+    )
+
+
+def check_limit(limit: str | int) -> int:
+    text = str(limit).strip()
+    if not text.isdigit() or not 1 <= int(text) <= LIMIT_MAX:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise QueryError(f"--limit {shown!r}: expected a whole number from 1 to {LIMIT_MAX}")
+    return int(text)
+
+
+def _check_status(status: str) -> None:
+    from ecsops.cli.operations import run_statuses
+
+    known = run_statuses()
+    if status not in known:
+        raise QueryError(f"--status {_shown(status)}: expected one of {', '.join(known)}")
+
+
+def _check_operation(operation: str) -> None:
+    from ecsops.cli.operations import BUILTIN, all_operations
+
+    if operation in BUILTIN:
+        return
+    known = sorted(all_operations())
+    if operation not in known:
+        raise QueryError(f"--operation {_shown(operation)}: expected one of {', '.join(known)}")
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 60 else value[:60] + "...")
+
+
+def normalise_time(option: str, text: str) -> str:
+    """An ISO date or date-time as the store compares it: UTC, microseconds; a time without a zone is UTC."""
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise QueryError(
+            f"{option} {_shown(text)}: expected an ISO date or date-time, e.g. 2026-11-26 or 2026-11-26T09:00"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def started_by_matches(who: str, started_by: str, ci: dict[str, str]) -> bool:
+    """`who` is the user@host that started the run, the user alone on any host, or the CI job's actor."""
+    return who in (started_by, ci.get("actor")) or started_by.startswith(who + "@")
+
+
+def list_histories(store: RunReader, query: RunQuery) -> Sequence[RunHistory]:
+    """Newest first, at most query.limit. A full target key and the operation, status and time bounds are matched by
+    the store; what people type as a target (CLUSTER/SERVICE, GROUP, ecs:CLUSTER/SERVICE) matches any account and
+    region, and `who` is matched here, reading further back until `limit` runs match or the store has no more. A run
+    matches a target by its own or by one it acts on besides (a fleet's services): the operations that have such
+    targets are read and filtered here too."""
+    from ecsops.aws.arns import is_full_key, target_matches
+    from ecsops.cli.operations import BUILTIN_TOUCHED, touched_targets
+    from store.models import RunFilter
+
+    target, who, limit = query.target, query.who, query.limit
+
+    def touches(history: RunHistory) -> bool:
+        return target is not None and any(target_matches(key, target) for key in touched_targets(history.run))
+
+    def by_who(history: RunHistory) -> bool:
+        return who is None or started_by_matches(who, history.run.started_by, history.run.ci)
+
+    def store_filter(operation: str | None, exact: str | None = None) -> RunFilter:
+        return RunFilter(operation=operation, target=exact, status=query.status, since=query.since, until=query.until,
+                         limit=limit)
+
+    exact = target if target is not None and is_full_key(target) else None
+    if exact is not None:
+        found = list(_matching(store, store_filter(query.operation, exact), by_who, limit))
+        # The runs that act on more targets than their own: read newest first until enough match.
+        for name in sorted(BUILTIN_TOUCHED):
+            if query.operation is None or query.operation == name:
+                found += _matching(store, store_filter(name), lambda h: touches(h) and by_who(h), limit)
+        unique = {history.run.run_id: history for history in found}.values()
+        return sorted(unique, key=lambda h: (h.run.started_at, h.run.run_id), reverse=True)[:limit]
+    if target is None:
+        if who is None:
+            return store.histories(store_filter(query.operation))
+        return _matching(store, store_filter(query.operation), by_who, limit)
+    return _matching(store, store_filter(query.operation), lambda h: touches(h) and by_who(h), limit)
+
+
+def _matching(
+    store: RunReader, run_filter: RunFilter, matches: Callable[[RunHistory], bool], limit: int
+) -> list[RunHistory]:
+    """Up to `limit` of the runs `run_filter` selects that `matches` accepts, newest first, reading further back
+    (4 times as many each time) until enough match or the store has no more."""
+    fetch = limit
+    while True:
+        records = store.histories(replace(run_filter, limit=fetch))
+        matched = [history for history in records if matches(history)]
+        if len(matched) >= limit or len(records) < fetch:
+            return matched[:limit]
+        fetch *= 4
