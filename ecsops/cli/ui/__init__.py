@@ -1,0 +1,1 @@
+"""ecsops ui: a read-only web view of the run store."""

@@ -1,0 +1,251 @@
+"""The ui's SVG pictures: a run's timeline and its machine's diagram, read back as XML."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ecsops.cli.ui.svg_common import human_duration
+from ecsops.cli.ui.timeline_svg import CHART_LEFT, CHART_RIGHT, MAX_LANES, MIN_BAR_WIDTH, timeline_svg
+
+SVG = "{http://www.w3.org/2000/svg}"
+T0 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
+HOSTILE = "<script>alert(1)</script>"
+GOOD_PATH = [("planned", "snapshotted", "snapshot"), ("snapshotted", "registering", "register"),
+             ("registering", "updating", "registered"), ("updating", "waiting", "updated"),
+             ("waiting", "succeeded", "stable")]
+
+
+def at(seconds: float) -> str:
+    return (T0 + timedelta(seconds=seconds)).isoformat(timespec="microseconds")
+
+
+def run_document(steps: list[tuple[str, str, str, float, str | None]], *, end: float | None,
+                 updated: float | None = None, **fields: Any) -> dict[str, Any]:
+    """A run document as documents.history_document shapes it; steps are (source, dest, trigger, seconds, item)."""
+    run_steps = [step for step in steps if step[4] is None]
+    state = run_steps[-1][1] if run_steps else "planned"
+    document: dict[str, Any] = {
+        "run_id": "r-1", "operation": "deploy", "status": state if end is not None else "running", "state": state,
+        "target": "ecs:123456789012:us-east-1:demo/web", "started_at": at(0),
+        "updated_at": at(updated if updated is not None else end if end is not None else steps[-1][3]),
+        "finished_at": None if end is None else at(end), "reason": None, "params": {}, "steps": [],
+        "in_flight": [], "notes": [],
+        "transitions": [{"seq": seq, "source": source, "dest": dest, "trigger": trigger, "at": at(seconds),
+                         "item": item} for seq, (source, dest, trigger, seconds, item) in enumerate(steps, 1)],
+    }
+    document.update(fields)
+    return document
+
+
+def good_deploy() -> dict[str, Any]:
+    times = [1, 2, 5, 10, 70]
+    return run_document([(s, d, t, when, None) for (s, d, t), when in zip(GOOD_PATH, times, strict=True)], end=70)
+
+
+def parse(svg: str) -> ET.Element:
+    return ET.fromstring(svg)  # raises unless the markup is well-formed XML
+
+
+def bars(root: ET.Element) -> list[ET.Element]:
+    return [rect for rect in root.iter(f"{SVG}rect") if "bar" in rect.get("class", "").split()]
+
+
+def lanes(root: ET.Element) -> dict[float, list[ET.Element]]:
+    """The bars by lane (their y), each lane's in document order."""
+    by_y: dict[float, list[ET.Element]] = {}
+    for bar in bars(root):
+        by_y.setdefault(float(bar.get("y", "0")), []).append(bar)
+    return by_y
+
+
+def x_at(seconds: float, span: float) -> float:
+    return CHART_LEFT + seconds / span * (CHART_RIGHT - CHART_LEFT)
+
+
+def test_each_state_is_a_bar_from_the_transition_that_entered_it_to_the_next() -> None:
+    root = parse(timeline_svg(good_deploy()))
+    assert root.tag == f"{SVG}svg" and root.get("class") == "timeline" and root.get("role") == "img"
+    [run_lane] = lanes(root).values()
+    assert [bar.get("data-state") for bar in run_lane] == [
+        "planned", "snapshotted", "registering", "updating", "waiting", "succeeded"]
+    starts = [0, 1, 2, 5, 10, 70]
+    ends = [1, 2, 5, 10, 70, 70]
+    for bar, start, end in zip(run_lane, starts, ends, strict=True):
+        assert float(bar.get("x", "")) == pytest.approx(x_at(start, 70), abs=0.1)
+        expected = max(MIN_BAR_WIDTH, x_at(end, 70) - x_at(start, 70))
+        assert float(bar.get("width", "")) == pytest.approx(expected, abs=0.1)
+    assert "success" in run_lane[-1].get("class", "").split()
+    assert "ended by stable" in (run_lane[-2].findtext(f"{SVG}title") or "")
+    assert "for 1m 00s" in (run_lane[-2].findtext(f"{SVG}title") or "")
+    [marker] = [rect for rect in root.iter(f"{SVG}rect") if rect.get("class") == "end-marker"]
+    assert float(marker.get("x", "")) == pytest.approx(x_at(70, 70) - 1.5, abs=0.1)
+
+
+def test_a_rollback_has_its_own_category_and_a_pause_is_a_pause() -> None:
+    document = run_document([
+        ("planned", "snapshotted", "snapshot", 1, None), ("snapshotted", "updating", "reuse", 2, None),
+        ("updating", "binding", "started", 3, None), ("binding", "following", "bound", 4, None),
+        ("following", "paused", "hook_paused", 20, None), ("paused", "following", "hook_acted", 80, None),
+        ("following", "stopping", "deploy_failed", 90, None), ("stopping", "rolled_back", "rollback_done", 120, None),
+    ], end=120)
+    kinds = {bar.get("data-state"): set(bar.get("class", "").split()) for bar in bars(parse(timeline_svg(document)))}
+    assert "rollback" in kinds["stopping"] and "rollback" in kinds["rolled_back"]
+    assert "pause" in kinds["paused"] and "rollback" not in kinds["paused"]
+    assert "wait" in kinds["following"] and "state-following" in kinds["following"]
+    others = [classes for state, classes in kinds.items() if state not in ("stopping", "rolled_back")]
+    assert not any("rollback" in classes for classes in others)
+
+
+def test_ecs_rolling_back_and_a_failed_rollback_are_rollback_too() -> None:
+    document = run_document([("waiting", "ecs_rolling_back", "ecs_rolled_back", 5, None),
+                             ("ecs_rolling_back", "rollback_failed", "rollback_failed", 9, None)], end=9)
+    kinds = {bar.get("data-state"): bar.get("class", "").split() for bar in bars(parse(timeline_svg(document)))}
+    assert kinds["ecs_rolling_back"][-1] == kinds["rollback_failed"][-1] == "rollback"
+    assert kinds["waiting"][-1] == "wait"
+
+
+def blue_green(**fields: Any) -> dict[str, Any]:
+    steps = [("planned", "snapshotted", "snapshot", 1, None), ("snapshotted", "updating", "reuse", 2, None),
+             ("updating", "binding", "started", 3, None), ("binding", "following", "bound", 10, None),
+             ("following", "succeeded", "stable", 2000, None)]
+    stages = [("PRE_SCALE_UP", 10), ("SCALE_UP", 20), ("TEST_TRAFFIC_SHIFT", 60), ("PRODUCTION_TRAFFIC_SHIFT", 120),
+              ("BAKE_TIME", 200), ("CLEAN_UP", 1900)]
+    messages = [{"seq": seq, "kind": "stage", "text": text, "item": None, "at": at(when)}
+                for seq, (text, when) in enumerate(stages, 1)]
+    messages.append({"seq": 9, "kind": "progress", "text": "3/3 tasks running", "item": None, "at": at(30)})
+    return run_document(steps, end=2000, messages=messages, **fields)
+
+
+def test_the_bake_time_of_a_blue_green_deploy_is_a_band_inside_its_following_bar() -> None:
+    root = parse(timeline_svg(blue_green()))
+    stages = [group for group in root.iter(f"{SVG}g") if "stage" in group.get("class", "").split()]
+    assert [group.get("data-stage") for group in stages] == [
+        "PRE_SCALE_UP", "SCALE_UP", "TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"]
+    [bake] = [group for group in stages if group.get("class") == "stage bake"]
+    assert bake.findtext(f"{SVG}text") == "bake"
+    assert "for 28m 20s" in (bake.findtext(f"{SVG}title") or "")
+    band = bake.find(f"{SVG}rect")
+    assert band is not None
+    [following] = [bar for bar in bars(root) if bar.get("data-state") == "following"]
+    left, right = float(following.get("x", "")), float(following.get("x", "")) + float(following.get("width", ""))
+    band_left = float(band.get("x", ""))
+    assert left < band_left < band_left + float(band.get("width", "")) < right
+    assert band_left == pytest.approx(x_at(200, 2000), abs=0.1)
+    # the last stage ends when the lane reached its final state
+    clean_up = stages[-1].find(f"{SVG}rect")
+    assert clean_up is not None
+    assert float(clean_up.get("x", "")) + float(clean_up.get("width", "")) == pytest.approx(x_at(2000, 2000), abs=0.1)
+
+
+def test_a_fleet_service_stage_goes_under_its_own_lane() -> None:
+    document = run_document([("planned", "rolling", "start", 1, None),
+                             ("pending", "planned", "start", 2, "demo/bg"),
+                             ("planned", "following", "bound", 3, "demo/bg")], end=None, updated=60)
+    document["messages"] = [{"seq": 1, "kind": "stage", "text": "BAKE_TIME", "item": "demo/bg", "at": at(30)}]
+    root = parse(timeline_svg(document))
+    [bake] = [group for group in root.iter(f"{SVG}g") if group.get("class") == "stage bake"]
+    band = bake.find(f"{SVG}rect")
+    assert band is not None
+    service_lane_y = sorted(lanes(root))[1]
+    assert float(band.get("y", "")) > service_lane_y
+    assert float(band.get("y", "")) < service_lane_y + 30
+
+
+def test_text_from_a_run_is_escaped_everywhere() -> None:
+    document = run_document([("planned", "rolling", "start", 1, None),
+                             ("pending", HOSTILE, HOSTILE, 2, HOSTILE),
+                             (HOSTILE, "succeeded", "stable", 3, HOSTILE)], end=4, run_id=HOSTILE, status=HOSTILE)
+    document["messages"] = [{"seq": 1, "kind": "stage", "text": HOSTILE, "item": HOSTILE, "at": at(2.5)},
+                            {"seq": 2, "kind": "stage", "text": HOSTILE, "item": None, "at": at(1.5)}]
+    svg = timeline_svg(document)
+    root = parse(svg)
+    assert not [element for element in root.iter() if element.tag.endswith("script")]
+    assert "<script" not in svg and "&lt;script&gt;" in svg
+    assert HOSTILE in "".join(root.itertext())  # readable as text, not run as markup
+    hostile = [bar for bar in bars(root) if bar.get("data-state") == HOSTILE]
+    assert len(hostile) == 1 and "state-" in hostile[0].get("class", "") and "<" not in hostile[0].get("class", "")
+
+
+def test_a_running_run_extends_to_now_or_else_to_its_last_update() -> None:
+    document = run_document([("planned", "snapshotted", "snapshot", 1, None),
+                             ("snapshotted", "registering", "register", 2, None),
+                             ("registering", "updating", "registered", 3, None),
+                             ("updating", "waiting", "updated", 4, None)], end=None, updated=30)
+    for now, span in ((at(100), 100), (None, 30)):
+        root = parse(timeline_svg(document, now=now))
+        waiting = bars(root)[-1]
+        assert waiting.get("data-state") == "waiting"
+        assert float(waiting.get("x", "")) == pytest.approx(x_at(4, span), abs=0.1)
+        assert float(waiting.get("x", "")) + float(waiting.get("width", "")) == pytest.approx(CHART_RIGHT, abs=0.1)
+        assert "still in it" in (waiting.findtext(f"{SVG}title") or "")
+        assert not [rect for rect in root.iter(f"{SVG}rect") if rect.get("class") == "end-marker"]
+
+
+def test_items_get_lanes_in_order_of_first_appearance_and_the_lanes_are_capped() -> None:
+    steps: list[tuple[str, str, str, float, str | None]] = [("planned", "rolling", "start", 0.5, None)]
+    for index in range(100):
+        steps.append(("pending", "planned", "start", 1 + index, f"demo/svc-{99 - index:02d}"))
+    root = parse(timeline_svg(run_document(steps, end=None, updated=200)))
+    labels = [text for text in root.iter(f"{SVG}text") if "lane-label" in text.get("class", "")]
+    assert len(labels) == MAX_LANES
+    assert [label.text for label in labels[:3]] == ["run", "demo/svc-99", "demo/svc-98"]
+    [more] = [text for text in root.iter(f"{SVG}text") if text.get("class") == "more"]
+    assert (more.text or "").startswith(f"+{101 - MAX_LANES} more")
+    assert len(lanes(root)) == MAX_LANES
+
+
+def test_a_thousand_transitions_render_every_lane_they_can() -> None:
+    steps: list[tuple[str, str, str, float, str | None]] = [("planned", "rolling", "start", 0, None)]
+    path = [("pending", "planned", "start"), *GOOD_PATH[:-1], ("waiting", "rolling_back", "revert"),
+            ("rolling_back", "rolled_back", "rollback_done")]
+    for service in range(-(-1000 // len(path))):  # rounded up
+        steps += [(s, d, t, service * 3 + i * 0.5, f"c/svc-{service}") for i, (s, d, t) in enumerate(path)]
+    assert len(steps) >= 1000
+    svg = timeline_svg(run_document(steps, end=None, updated=600))
+    root = parse(svg)
+    assert len(lanes(root)) == MAX_LANES
+    assert len(bars(root)) == 2 + (MAX_LANES - 1) * (len(path) + 1)  # planned and rolling, then each service's
+    assert len(svg) < 1_500_000
+
+
+def test_a_run_without_transitions_draws_its_current_state() -> None:
+    document = run_document([("planned", "queued", "queue", 1, None)], end=None, updated=5)
+    document["transitions"] = []
+    document["state"] = "planned"
+    [bar] = bars(parse(timeline_svg(document)))
+    assert bar.get("data-state") == "planned"
+    assert float(bar.get("x", "")) == CHART_LEFT and float(bar.get("width", "")) == pytest.approx(
+        CHART_RIGHT - CHART_LEFT, abs=0.1)
+
+
+def test_timestamps_that_cannot_be_read_are_skipped_never_raised() -> None:
+    document = good_deploy()
+    document["transitions"][2]["at"] = "not a time"
+    document["transitions"][3]["at"] = None
+    document["messages"] = [{"kind": "stage", "text": "BAKE_TIME", "at": "soon"}, "not a message"]
+    states = [bar.get("data-state") for bar in bars(parse(timeline_svg(document)))]
+    # updating and waiting cannot be placed: registering's bar runs on to the next time that can
+    assert states == ["planned", "snapshotted", "registering", "succeeded"]
+    document["started_at"] = document["finished_at"] = document["updated_at"] = "garbage"
+    for transition in document["transitions"]:
+        transition["at"] = 12
+    root = parse(timeline_svg(document, now="also garbage"))
+    assert [text.text for text in root.iter(f"{SVG}text") if "lane-label" in text.get("class", "")] == ["run"]
+
+
+def test_a_long_item_id_is_cut_with_an_ellipsis_and_kept_whole_in_its_tooltip() -> None:
+    item = "arn:aws:ecs:us-east-1:123456789012:container-instance/production-cluster/0123456789abcdef"
+    root = parse(timeline_svg(run_document([("pending", "detaching", "start", 1, item)], end=None, updated=3)))
+    [label] = [text for text in root.iter(f"{SVG}text") if text.get("class") == "lane-label"]
+    assert "…" in (label.text or "") and len(label.text or "") < len(item)
+    assert label.findtext(f"{SVG}title") == item
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0.4, "0.4s"), (12, "12s"), (185, "3m 05s"), (3720, "1h 02m"),
+                                               (59.7, "1m 00s")])
+def test_durations_read_as_a_person_would_say_them(seconds: float, text: str) -> None:
+    assert human_duration(seconds) == text
