@@ -8,8 +8,13 @@ from typing import Any
 
 import pytest
 
+from ecsops.cli.ui.machine_svg import machine_svg
 from ecsops.cli.ui.svg_common import human_duration
 from ecsops.cli.ui.timeline_svg import CHART_LEFT, CHART_RIGHT, MAX_LANES, MIN_BAR_WIDTH, timeline_svg
+from machines.definition import MachineDefinition, Transition
+from machines.deploy import DEPLOY
+from machines.deploy_fleet import FLEET_DEFINITION, SERVICE_DEFINITION
+from machines.replace_instances import INSTANCE_DEFINITION, RUN_DEFINITION
 
 SVG = "{http://www.w3.org/2000/svg}"
 T0 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
@@ -249,3 +254,112 @@ def test_a_long_item_id_is_cut_with_an_ellipsis_and_kept_whole_in_its_tooltip() 
                                                (59.7, "1m 00s")])
 def test_durations_read_as_a_person_would_say_them(seconds: float, text: str) -> None:
     assert human_duration(seconds) == text
+
+
+def nodes(root: ET.Element) -> dict[str, ET.Element]:
+    return {group.get("data-state", ""): group for group in root.iter(f"{SVG}g")
+            if "node" in group.get("class", "").split()}
+
+
+def edges(root: ET.Element) -> dict[tuple[str, str], ET.Element]:
+    return {(path.get("data-source", ""), path.get("data-dest", "")): path for path in root.iter(f"{SVG}path")
+            if "edge" in path.get("class", "").split()}
+
+
+def box(node: ET.Element) -> tuple[float, float, float, float]:
+    rect = node.find(f"{SVG}rect")
+    assert rect is not None
+    return tuple(float(rect.get(name, "")) for name in ("x", "y", "width", "height"))  # type: ignore[return-value]
+
+
+ALL_MACHINES = [DEPLOY, SERVICE_DEFINITION, FLEET_DEFINITION, RUN_DEFINITION, INSTANCE_DEFINITION]
+
+
+@pytest.mark.parametrize("definition", ALL_MACHINES, ids=lambda definition: definition.name)
+def test_every_state_is_a_node_and_every_declared_pair_an_edge_none_overlapping(definition: MachineDefinition
+                                                                               ) -> None:
+    root = parse(machine_svg(definition))
+    assert root.get("class") == "machine" and root.get("role") == "img"
+    drawn = nodes(root)
+    assert sorted(drawn) == sorted(definition.states)
+    pairs = {(source, t.dest) for t in definition.transitions for source in t.sources}
+    assert set(edges(root)) == pairs
+    rectangles = [box(node) for node in drawn.values()]
+    for i, (x1, y1, w1, h1) in enumerate(rectangles):
+        for x2, y2, w2, h2 in rectangles[i + 1:]:
+            assert x1 + w1 <= x2 or x2 + w2 <= x1 or y1 + h1 <= y2 or y2 + h2 <= y1, "two nodes overlap"
+    markers = {marker.get("id") for marker in root.iter(f"{SVG}marker")}
+    assert all(path.get("marker-end", "")[5:-1] in markers for path in edges(root).values())
+    for state in definition.final_states:
+        assert len(drawn[state].findall(f"{SVG}rect")) == 2  # double-bordered
+    assert not any(len(node.findall(f"{SVG}rect")) == 2 for state, node in drawn.items()
+                   if state not in definition.final_states)
+
+
+def test_the_good_path_of_a_deploy_is_highlighted_exactly() -> None:
+    root = parse(machine_svg(DEPLOY, taken=GOOD_PATH, current="succeeded"))
+    visited = {state for state, node in nodes(root).items() if "visited" in node.get("class", "").split()}
+    assert visited == {"planned", "snapshotted", "registering", "updating", "waiting", "succeeded"}
+    current = [state for state, node in nodes(root).items() if "current" in node.get("class", "").split()]
+    assert current == ["succeeded"]
+    taken = {pair: path.get("data-taken") for pair, path in edges(root).items() if path.get("class") == "edge taken"}
+    assert taken == {(source, dest): "1" for source, dest, _ in GOOD_PATH}
+    assert all(path.get("class") == "edge" for pair, path in edges(root).items() if pair not in taken)
+
+
+def test_an_edge_taken_twice_says_so_and_back_edges_stay_above_their_source() -> None:
+    path = [("planned", "queued", "queue"), ("queued", "planned", "turn_came"), ("planned", "snapshotted", "snapshot"),
+            ("snapshotted", "updating", "reuse"), ("updating", "binding", "started"), ("binding", "following", "bound"),
+            ("following", "paused", "hook_paused"), ("paused", "following", "hook_acted"),
+            ("following", "paused", "hook_paused"), ("paused", "following", "hook_acted"),
+            ("following", "stopping", "timed_out"), ("stopping", "rolled_back", "rollback_done")]
+    root = parse(machine_svg(DEPLOY, taken=path, current="rolled_back"))
+    drawn = edges(root)
+    assert drawn[("following", "paused")].get("data-taken") == "2"
+    assert drawn[("paused", "following")].get("data-taken") == "2"
+    assert drawn[("queued", "planned")].get("data-taken") == "1"
+    assert "hook_paused \u00d72" in "".join(root.itertext())
+    boxes = {state: box(node) for state, node in nodes(root).items()}
+    assert boxes["planned"][1] < boxes["queued"][1]  # turn_came did not pull queued above planned
+    assert boxes["following"][1] < boxes["paused"][1]
+    assert len({(x, y) for x, y, _, _ in boxes.values()}) == len(boxes)
+
+
+def test_triggers_of_one_pair_share_an_edge_and_a_many_source_transition_is_one_edge_per_source() -> None:
+    root = parse(machine_svg(DEPLOY))
+    drawn = edges(root)
+    assert drawn[("waiting", "rolling_back")].get("data-trigger") == "deploy_failed timed_out"
+    assert "deploy_failed, timed_out" in "".join(root.itertext())
+    fail_sources = {source for (source, dest), path in drawn.items()
+                    if dest == "failed" and "fail" in path.get("data-trigger", "").split()}
+    assert fail_sources == {"planned", "queued", "snapshotted", "registering", "updating"}
+    assert DEPLOY.descriptions["paused"] in (nodes(root)["paused"].findtext(f"{SVG}title") or "")
+
+
+def test_a_machine_picture_is_the_same_for_the_same_input() -> None:
+    first = machine_svg(DEPLOY, taken=GOOD_PATH, current="succeeded")
+    assert machine_svg(DEPLOY, taken=GOOD_PATH, current="succeeded") == first
+    other = machine_svg(DEPLOY)
+    ids = {marker.get("id") for marker in parse(first).iter(f"{SVG}marker")}
+    assert ids.isdisjoint(marker.get("id") for marker in parse(other).iter(f"{SVG}marker"))
+
+
+def test_names_in_a_machine_are_escaped() -> None:
+    definition = MachineDefinition(
+        name=HOSTILE, states=("start", HOSTILE, "done"), initial="start",
+        transitions=(Transition.of(HOSTILE, "start", HOSTILE), Transition.of("finish", HOSTILE, "done")),
+        final_statuses={"done": "succeeded"}, descriptions={"start": HOSTILE},
+    )
+    svg = machine_svg(definition, taken=[("start", HOSTILE, HOSTILE)], current=HOSTILE)
+    root = parse(svg)
+    assert not [element for element in root.iter() if element.tag.endswith("script")]
+    assert "<script" not in svg
+    assert edges(root)[("start", HOSTILE)].get("data-trigger") == HOSTILE
+    assert "current" in nodes(root)[HOSTILE].get("class", "").split()
+
+
+def test_transitions_a_machine_does_not_declare_are_not_drawn_as_taken() -> None:
+    root = parse(machine_svg(DEPLOY, taken=[("planned", "succeeded", "magic"), ("nowhere", "planned", "x")]))
+    assert not [path for path in edges(root).values() if path.get("class") == "edge taken"]
+    assert {state for state, node in nodes(root).items() if "visited" in node.get("class", "")} == {
+        "planned", "succeeded"}
