@@ -242,6 +242,22 @@ def test_timestamps_that_cannot_be_read_are_skipped_never_raised() -> None:
     assert [text.text for text in root.iter(f"{SVG}text") if "lane-label" in text.get("class", "")] == ["run"]
 
 
+def test_times_out_of_order_or_years_off_keep_the_bars_in_order_inside_the_chart() -> None:
+    document = good_deploy()
+    document["transitions"][1]["at"] = "9999-12-31T23:59:59+00:00"
+    document["transitions"][3]["at"] = at(-50)
+    for finished in (at(70), None):
+        document["finished_at"] = finished
+        root = parse(timeline_svg(document))
+        xs = [float(bar.get("x", "")) for bar in bars(root)]
+        assert xs == sorted(xs)
+        assert all(float(bar.get("x", "")) + float(bar.get("width", "")) <= CHART_RIGHT + MIN_BAR_WIDTH
+                   for bar in bars(root))
+        ticks = [text for group in root.iter(f"{SVG}g") if group.get("class") == "axis"
+                 for text in group.iter(f"{SVG}text")]
+        assert 1 <= len(ticks) <= 9
+
+
 def test_a_long_item_id_is_cut_with_an_ellipsis_and_kept_whole_in_its_tooltip() -> None:
     item = "arn:aws:ecs:us-east-1:123456789012:container-instance/production-cluster/0123456789abcdef"
     root = parse(timeline_svg(run_document([("pending", "detaching", "start", 1, item)], end=None, updated=3)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,7 +116,7 @@ def _lanes(document: Mapping[str, Any]) -> dict[str | None, _Lane]:
             lane.entries.append((str(transition.get("source", "?")), epoch(document.get("started_at")), None))
         lane.entries.append((transition["dest"], epoch(transition.get("at")), str(transition.get("trigger", ""))))
     if not lanes[None].entries:
-        lanes[None].entries.append((str(document.get("state", "?")), epoch(document.get("started_at")), None))
+        lanes[None].entries.append((str(document.get("state") or "?"), epoch(document.get("started_at")), None))
     for message in _records(document.get("messages")):
         at = epoch(message.get("at"))
         if message.get("kind") != "stage" or at is None:
@@ -145,7 +146,9 @@ def _item(value: object) -> str | None:
 
 
 def _span(document: Mapping[str, Any], lanes: Mapping[str | None, _Lane], now: str | None) -> tuple[float, float]:
-    """From started_at to the end: finished_at, else now, else updated_at; stretched to cover every placed time."""
+    """From started_at to the end: finished_at; for a run still going, now (else updated_at) stretched to cover
+    every placed time, as a clock a little behind the store's must not cut the last bar off. A finished run's times
+    beyond its end are drawn at its end."""
     seen = [at for lane in lanes.values() for _, at, _ in lane.entries if at is not None]
     seen += [at for lane in lanes.values() for _, at in lane.stages]
     start = epoch(document.get("started_at"))
@@ -154,16 +157,19 @@ def _span(document: Mapping[str, Any], lanes: Mapping[str | None, _Lane], now: s
     end = epoch(document.get("finished_at"))
     if end is None:
         end = epoch(now) if now is not None else None
-    if end is None:
-        end = epoch(document.get("updated_at"))
-    end = max(end if end is not None else start, start, *[at for at in seen if at >= start])
-    return start, end
+        end = epoch(document.get("updated_at")) if end is None else end
+        end = max([end if end is not None else start, *seen])
+    return start, max(start, end)
 
 
 def _bars(lane: _Lane, start: float, end: float, document: Mapping[str, Any]) -> list[_Bar]:
     """Each state from the time it was entered to the next placed entry, or the end; entries without a time are
-    skipped (their neighbour's bar covers them)."""
-    placed = [(index, min(max(at, start), end)) for index, (_, at, _) in enumerate(lane.entries) if at is not None]
+    skipped (their neighbour's bar covers them), and a time earlier than the one before it is read as that one, so
+    bars never overlap."""
+    placed: list[tuple[int, float]] = []
+    for index, (_, at, _) in enumerate(lane.entries):
+        if at is not None:
+            placed.append((index, min(max(at, placed[-1][1] if placed else start), end)))
     finished = document.get("finished_at") is not None
     bars = []
     for position, (index, at) in enumerate(placed):
@@ -241,7 +247,8 @@ def _lane_label(lane: _Lane, top: float) -> list[str]:
 
 def _axis(start: float, end: float, bottom: float, x_of: Any) -> list[str]:
     span = end - start
-    step = next((s for s in _STEPS if span / s <= 8), _STEPS[-1])
+    # A span beyond the table (a timestamp years off) still gets at most eight ticks, in whole weeks.
+    step = next((s for s in _STEPS if span / s <= 8), None) or math.ceil(span / 8 / _STEPS[-1]) * _STEPS[-1]
     parts = ['<g class="axis" fill="#475569" font-size="10">']
     for index in range(int(span / step + 1e-9) + 1):
         offset = round(index * step, 6)
