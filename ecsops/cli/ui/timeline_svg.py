@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,9 @@ STAGE_FILLS = ("#cbd5e1", "#a5b4c8")
 BAKE_FILL = "#0d9488"
 _STEPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800,
           21600, 43200, 86400, 172800, 604800)
+
+
+Placing = Callable[[float], float]  # a moment (epoch seconds) to its x on the chart
 
 
 @dataclass
@@ -182,7 +185,7 @@ def _bars(lane: _Lane, start: float, end: float, document: Mapping[str, Any]) ->
     return bars
 
 
-def _bar_markup(bar: _Bar, lane: _Lane, top: float, start: float, x_of: Any, running: bool) -> str:
+def _bar_markup(bar: _Bar, lane: _Lane, top: float, start: float, x_of: Placing, running: bool) -> str:
     kind = category(bar.state)
     x = x_of(bar.start)
     width = max(MIN_BAR_WIDTH, x_of(bar.end) - x)
@@ -211,7 +214,7 @@ def _bar_markup(bar: _Bar, lane: _Lane, top: float, start: float, x_of: Any, run
     return markup
 
 
-def _stage_markup(lane: _Lane, bars: list[_Bar], top: float, start: float, end: float, x_of: Any) -> list[str]:
+def _stage_markup(lane: _Lane, bars: list[_Bar], top: float, start: float, end: float, x_of: Placing) -> list[str]:
     """The deployment's lifecycle stages as a thin band under the lane: each lasts until the next stage, or until the
     lane reached its final state."""
     finish = next((bar.start for bar in bars if bar.final), end)
@@ -245,7 +248,7 @@ def _lane_label(lane: _Lane, top: float) -> list[str]:
     return [f'<text class="lane-label" x="8" y="{top + 16}">{esc(shown)}<title>{esc(lane.item)}</title></text>']
 
 
-def _axis(start: float, end: float, bottom: float, x_of: Any) -> list[str]:
+def _axis(start: float, end: float, bottom: float, x_of: Placing) -> list[str]:
     span = end - start
     # A span beyond the table (a timestamp years off) still gets at most eight ticks, in whole weeks.
     step = next((s for s in _STEPS if span / s <= 8), None) or math.ceil(span / 8 / _STEPS[-1]) * _STEPS[-1]
