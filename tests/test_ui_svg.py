@@ -266,6 +266,12 @@ def test_a_long_item_id_is_cut_with_an_ellipsis_and_kept_whole_in_its_tooltip() 
     assert label.findtext(f"{SVG}title") == item
 
 
+def test_neither_picture_has_inline_styles_which_the_ui_content_security_policy_blocks() -> None:
+    for svg in (timeline_svg(blue_green()), machine_svg(DEPLOY, taken=GOOD_PATH, current="succeeded")):
+        root = parse(svg)
+        assert not [element for element in root.iter() if "style" in element.attrib or element.tag == f"{SVG}style"]
+
+
 @pytest.mark.parametrize(("seconds", "text"), [(0.4, "0.4s"), (12, "12s"), (185, "3m 05s"), (3720, "1h 02m"),
                                                (59.7, "1m 00s")])
 def test_durations_read_as_a_person_would_say_them(seconds: float, text: str) -> None:

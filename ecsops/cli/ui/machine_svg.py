@@ -53,8 +53,9 @@ def machine_svg(definition: MachineDefinition, *, taken: Sequence[tuple[str, str
     x, y, width, height = drawing.view
     parts = [
         f'<svg class="machine" role="img" aria-label="{esc(summary)}" xmlns="http://www.w3.org/2000/svg" '
-        f'viewBox="{num(x)} {num(y)} {num(width)} {num(height)}" width="100%" '
-        f'style="max-width:{num(width)}px" font-family="{esc(FONT)}" font-size="{num(NODE_FONT)}">',
+        # Its natural size (the page's CSS may shrink it to fit), never a style attribute: the ui's CSP forbids them.
+        f'viewBox="{num(x)} {num(y)} {num(width)} {num(height)}" width="{num(width)}" height="{num(height)}" '
+        f'font-family="{esc(FONT)}" font-size="{num(NODE_FONT)}">',
         f"<title>{esc(summary)}</title>",
         "<defs>",
         _marker(f"{prefix}-muted", MUTED),
