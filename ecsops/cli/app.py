@@ -26,6 +26,7 @@ from ecsops.cli.options import (
 from ecsops.cli.replace_command import register as register_replace_instances
 from ecsops.cli.run_listing import LIMIT_MAX as RUNS_LIMIT_MAX
 from ecsops.cli.store_command import store_app
+from ecsops.cli.ui_command import ui
 from ecsops.cli.usage import EcsopsGroup
 from ecsops.sim.cli import sim_app
 
@@ -50,6 +51,7 @@ app.add_typer(store_app, name="store")
 app.command()(deploy)
 app.command("deploy-fleet")(deploy_fleet)
 app.command()(approve)
+app.command()(ui)
 
 def _version(value: bool) -> None:
     if value:
