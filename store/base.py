@@ -9,6 +9,7 @@ holds). Otherwise it raises LockLostError and writes nothing.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 from store.models import (
@@ -18,6 +19,7 @@ from store.models import (
     LockRecord,
     RunFilter,
     RunHistory,
+    RunMessage,
     RunNote,
     RunRecord,
     RunUpdate,
@@ -56,9 +58,11 @@ class RunStore(ABC):
         item: str | None = None,
         item_data: dict[str, Any] | None = None,
         update: RunUpdate = NO_CHANGE,
+        messages: Sequence[RunMessage] = (),
     ) -> RunRecord:
         """Append a transition and move the run (or one item) to dest, applying update to the run, in one
-        transaction."""
+        transaction, with the messages said before it (as append_messages would write them: a follower never
+        sees the transition without them; MessageSeqTakenError, and nothing written, for a seq already taken)."""
 
     @abstractmethod
     def put_item(
@@ -106,10 +110,26 @@ class RunStore(ABC):
     def notes(self, run_id: str) -> list[RunNote]:
         """The run's notes, oldest (seq 1) first."""
 
+    # ---- messages: the driver's journal (fenced, append-only) ------------------------------------
+    @abstractmethod
+    def append_messages(self, run_id: str, messages: Sequence[RunMessage], fence: Fence) -> None:
+        """Append lines to the run's journal while fence holds (LockLostError otherwise), all or none.
+
+        The driver numbers them (seq from 1, without gaps): a seq the run already has is refused
+        (MessageSeqTakenError, a ValueError) and nothing is written. An empty list sends nothing. A backend
+        whose one transaction is bounded may write a long list in several, each fenced: a failure then leaves
+        a prefix of the list written, never a gap.
+        """
+
+    @abstractmethod
+    def messages(self, run_id: str, after_seq: int = 0) -> list[RunMessage]:
+        """The run's journal lines with seq > after_seq, oldest first (what a follower has not seen yet)."""
+
     # ---- moving history (store copy) ------------------------------------------------------------
     @abstractmethod
     def import_history(self, history: RunHistory) -> bool:
-        """Write a whole run (its record, transitions, steps, items and notes as they are) if no run has its id.
+        """Write a whole run (its record, transitions, steps, items, notes and messages as they are) if no run has
+        its id.
 
         Returns True when written, False when the id was already there (nothing is changed then). A reader
         never sees the run without its history. Locks are not part of a history: a copied run is free.
@@ -128,14 +148,17 @@ class RunStore(ABC):
     @abstractmethod
     def histories(self, run_filter: RunFilter) -> list[RunHistory]:
         """The runs list_runs would return, each with its transitions, steps, items and notes, read in a
-        fixed number of queries whatever the number of runs."""
+        fixed number of queries whatever the number of runs. Without their messages: a journal may hold
+        thousands of lines, which no listing shows (history(run_id) reads them)."""
 
     @abstractmethod
     def history(self, run_id: str) -> RunHistory | None:
-        """One run with its transitions, steps, items and notes, read together (a run document, a copy)."""
+        """One run with its transitions, steps, items, notes and messages, read together (a run document, a
+        copy)."""
 
     @abstractmethod
-    def transitions(self, run_id: str) -> list[TransitionRecord]: ...
+    def transitions(self, run_id: str, after_seq: int = 0) -> list[TransitionRecord]:
+        """The run's transitions with seq > after_seq, in seq order."""
 
     @abstractmethod
     def items(self, run_id: str) -> list[ItemRecord]: ...

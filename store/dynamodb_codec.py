@@ -16,7 +16,7 @@ from typing import Any
 
 from store import dynamodb_layout as layout
 from store.errors import StoreWriteError
-from store.models import ItemRecord, LockRecord, Record, RunNote, RunRecord, StepRecord, TransitionRecord
+from store.models import ItemRecord, LockRecord, Record, RunMessage, RunNote, RunRecord, StepRecord, TransitionRecord
 
 COMPRESS_ABOVE = 2048
 MAX_ITEM_BYTES = 400 * 1024
@@ -151,6 +151,14 @@ def note_item(note: RunNote, *, write_id: str) -> Item:
 
 def note_from_item(item: Item) -> RunNote:
     return RunNote.from_dict(_values(item, RunNote, frozenset()))
+
+
+def message_item(message: RunMessage) -> Item:
+    return {**layout.message_key(message.run_id, message.seq), **_fields(message, frozenset())}
+
+
+def message_from_item(item: Item) -> RunMessage:
+    return RunMessage.from_dict(_values(item, RunMessage, frozenset()))
 
 
 def order_of(item: Item) -> int:

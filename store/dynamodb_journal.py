@@ -1,11 +1,11 @@
 """What this process wrote about the runs it created, so it need not read them back from DynamoDB.
 
 A run created by this process is written only by it while its fence holds: any other writer would first
-have to take the lock, and this process's next write would then be refused. So the transitions, steps and
-items of such a run are the ones this process recorded (the engine's step lookups and a replacement's
-polls of its items need no read), and once its final checkpoint is written the run never changes again (a
-finished run is neither resumed nor abandoned), so its whole history is what this process wrote. A write
-that failed in any way, or one made without the run's fence, makes the run's journal untrusted: reads of
+have to take the lock, and this process's next write would then be refused. So the transitions, steps,
+items and messages of such a run are the ones this process recorded (the engine's step lookups and a
+replacement's polls of its items need no read), and once its final checkpoint is written the run never changes
+again (a finished run is neither resumed nor abandoned), so its whole history is what this process wrote. A
+write that failed in any way, or one made without the run's fence, makes the run's journal untrusted: reads of
 it go to the table again.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from store.models import ItemRecord, RunHistory, RunRecord, StepRecord, TransitionRecord
+from store.models import ItemRecord, RunHistory, RunMessage, RunRecord, StepRecord, TransitionRecord
 
 
 @dataclass
@@ -22,6 +22,7 @@ class _Journal:
     transitions: list[TransitionRecord] = field(default_factory=list)
     steps: dict[str, StepRecord] = field(default_factory=dict)
     items: dict[str, ItemRecord] = field(default_factory=dict)
+    messages: list[RunMessage] = field(default_factory=list)
 
 
 class Journals:
@@ -68,6 +69,11 @@ class Journals:
             if transition.run_id in self._journals:
                 self._journals[transition.run_id].transitions.append(transition)
 
+    def wrote_messages(self, run_id: str, messages: list[RunMessage]) -> None:
+        with self._lock:
+            if run_id in self._journals:
+                self._journals[run_id].messages.extend(messages)
+
     def transitions(self, run_id: str) -> list[TransitionRecord] | None:
         with self._lock:
             journal = self._journals.get(run_id)
@@ -94,6 +100,7 @@ class Journals:
                 transitions=list(journal.transitions),
                 steps=list(journal.steps.values()),
                 items=list(journal.items.values()),
+                messages=list(journal.messages),
             )
 
     def clear(self) -> None:

@@ -9,11 +9,15 @@ transitions come back in order because their sort keys carry the zero-padded seq
     RUN#<run_id>     STEP#<name>        one step (intent, then outcome)
     RUN#<run_id>     ITEM#<item_id>     one item (e.g. a container instance being replaced)
     RUN#<run_id>     NOTE#<seq:010d>    one note (append-only, unfenced: `ecsops approve`; seq from 1)
+    RUN#<run_id>     ~MSG#<seq:010d>    one line of the driver's journal (append-only, fenced; seq from 1)
     LOCK#<target>    LOCK               the target's lock (run_id, owner, token, expires_at)
     META             META               the layout version, written by `ecsops store init`
 
-Sort keys order a collection ITEM# < NOTE# < RUN < STEP# < TR#, so one Query of the keys between NOTE# and RUN,
-backwards, reads the run item and the run's last note: whether the run exists and the seq a new note takes.
+Sort keys order a collection ITEM# < NOTE# < RUN < STEP# < TR# < ~MSG#, so one Query of the keys between NOTE# and
+RUN, backwards, reads the run item and the run's last note: whether the run exists and the seq a new note takes.
+Messages sort last ('~' after every letter): a listing reads a run's collection without its journal, which may
+hold thousands of lines, with one key condition (below ~), and a follower reads the lines after the last it saw
+with another (above ~MSG#<seq>).
 
 Listing runs never scans: only run items carry `started_key` (`<started_at>#<run_id>`), so three sparse
 global secondary indexes hold runs alone, newest first by `started_key`:
@@ -40,6 +44,7 @@ TRANSITION_PREFIX = "TR#"
 STEP_PREFIX = "STEP#"
 ITEM_PREFIX = "ITEM#"
 NOTE_PREFIX = "NOTE#"
+MESSAGE_PREFIX = "~MSG#"
 LIST_PK = "list_pk"
 LIST_PK_VALUE = "RUNS"
 STARTED_KEY = "started_key"
@@ -67,7 +72,7 @@ def run_key(run_id: str) -> Key:
 
 
 def transition_key(run_id: str, seq: int) -> Key:
-    return _key(run_pk(run_id), f"{TRANSITION_PREFIX}{seq:010d}")
+    return _key(run_pk(run_id), transition_sk(seq))
 
 
 def step_key(run_id: str, name: str) -> Key:
@@ -80,6 +85,18 @@ def item_key(run_id: str, item_id: str) -> Key:
 
 def note_key(run_id: str, seq: int) -> Key:
     return _key(run_pk(run_id), f"{NOTE_PREFIX}{seq:010d}")
+
+
+def message_sk(seq: int) -> str:
+    return f"{MESSAGE_PREFIX}{seq:010d}"
+
+
+def message_key(run_id: str, seq: int) -> Key:
+    return _key(run_pk(run_id), message_sk(seq))
+
+
+def transition_sk(seq: int) -> str:
+    return f"{TRANSITION_PREFIX}{seq:010d}"
 
 
 def lock_key(target: str) -> Key:

@@ -76,13 +76,36 @@ def listed_run_ids(table: DynamoTable, run_filter: RunFilter) -> list[str]:
 
 def partition(table: DynamoTable, run_id: str, prefix: str = "") -> list[dict[str, Any]]:
     """The items of a run's collection (those whose sort key starts with prefix), in sort-key order."""
+    if not prefix:
+        return _collection(table, run_id, "")
+    return _collection(table, run_id, " AND begins_with(#sk, :prefix)", {":prefix": codec.s(prefix)})
+
+
+def partition_without_messages(table: DynamoTable, run_id: str) -> list[dict[str, Any]]:
+    """A run's collection but its journal, which sorts last (dynamodb_layout): what a listing shows of a run."""
+    return _collection(table, run_id, " AND #sk < :messages", {":messages": codec.s(layout.MESSAGE_PREFIX)})
+
+
+def transitions_after(table: DynamoTable, run_id: str, after_seq: int) -> list[dict[str, Any]]:
+    """The run's transition items with seq > after_seq, in seq order."""
+    return _collection(table, run_id, " AND #sk BETWEEN :first AND :last", {
+        ":first": codec.s(layout.transition_sk(after_seq + 1)), ":last": codec.s(layout.transition_sk(10**10 - 1)),
+    })
+
+
+def messages_after(table: DynamoTable, run_id: str, after_seq: int) -> list[dict[str, Any]]:
+    """The run's message items with seq > after_seq, in seq order: every key above that message's is one."""
+    return _collection(table, run_id, " AND #sk > :seen", {":seen": codec.s(layout.message_sk(after_seq))})
+
+
+def _collection(
+    table: DynamoTable, run_id: str, sort_key_condition: str, sort_key_values: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     names = {"#pk": layout.PK}
-    values: dict[str, Any] = {":pk": codec.s(layout.run_pk(run_id))}
-    condition = "#pk = :pk"
-    if prefix:
+    values: dict[str, Any] = {":pk": codec.s(layout.run_pk(run_id)), **(sort_key_values or {})}
+    condition = "#pk = :pk" + sort_key_condition
+    if sort_key_condition:
         names["#sk"] = layout.SK
-        values[":prefix"] = codec.s(prefix)
-        condition += " AND begins_with(#sk, :prefix)"
     return table.query(
         KeyConditionExpression=condition,
         ExpressionAttributeNames=names,
@@ -102,6 +125,7 @@ def history_from(items: list[dict[str, Any]]) -> RunHistory | None:
         steps=[codec.step_from_item(i) for i in in_order(of_kind(items, layout.STEP_PREFIX))],
         items=[codec.item_from_item(i) for i in in_order(of_kind(items, layout.ITEM_PREFIX))],
         notes=[codec.note_from_item(i) for i in of_kind(items, layout.NOTE_PREFIX)],
+        messages=[codec.message_from_item(i) for i in of_kind(items, layout.MESSAGE_PREFIX)],
     )
 
 

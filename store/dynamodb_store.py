@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -27,10 +27,19 @@ from store import dynamodb_layout as layout
 from store.base import RunStore
 from store.clock import utc_now_iso
 from store.dynamodb_journal import Journals
-from store.dynamodb_listing import history_from, in_order, listed_run_ids, note_tail, partition
+from store.dynamodb_listing import (
+    history_from,
+    in_order,
+    listed_run_ids,
+    messages_after,
+    note_tail,
+    partition,
+    partition_without_messages,
+    transitions_after,
+)
 from store.dynamodb_locks import DynamoLocks, fence_check, fence_condition, fence_release
 from store.dynamodb_requests import DynamoTable, Usage, WriteRefused, new_write_id
-from store.errors import ConcurrentUpdateError, RunNotFoundError
+from store.errors import ConcurrentUpdateError, MessageSeqTakenError, RunNotFoundError
 from store.location import DynamoLocation
 from store.models import (
     NO_CHANGE,
@@ -39,15 +48,19 @@ from store.models import (
     LockRecord,
     RunFilter,
     RunHistory,
+    RunMessage,
     RunNote,
     RunRecord,
     RunUpdate,
     StepRecord,
     StepStatus,
     TransitionRecord,
+    check_message_batch,
 )
 
 HISTORY_READERS = 8
+TRANSACTION_ACTIONS = 100  # the most one TransactWriteItems takes
+MESSAGES_PER_TRANSACTION = TRANSACTION_ACTIONS - 1  # the puts, and the lock's ConditionCheck
 NOTE_ATTEMPTS = 20  # a note loses its seq only to another note that won it: every round, one writer succeeds
 _ORDER_STRIDE = 10**20  # steps and items: fencing token first, then this process's time
 
@@ -270,8 +283,16 @@ class DynamoRunStore(RunStore):
         item: str | None = None,
         item_data: dict[str, Any] | None = None,
         update: RunUpdate = NO_CHANGE,
+        messages: Sequence[RunMessage] = (),
     ) -> RunRecord:
+        """One TransactWriteItems: the transition, the run's update, the item's move, the messages said before it
+        (those beyond what one transaction takes are appended first) and the lock's check or release."""
         self._fence_is_for(fence, run_id)
+        check_message_batch(run_id, messages)
+        room = TRANSACTION_ACTIONS - (4 if item is not None else 3)
+        if len(messages) > room:
+            self.append_messages(run_id, messages[: len(messages) - room], fence)
+            messages = messages[len(messages) - room:]
         with self._writing(run_id):
             at = utc_now_iso()
             base, seq = self._current(run_id, expected_version)
@@ -295,6 +316,8 @@ class DynamoRunStore(RunStore):
             ]
             if item is not None:
                 actions.append({"Update": self._item_move(run_id, item, source, dest, item_data, at, write_id)})
+            said = len(actions)
+            actions += self._message_puts(run_id, messages)
             ends_run = item is None and updated.finished
             lock = fence_release if ends_run else fence_check
             actions.append(lock(self._table.name, fence))
@@ -308,8 +331,11 @@ class DynamoRunStore(RunStore):
                     raise self._stale(run_id, expected_version, refused.item(1)) from None
                 if item is not None and refused.failed(2):
                     raise ConcurrentUpdateError(f"item {item} of run {run_id} is no longer in {source}") from None
+                if any(refused.failed(index) for index in range(said, said + len(messages))):
+                    raise MessageSeqTakenError(run_id, messages[0].seq, messages[-1].seq) from None
                 raise ConcurrentUpdateError(f"transition {seq + 1} of run {run_id} is already recorded") from None
             self._journals.wrote_transition(transition)
+            self._journals.wrote_messages(run_id, list(messages))
             if item is not None:
                 self._moved_item(run_id, item, dest, item_data, at)
         if ends_run:
@@ -370,14 +396,22 @@ class DynamoRunStore(RunStore):
         return [found[run_id] for run_id in run_ids if run_id in found]
 
     def histories(self, run_filter: RunFilter) -> list[RunHistory]:
-        """One index Query, then each run's item collection in one Query, HISTORY_READERS at a time: the
-        round trips are 1 + runs / HISTORY_READERS (DynamoDB cannot join)."""
+        """One index Query, then each run's item collection but its messages in one Query, HISTORY_READERS at a
+        time: the round trips are 1 + runs / HISTORY_READERS (DynamoDB cannot join)."""
         run_ids = listed_run_ids(self._table, run_filter)
         if not run_ids:
             return []
         with ThreadPoolExecutor(max_workers=min(HISTORY_READERS, len(run_ids))) as pool:
-            found = list(pool.map(self.history, run_ids))
+            found = list(pool.map(self._listed_history, run_ids))
         return [history for history in found if history is not None]
+
+    def _listed_history(self, run_id: str) -> RunHistory | None:
+        cached = self._cached(run_id)
+        if cached is not None:
+            known = self._journals.history(cached)
+            if known is not None:
+                return replace(known, notes=self.notes(run_id), messages=[])
+        return history_from(partition_without_messages(self._table, run_id))
 
     def history(self, run_id: str) -> RunHistory | None:
         """The run's whole item collection in one Query (for a finished run this process wrote, only its
@@ -417,11 +451,11 @@ class DynamoRunStore(RunStore):
             f"a note on run {run_id} lost its seq to other notes {NOTE_ATTEMPTS} times; nothing was written, retry"
         )
 
-    def transitions(self, run_id: str) -> list[TransitionRecord]:
+    def transitions(self, run_id: str, after_seq: int = 0) -> list[TransitionRecord]:
         known = self._journals.transitions(run_id)
         if known is not None:
-            return known
-        return [codec.transition_from_item(i) for i in partition(self._table, run_id, layout.TRANSITION_PREFIX)]
+            return [transition for transition in known if transition.seq > after_seq]
+        return [codec.transition_from_item(i) for i in transitions_after(self._table, run_id, after_seq)]
 
     def items(self, run_id: str) -> list[ItemRecord]:
         known = self._journals.items(run_id)
@@ -434,6 +468,46 @@ class DynamoRunStore(RunStore):
         if known is not None:
             return known
         return [codec.step_from_item(i) for i in in_order(partition(self._table, run_id, layout.STEP_PREFIX))]
+
+    # ---- messages ---------------------------------------------------------------------------------------
+    def append_messages(self, run_id: str, messages: Sequence[RunMessage], fence: Fence) -> None:
+        """One TransactWriteItems per MESSAGES_PER_TRANSACTION messages: a put of each, conditioned on its seq
+        being free, and the lock's ConditionCheck."""
+        if not messages:
+            return
+        self._fence_is_for(fence, run_id)
+        check_message_batch(run_id, messages)
+        for start in range(0, len(messages), MESSAGES_PER_TRANSACTION):
+            chunk = messages[start:start + MESSAGES_PER_TRANSACTION]
+            actions = [*self._message_puts(run_id, chunk), fence_check(self._table.name, fence)]
+            # Only this run's driver writes its messages, under its fence: the chunk's last message there means
+            # this transaction was applied.
+            last = layout.message_key(run_id, chunk[-1].seq)
+            try:
+                self._table.write(
+                    "TransactWriteItems",
+                    {"TransactItems": actions},
+                    applied=lambda key=last: self._table.get(key) is not None,  # type: ignore[misc]
+                )
+            except WriteRefused as refused:
+                if refused.failed(len(chunk)):
+                    raise self._locks.lost(fence, refused.item(len(chunk))) from None
+                raise MessageSeqTakenError(run_id, chunk[0].seq, chunk[-1].seq) from None
+            self._journals.wrote_messages(run_id, list(chunk))
+
+    def _message_puts(self, run_id: str, messages: Sequence[RunMessage]) -> list[dict[str, Any]]:
+        """A put of each message, conditioned on its seq being free."""
+        puts: list[dict[str, Any]] = []
+        for message in messages:
+            item = codec.message_item(message)
+            codec.check_size(item, f"a message of run {run_id}")
+            puts.append({"Put": {"TableName": self._table.name, "Item": item,
+                                 "ConditionExpression": "attribute_not_exists(pk)"}})
+        return puts
+
+    def messages(self, run_id: str, after_seq: int = 0) -> list[RunMessage]:
+        """Never from the journal: a follower reads what another process wrote."""
+        return [codec.message_from_item(i) for i in messages_after(self._table, run_id, after_seq)]
 
     def _put_note(self, put: dict[str, Any], key: dict[str, Any], write_id: str) -> None:
         self._table.write("PutItem", put, applied=lambda: self._marked(key, write_id))
@@ -637,6 +711,7 @@ class DynamoRunStore(RunStore):
         children += [codec.step_item(s, order=i + 1, write_id="import") for i, s in enumerate(history.steps)]
         children += [codec.item_item(r, order=i + 1, write_id="import") for i, r in enumerate(history.items)]
         children += [codec.note_item(note, write_id="import") for note in history.notes]
+        children += [codec.message_item(message) for message in history.messages]
         for child in children:
             codec.check_size(child, f"a record of run {run.run_id}")
         self._table.batch_write(children)

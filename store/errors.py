@@ -66,6 +66,14 @@ class LockLostError(StoreError):
         self.holder_owner = holder_owner
 
 
+class MessageSeqTakenError(ValueError):
+    """A message's seq is already in the run's journal: messages are never rewritten (nothing was written)."""
+
+    def __init__(self, run_id: str, first: int, last: int) -> None:
+        super().__init__(f"run {run_id} already has a message with seq {first} to {last}; messages are never rewritten")
+        self.run_id = run_id
+
+
 class StoreIntegrityError(StoreError):
     """The store was removed, replaced or overwritten under a run; the message says which."""
 

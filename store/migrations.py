@@ -141,6 +141,19 @@ def m005_finished_at(db: Database) -> None:
     )
 
 
+@migrations()
+def m006_run_messages(db: Database) -> None:
+    """Messages: the journal of what a run's driver said while driving it (progress lines, stage marks), so that
+    another process can follow the run from the store. Only adds a table: every recorded row stays as it was.
+    """
+    db.table("messages").create(
+        {"run_id": str, "seq": int, "kind": str, "text": str, "at": str, "item": str},
+        pk=("run_id", "seq"),
+        not_null={"kind", "text", "at"},
+        foreign_keys=[("run_id", "runs", "run_id")],
+    )
+
+
 def known_migration_names() -> set[str]:
     """The migrations registered here (store.schema.MIGRATIONS names them without importing sqlite-utils)."""
     return {m.name for m in migrations._migrations}

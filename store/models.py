@@ -1,4 +1,4 @@
-"""The records the store reads and writes (runs, transitions, steps, items, notes, locks) and the typed change
+"""The records the store reads and writes (runs, transitions, steps, items, notes, messages, locks) and the typed change
 of a run. Plain dataclasses of the standard library: `status` and `runs` read them without pydantic
 (store/reader.py), and every backend builds the same classes.
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Literal, Self, get_args
 
@@ -24,6 +24,7 @@ STEP_STATUSES: frozenset[str] = frozenset(get_args(StepStatus))
 _STATUS = re.compile(r"[a-z][a-z_]{0,39}")
 _NOTE_KIND = re.compile(r"\S{1,40}")
 _ONE_LINE = re.compile(r"[^\r\n]+")
+_MESSAGE_KIND = re.compile(r"[a-z][a-z_]{0,19}")
 
 
 def check_status(status: object) -> str:
@@ -191,6 +192,47 @@ class RunNote(Record):
         _one_line("author", self.who, 200)
 
 
+MESSAGE_TEXT_LIMIT = 500  # characters of one journal line
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunMessage(Record):
+    """One line of a run's journal, written by the process that drives the run: what a handler said to the person
+    watching (kind "progress"), or a mark on the run's timeline that was not printed (kind "stage": a lifecycle
+    stage its deployment entered). Written under the run's fence, never rewritten.
+    """
+
+    run_id: str
+    seq: int  # per run, from 1, in the order said
+    kind: str  # a short word: "progress", "stage"...
+    text: str  # one line of at most MESSAGE_TEXT_LIMIT characters
+    at: str  # wall-clock time when it was said (not when it was written)
+    item: str | None = None  # the item it is about, if one (a fleet's service)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seq, bool) or not isinstance(self.seq, int) or self.seq < 1:
+            raise ValueError(f"a message's seq counts from 1, not {self.seq!r}")
+        if not isinstance(self.kind, str) or not _MESSAGE_KIND.fullmatch(self.kind):
+            raise ValueError(f"a message's kind must be one lower-case word of 1 to 20 characters, not {self.kind!r}")
+        if (
+            not isinstance(self.text, str)
+            or not 1 <= len(self.text) <= MESSAGE_TEXT_LIMIT
+            or not _ONE_LINE.fullmatch(self.text)
+        ):
+            raise ValueError(f"a message must be one line of 1 to {MESSAGE_TEXT_LIMIT} characters, not {self.text!r}")
+
+
+def check_message_batch(run_id: str, messages: Sequence[RunMessage]) -> None:
+    """Refuse (ValueError), before anything is written, messages of another run or not numbered one after another."""
+    for previous, message in zip([None, *messages], messages, strict=False):
+        if message.run_id != run_id:
+            raise ValueError(f"a message of run {message.run_id} cannot be written to run {run_id}")
+        if previous is not None and message.seq != previous.seq + 1:
+            raise ValueError(
+                f"messages of run {run_id} are numbered one after another, not {previous.seq} then {message.seq}"
+            )
+
+
 @dataclass(frozen=True, kw_only=True)
 class LockRecord(Record):
     """Who holds a target, with which fencing token, and until when the lease runs.
@@ -228,6 +270,9 @@ class RunHistory(Record):
     steps: list[StepRecord] = field(default_factory=list)
     items: list[ItemRecord] = field(default_factory=list)
     notes: list[RunNote] = field(default_factory=list)
+    # The driver's journal. Filled by history(run_id); left empty by histories(): a listing of many runs does not
+    # read a journal that may hold thousands of lines each.
+    messages: list[RunMessage] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,9 +12,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from store.errors import RunNotFoundError
-from store.models import ItemRecord, LockRecord, RunFilter, RunHistory, RunNote, RunRecord, StepRecord, TransitionRecord
+from store.models import (
+    ItemRecord,
+    LockRecord,
+    RunFilter,
+    RunHistory,
+    RunMessage,
+    RunNote,
+    RunRecord,
+    StepRecord,
+    TransitionRecord,
+)
 from store.open import STORE_ENV, open_store, resolve_store_path
-from store.schema import MIGRATION_SET, MIGRATIONS, NOTES_MIGRATION, OPTIONAL_FOR_READER
+from store.schema import MESSAGES_MIGRATION, MIGRATION_SET, MIGRATIONS, NOTES_MIGRATION, OPTIONAL_FOR_READER
 
 if TYPE_CHECKING:
     from store.base import RunStore
@@ -39,6 +49,8 @@ class RunReader(HistorySource, LockSource, Protocol):
     def list_runs(self, run_filter: RunFilter) -> Sequence[RunRecord]: ...
     def histories(self, run_filter: RunFilter) -> Sequence[RunHistory]:
         """The runs `list_runs` returns, each with its timeline, steps and items, in a fixed number of queries."""
+    def transitions(self, run_id: str, after_seq: int = 0) -> Sequence[TransitionRecord]: ...
+    def messages(self, run_id: str, after_seq: int = 0) -> Sequence[RunMessage]: ...
     def close(self) -> None: ...
 
 
@@ -52,10 +64,12 @@ def _json(text: str | None, empty: Any) -> Any:
 class SqliteRunReader:
     """Read-only queries on one current SQLite store; never writes, never migrates."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, *, has_notes: bool = True) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, has_notes: bool = True, has_messages: bool = True
+                 ) -> None:
         self._conn = conn
         self.path = path
         self._has_notes = has_notes  # False for a store from before m004_run_notes: it has no notes
+        self._has_messages = has_messages  # False for a store from before m006_run_messages: it has no messages
 
     def _rows(self, sql: str, args: Sequence[Any]) -> list[sqlite3.Row]:
         return list(self._conn.execute(sql, list(args)))
@@ -96,10 +110,17 @@ class SqliteRunReader:
             return None
         ids = [run_id]
         return RunHistory(run=self._run(rows[0]), transitions=self._transitions(ids), steps=self._steps(ids),
-                          items=self._items(ids), notes=self._notes(ids))
+                          items=self._items(ids), notes=self._notes(ids), messages=self.messages(run_id))
 
-    def transitions(self, run_id: str) -> list[TransitionRecord]:
-        return self._transitions([run_id])
+    def transitions(self, run_id: str, after_seq: int = 0) -> list[TransitionRecord]:
+        return self._transitions([run_id], after_seq)
+
+    def messages(self, run_id: str, after_seq: int = 0) -> list[RunMessage]:
+        if not self._has_messages:
+            return []
+        rows = self._rows("SELECT run_id, seq, kind, text, at, item FROM messages WHERE run_id = ? AND seq > ? "
+                          "ORDER BY seq", [run_id, after_seq])
+        return [RunMessage.from_dict(dict(row)) for row in rows]
 
     def steps(self, run_id: str) -> list[StepRecord]:
         return self._steps([run_id])
@@ -111,7 +132,8 @@ class SqliteRunReader:
         return self._notes([run_id])
 
     def histories(self, run_filter: RunFilter) -> list[RunHistory]:
-        """Five queries whatever the number of runs: the runs, then their transitions, steps, items and notes."""
+        """Five queries whatever the number of runs: the runs, then their transitions, steps, items and notes (no
+        messages: see store.base.RunStore.histories)."""
         by_run = {run.run_id: RunHistory(run=run) for run in self.list_runs(run_filter)}
         ids = list(by_run)
         for transition in self._transitions(ids):
@@ -127,11 +149,11 @@ class SqliteRunReader:
     def _in(self, run_ids: Sequence[str]) -> str:
         return f"run_id IN ({', '.join('?' * len(run_ids))})"
 
-    def _transitions(self, run_ids: Sequence[str]) -> list[TransitionRecord]:
+    def _transitions(self, run_ids: Sequence[str], after_seq: int = 0) -> list[TransitionRecord]:
         if not run_ids:
             return []
         rows = self._rows("SELECT run_id, seq, source, dest, trigger, at, item FROM transitions "
-                          f"WHERE {self._in(run_ids)} ORDER BY run_id, seq", run_ids)
+                          f"WHERE {self._in(run_ids)} AND seq > ? ORDER BY run_id, seq", [*run_ids, after_seq])
         return [TransitionRecord.from_dict(dict(row)) for row in rows]
 
     def _steps(self, run_ids: Sequence[str]) -> list[StepRecord]:
@@ -190,8 +212,11 @@ class StoreReader:
     def history(self, run_id: str) -> RunHistory | None:
         return self.store.history(run_id)
 
-    def transitions(self, run_id: str) -> list[TransitionRecord]:
-        return self.store.transitions(run_id)
+    def transitions(self, run_id: str, after_seq: int = 0) -> list[TransitionRecord]:
+        return self.store.transitions(run_id, after_seq)
+
+    def messages(self, run_id: str, after_seq: int = 0) -> list[RunMessage]:
+        return self.store.messages(run_id, after_seq)
 
     def steps(self, run_id: str) -> list[StepRecord]:
         return self.store.steps(run_id)
@@ -229,7 +254,8 @@ def open_sqlite_reader(path: Path) -> SqliteRunReader | None:
     if not applied <= MIGRATIONS or MIGRATIONS - applied - OPTIONAL_FOR_READER:
         conn.close()
         return None
-    return SqliteRunReader(conn, path, has_notes=NOTES_MIGRATION in applied)
+    return SqliteRunReader(conn, path, has_notes=NOTES_MIGRATION in applied,
+                           has_messages=MESSAGES_MIGRATION in applied)
 
 
 def open_reader(explicit: str | None = None) -> RunReader:

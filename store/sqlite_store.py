@@ -6,7 +6,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from store.clock import utc_now_iso
 from store.errors import (
     ConcurrentUpdateError,
     LockLostError,
+    MessageSeqTakenError,
     RunNotFoundError,
     StoreBusyError,
     StoreError,
@@ -30,12 +31,14 @@ from store.models import (
     LockRecord,
     RunFilter,
     RunHistory,
+    RunMessage,
     RunNote,
     RunRecord,
     RunUpdate,
     StepRecord,
     StepStatus,
     TransitionRecord,
+    check_message_batch,
 )
 from store.schema import MIGRATION_SET
 from store.sqlite_open import (
@@ -53,6 +56,7 @@ _RUN_COLUMNS = (
 _STEP_COLUMNS = "run_id, name, status, request, result, error, started_at, finished_at"
 _LOCK_COLUMNS = "target, run_id, owner, token, acquired_at, expires_at"
 _NOTE_COLUMNS = "run_id, seq, kind, text, who, at"
+_MESSAGE_COLUMNS = "run_id, seq, kind, text, at, item"
 
 # SQLite primary result codes (the low byte of an extended code).
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 5, 6, 8
@@ -119,8 +123,9 @@ class SqliteRunStore(RunStore):
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._closed = False
-        # A writable store is migrated when opened, so it has the notes table; a read-only one may predate it.
-        self._has_notes: bool | None = None if read_only else True
+        # A writable store is migrated when opened, so it has the notes and messages tables; a read-only one may
+        # predate them (by table name: whether it has it, once looked up).
+        self._optional_tables: dict[str, bool] = {} if read_only else {"notes": True, "messages": True}
 
     # ---- plumbing -------------------------------------------------------------------------
     def connection(self) -> sqlite3.Connection:
@@ -234,14 +239,15 @@ class SqliteRunStore(RunStore):
         ).fetchone()
         return _step_from_row(row) if row is not None else None
 
-    def _notes_table(self, conn: sqlite3.Connection) -> bool:
-        """Whether the store has the notes table: a read-only store opened before m004 has none (no notes)."""
-        if self._has_notes is None:
-            self._has_notes = (
-                conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'notes'").fetchone()
+    def _has_table(self, conn: sqlite3.Connection, name: str) -> bool:
+        """Whether the store has a table a later migration added: a read-only store opened before m004 has no
+        notes table (no notes), one before m006 no messages table (no messages)."""
+        if name not in self._optional_tables:
+            self._optional_tables[name] = (
+                conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchone()
                 is not None
             )
-        return self._has_notes
+        return self._optional_tables[name]
 
     def _lock_in(self, conn: sqlite3.Connection, target: str) -> LockRecord | None:
         row = conn.execute(f"SELECT {_LOCK_COLUMNS} FROM locks WHERE target = ?", [target]).fetchone()
@@ -277,7 +283,7 @@ class SqliteRunStore(RunStore):
             return [_run_from_row(row) for row in conn.execute(sql, args)]
 
     def histories(self, run_filter: RunFilter) -> list[RunHistory]:
-        """Five queries in one read transaction, whatever the number of runs."""
+        """Five queries in one read transaction, whatever the number of runs (no messages: see RunStore)."""
         sql, args = _filter_sql(run_filter)
         chosen = f"WITH chosen AS ({sql})"
         with self._read() as conn:
@@ -305,7 +311,7 @@ class SqliteRunStore(RunStore):
                         "FROM notes n JOIN chosen USING (run_id) ORDER BY n.run_id, n.seq",
                         args,
                     ).fetchall()
-                    if self._notes_table(conn)
+                    if self._has_table(conn, "notes")
                     else []
                 )
             finally:
@@ -375,11 +381,14 @@ class SqliteRunStore(RunStore):
         item: str | None = None,
         item_data: dict[str, Any] | None = None,
         update: RunUpdate = NO_CHANGE,
+        messages: Sequence[RunMessage] = (),
     ) -> RunRecord:
         self._fence_is_for(fence, run_id)
+        check_message_batch(run_id, messages)
         at = utc_now_iso()
         with self._tx(f"the checkpoint {source} -> {dest} of run {run_id}") as conn:
             self._check_fence(conn, fence)
+            self._insert_messages(conn, run_id, messages)
             self._update_run_in_tx(
                 conn, run_id, expected_version, update, updated_at=at, state=dest if item is None else None
             )
@@ -407,12 +416,12 @@ class SqliteRunStore(RunStore):
         return run
 
     # ---- transitions and items -----------------------------------------------------------
-    def transitions(self, run_id: str) -> list[TransitionRecord]:
+    def transitions(self, run_id: str, after_seq: int = 0) -> list[TransitionRecord]:
         with self._read() as conn:
             rows = conn.execute(
                 'SELECT run_id, seq, item, source, dest, "trigger", at FROM transitions '
-                "WHERE run_id = ? ORDER BY seq",
-                [run_id],
+                "WHERE run_id = ? AND seq > ? ORDER BY seq",
+                [run_id, after_seq],
             ).fetchall()
         return [TransitionRecord.from_dict(dict(row)) for row in rows]
 
@@ -465,10 +474,45 @@ class SqliteRunStore(RunStore):
             return self._notes_in(conn, run_id)
 
     def _notes_in(self, conn: sqlite3.Connection, run_id: str) -> list[RunNote]:
-        if not self._notes_table(conn):
+        if not self._has_table(conn, "notes"):
             return []
         rows = conn.execute(f"SELECT {_NOTE_COLUMNS} FROM notes WHERE run_id = ? ORDER BY seq", [run_id]).fetchall()
         return [RunNote.from_dict(dict(row)) for row in rows]
+
+    # ---- messages -------------------------------------------------------------------------
+    def append_messages(self, run_id: str, messages: Sequence[RunMessage], fence: Fence) -> None:
+        if not messages:
+            return
+        self._fence_is_for(fence, run_id)
+        check_message_batch(run_id, messages)
+        with self._tx(f"{len(messages)} message(s) of run {run_id}") as conn:
+            self._check_fence(conn, fence)
+            self._insert_messages(conn, run_id, messages)
+
+    def _insert_messages(self, conn: sqlite3.Connection, run_id: str, messages: Sequence[RunMessage]) -> None:
+        if not messages:
+            return
+        try:
+            conn.executemany(
+                f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                [(m.run_id, m.seq, m.kind, m.text, m.at, m.item) for m in messages],
+            )
+        except sqlite3.IntegrityError as exc:
+            if "FOREIGN KEY" in str(exc):
+                raise RunNotFoundError(f"no run with id {run_id!r} in store {self.path}") from None
+            raise MessageSeqTakenError(run_id, messages[0].seq, messages[-1].seq) from None
+
+    def messages(self, run_id: str, after_seq: int = 0) -> list[RunMessage]:
+        with self._read() as conn:
+            return self._messages_in(conn, run_id, after_seq)
+
+    def _messages_in(self, conn: sqlite3.Connection, run_id: str, after_seq: int = 0) -> list[RunMessage]:
+        if not self._has_table(conn, "messages"):
+            return []
+        rows = conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE run_id = ? AND seq > ? ORDER BY seq", [run_id, after_seq]
+        ).fetchall()
+        return [RunMessage.from_dict(dict(row)) for row in rows]
 
     # ---- steps ----------------------------------------------------------------------------
     def get_step(self, run_id: str, name: str) -> StepRecord | None:
@@ -575,6 +619,10 @@ class SqliteRunStore(RunStore):
                 f"INSERT INTO notes ({_NOTE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                 [(n.run_id, n.seq, n.kind, n.text, n.who, n.at) for n in history.notes],
             )
+            conn.executemany(
+                f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                [(m.run_id, m.seq, m.kind, m.text, m.at, m.item) for m in history.messages],
+            )
         return True
 
     def history(self, run_id: str) -> RunHistory | None:
@@ -598,6 +646,7 @@ class SqliteRunStore(RunStore):
                     [run_id],
                 ).fetchall()
                 notes = self._notes_in(conn, run_id)
+                messages = self._messages_in(conn, run_id)
             finally:
                 conn.execute("COMMIT")
         return RunHistory(
@@ -606,6 +655,7 @@ class SqliteRunStore(RunStore):
             steps=[_step_from_row(row) for row in steps],
             items=[_item_from_row(row) for row in items],
             notes=notes,
+            messages=messages,
         )
 
     # ---- locks ----------------------------------------------------------------------------

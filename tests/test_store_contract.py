@@ -17,7 +17,7 @@ from conftest import StoreBackend
 from store.base import RunStore
 from store.errors import ConcurrentUpdateError, LockHeldError, LockLostError, RunNotFoundError
 from store.location import DEFAULT_SKEW_SECONDS
-from store.models import Fence, RunFilter, RunHistory, RunNote, RunRecord, RunUpdate
+from store.models import Fence, RunFilter, RunHistory, RunMessage, RunNote, RunRecord, RunUpdate
 
 LEASE = 60.0
 T0 = 1_000_000.0
@@ -42,6 +42,12 @@ def _started(store: RunStore, run_id: str, target: str = "ecs:1:r:c/s", owner: s
     fence = _take(store, run_id, target, owner, now)
     store.create_run(_run(run_id, target), fence)
     return fence
+
+
+def _said(run_id: str, first: int, count: int, kind: str = "progress", item: str | None = None) -> list[RunMessage]:
+    return [RunMessage(run_id=run_id, seq=seq, kind=kind, text=f"line {seq} of {run_id}", item=item,
+                       at=f"2026-01-01T00:{seq // 60 % 60:02d}:{seq % 60:02d}.000000+00:00")
+            for seq in range(first, first + count)]
 
 
 @pytest.fixture
@@ -171,6 +177,7 @@ def test_every_write_of_a_run_is_refused_after_another_run_took_the_target(store
         "record_intent": lambda: store.record_intent("a", "update", {"y": 1}, fence, lease_seconds=LEASE, now=T0),
         "record_outcome": lambda: store.record_outcome("a", "done-before", "succeeded", fence, result=1),
         "renew_lock": lambda: store.renew_lock(fence, "host:1", LEASE, now=T0 + LEASE + 1),
+        "append_messages": lambda: store.append_messages("a", _said("a", 1, 2), fence),
     }
     for name, write in writes.items():
         with pytest.raises(LockLostError) as lost:
@@ -184,6 +191,7 @@ def test_every_write_of_a_run_is_refused_after_another_run_took_the_target(store
     assert store.transitions("a") == []
     assert [(i.item_id, i.state, i.data) for i in store.items("a")] == [("i-1", "queued", {"n": 1})]
     assert [(s.name, s.status) for s in store.steps("a")] == [("done-before", "intent")]
+    assert store.messages("a") == []
     lock = store.get_lock(fence.target)
     assert lock is not None and (lock.run_id, lock.token, lock.expires_at) == ("b", 2, expired + LEASE)
 
@@ -369,6 +377,87 @@ def test_import_history_carries_notes(store: RunStore) -> None:
     history = store.history("copied")
     assert history is not None and history.notes == notes
     assert store.add_note("copied", "comment", "after the copy", "bob@host").seq == 3
+
+
+# ---- messages: the driver's journal, fenced and append-only ------------------------------------------------
+def test_messages_are_appended_under_the_fence_and_read_after_a_seq(store: RunStore) -> None:
+    fence = _started(store, "a")
+    _started(store, "b", target="ecs:1:r:c/other")
+    assert store.messages("a") == []
+    store.append_messages("a", [], fence)  # nothing to write
+    first = _said("a", 1, 3)
+    store.append_messages("a", first, fence)
+    run = store.checkpoint("a", 0, fence, source="planned", dest="waiting", trigger="plan")
+    stage = RunMessage(run_id="a", seq=4, kind="stage", text="BAKE_TIME", at="2026-01-01T00:01:00.000000+00:00",
+                       item="web")
+    store.append_messages("a", [stage], fence)
+    assert store.messages("a") == [*first, stage]
+    assert store.messages("a", after_seq=2) == [first[2], stage]
+    assert store.messages("a", after_seq=4) == []
+    assert store.messages("b") == []
+    assert store.get_run("a") == run  # the journal changes nothing of the run
+    history = store.history("a")
+    assert history is not None and history.messages == [*first, stage]
+    # A listing leaves journals out: they may hold thousands of lines each.
+    assert {h.run.run_id: h.messages for h in store.histories(RunFilter())} == {"a": [], "b": []}
+    store.checkpoint("a", run.version, fence, source="waiting", dest="succeeded", trigger="stable",
+                     update=RunUpdate(status="succeeded", finished_at="2026-01-01T00:02:00+00:00"))
+    history = store.history("a")  # a finished run's history, as a run document reads it
+    assert history is not None and history.messages == [*first, stage]
+    assert [h.messages for h in store.histories(RunFilter(target=fence.target))] == [[]]
+
+
+def test_a_message_seq_is_never_written_twice_and_a_refused_batch_writes_nothing(store: RunStore) -> None:
+    fence = _started(store, "a")
+    store.append_messages("a", _said("a", 1, 2), fence)
+    with pytest.raises(ValueError, match="never rewritten"):
+        store.append_messages("a", _said("a", 2, 3), fence)  # seq 2 is taken: 3 and 4 are not written either
+    with pytest.raises(ValueError, match="one after another"):
+        store.append_messages("a", [*_said("a", 3, 1), *_said("a", 5, 1)], fence)
+    with pytest.raises(ValueError, match="of run b"):
+        store.append_messages("a", _said("b", 3, 1), fence)
+    with pytest.raises(ValueError):
+        store.append_messages("b", _said("b", 1, 1), fence)  # a fence writes only its own run
+    assert [m.seq for m in store.messages("a")] == [1, 2]
+    store.append_messages("a", _said("a", 3, 1), fence)
+    assert [m.seq for m in store.messages("a")] == [1, 2, 3]
+
+
+def test_a_long_batch_of_messages_is_written_whole(store: RunStore) -> None:
+    fence = _started(store, "a")
+    said = _said("a", 1, 250)  # more than one DynamoDB transaction takes
+    store.append_messages("a", said, fence)
+    assert store.messages("a") == said
+    assert store.messages("a", after_seq=248) == said[248:]
+
+
+def test_a_message_is_one_bounded_line_of_a_short_kind() -> None:
+    good = {"run_id": "a", "seq": 1, "kind": "progress", "text": "x" * 500, "at": "2026-01-01T00:00:00+00:00"}
+    assert RunMessage(**good).item is None
+    for wrong in ({"seq": 0}, {"seq": True}, {"kind": "Two Words"}, {"kind": ""}, {"text": ""}, {"text": "x" * 501},
+                  {"text": "two\nlines"}):
+        with pytest.raises(ValueError):
+            RunMessage(**{**good, **wrong})
+
+
+def test_transitions_are_read_after_a_seq(store: RunStore) -> None:
+    fence = _started(store, "a")
+    store.append_messages("a", _said("a", 1, 1), fence)  # sorts after the transitions in DynamoDB's collection
+    version = 0
+    for n in range(3):
+        version = store.checkpoint("a", version, fence, source=f"s{n}", dest=f"s{n + 1}", trigger=f"t{n}").version
+    assert [t.seq for t in store.transitions("a")] == [1, 2, 3]
+    assert [t.dest for t in store.transitions("a", after_seq=1)] == ["s2", "s3"]
+    assert store.transitions("a", after_seq=3) == []
+
+
+def test_import_history_carries_messages(store: RunStore) -> None:
+    said = _said("copied", 1, 3, item="web")
+    run = replace(_run("copied"), status="succeeded", state="succeeded", finished_at="2026-01-01T00:05:00+00:00")
+    assert store.import_history(RunHistory(run=run, messages=said))
+    assert store.messages("copied") == said
+    history = store.history("copied")
+    assert history is not None and history.messages == said
 
 
 # ---- several processes ------------------------------------------------------------------------------------
