@@ -12,9 +12,11 @@ from pydantic import BaseModel
 from machines.definition import MachineDefinition
 from machines.errors import Interrupted, UndeclaredStep
 from machines.lease import Lease
+from machines.messages import MessageJournal
 from machines.steps import DEFAULT_RETRY, Reconciler, RetryPolicy, StepRunner
 from store.base import RunStore
-from store.models import NO_CHANGE, UNSET, Fence, ItemRecord, RunRecord, RunUpdate
+from store.errors import MessageSeqTakenError
+from store.models import NO_CHANGE, UNSET, Fence, ItemRecord, RunMessage, RunRecord, RunUpdate
 
 if TYPE_CHECKING:
     from machines.items import ItemDriver
@@ -39,13 +41,21 @@ class NullReporter:
 
 
 class RunSession:
-    """The live record of one run while a process drives it; shared by engine and context."""
+    """The live record of one run while a process drives it; shared by engine and context.
 
-    def __init__(self, store: RunStore, run: RunRecord, lease: Lease, reporter: Reporter) -> None:
+    `journal` keeps what is said while driving; it is written with each checkpoint (a follower never sees a
+    transition without what was said before it), before each wait, and when the engine stops driving the run.
+    `recorded_messages`: how many the store holds already (0 for a new run; None: read when first needed).
+    """
+
+    def __init__(
+        self, store: RunStore, run: RunRecord, lease: Lease, reporter: Reporter, *, recorded_messages: int | None = 0
+    ) -> None:
         self.store = store
         self.run = run
         self.lease = lease
         self.reporter = reporter
+        self.journal = MessageJournal(store, run.run_id, lease.fence, recorded=recorded_messages)
 
     @property
     def fence(self) -> Fence:
@@ -71,8 +81,29 @@ class RunSession:
         item_data: dict[str, Any] | None = None,
         update: RunUpdate = NO_CHANGE,
     ) -> None:
-        """Commit a transition of the run (or of one item) under the run's fence, and report it."""
-        self.run = self.store.checkpoint(
+        """Commit a transition of the run (or of one item) with what was said before it, under the run's fence, in one
+        write; report it."""
+        said = self.journal.batch()
+        try:
+            self.run = self._checkpoint(source, dest, trigger, item, item_data, update, said)
+        except MessageSeqTakenError:
+            self.journal.refused()  # never a reason to stop the run: the transition is written without them
+            self.run = self._checkpoint(source, dest, trigger, item, item_data, update, [])
+        else:
+            self.journal.written(said)
+        self.reporter.transition(self.run, source, dest, trigger, item)
+
+    def _checkpoint(
+        self,
+        source: str,
+        dest: str,
+        trigger: str,
+        item: str | None,
+        item_data: dict[str, Any] | None,
+        update: RunUpdate,
+        said: list[RunMessage],
+    ) -> RunRecord:
+        return self.store.checkpoint(
             self.run.run_id,
             self.run.version,
             self.fence,
@@ -82,8 +113,8 @@ class RunSession:
             item=item,
             item_data=item_data,
             update=update,
+            messages=said,
         )
-        self.reporter.transition(self.run, source, dest, trigger, item)
 
 
 class RunContext(Generic[FactsT]):
@@ -206,8 +237,12 @@ class RunContext(Generic[FactsT]):
         self._session.check_lease()
 
     def wait(self, seconds: float) -> None:
-        """Wait through the run's clock; a stop request ends the wait at once and raises Interrupted."""
+        """Wait through the run's clock; a stop request ends the wait at once and raises Interrupted. What was said
+        before a real wait is written first, so a follower reads it while the run waits (a wait of 0, polling without
+        pause, leaves it to the next checkpoint)."""
         self.check_stop()
+        if seconds > 0:
+            self._session.journal.flush()
         self._clock.sleep(seconds, self._stop)
         self.check_stop()
 
@@ -216,9 +251,16 @@ class RunContext(Generic[FactsT]):
             raise Interrupted("stop requested")
 
     def progress(self, message: str) -> None:
+        """Tell the person watching, now; the run's journal records it with the run's next write."""
         self._session.reporter.progress(self._session.run, message)
+        self._session.journal.say("progress", message)
 
     say = progress
+
+    def mark(self, kind: str, text: str, item: str | None = None) -> None:
+        """Record a mark on the run's timeline without printing it (kind "stage": a lifecycle stage its deployment
+        entered), about one item if given; written with the run's next write, like what handlers say."""
+        self._session.journal.say(kind, text, item)
 
     # ---- items: sub-units with their own machine ------------------------------------------
     def items(self) -> dict[str, ItemRecord]:

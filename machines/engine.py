@@ -94,7 +94,7 @@ class Engine:
         except BaseException:
             self._release_all_quietly(fence, holds)
             raise
-        return self._drive(operation, run, fence, holds)
+        return self._drive(operation, run, fence, holds, recorded_messages=0)
 
     def resume(self, operation: Operation, run_id: str, *, force: bool = False) -> RunRecord:
         run = self.store.get_run(run_id)
@@ -113,7 +113,8 @@ class Engine:
             # The run stays exactly as it was; only the locks we just took are given back.
             self._release_all_quietly(fence, holds)
             raise
-        return self._drive(operation, run, fence, holds)
+        # What an earlier process recorded of its journal is read only if this one has something to add.
+        return self._drive(operation, run, fence, holds, recorded_messages=None)
 
     def abandon(
         self,
@@ -203,12 +204,20 @@ class Engine:
         with contextlib.suppress(StoreBusyError, StoreWriteError, LockLostError):
             self.store.release_lock(fence)
 
-    def _drive(self, operation: Operation, run: RunRecord, fence: Fence, holds: dict[str, Fence]) -> RunRecord:
+    def _drive(
+        self,
+        operation: Operation,
+        run: RunRecord,
+        fence: Fence,
+        holds: dict[str, Fence],
+        *,
+        recorded_messages: int | None,
+    ) -> RunRecord:
         lease = Lease(
             self.store, fence, self.owner, self.lease_seconds, wall_clock=self.clock.now,
             holds=holds, hold_of_step=operation.hold_of_step,
         )
-        session = RunSession(self.store, run, lease, self.reporter)
+        session = RunSession(self.store, run, lease, self.reporter, recorded_messages=recorded_messages)
         items = ItemDriver(operation.items, session) if operation.items is not None else None
         context: RunContext[Any] = RunContext(
             session,
@@ -227,7 +236,7 @@ class Engine:
         except KeyboardInterrupt:
             # A second signal landed outside a handler (mid-checkpoint): what was committed stands.
             with contextlib.suppress(StoreError, KeyboardInterrupt):
-                session.update(RunUpdate(status=INTERRUPTED, reason=None))
+                _stop_driving(session, RunUpdate(status=INTERRUPTED, reason=None))
             finished = False
         except LockLostError as exc:
             raise self._lost(session.run, exc) from exc
@@ -235,6 +244,8 @@ class Engine:
             self._note_store_failure(session, exc)
             raise
         finally:
+            # What was said after the last write (an error's path): best effort, never in the way of what is raised.
+            _flush_quietly(session)
             lease.stop()
         if finished:
             self._release_all_quietly(fence, holds)
@@ -253,27 +264,28 @@ class Engine:
             except (Interrupted, KeyboardInterrupt):
                 # KeyboardInterrupt: a second Ctrl-C/SIGTERM stopped a step mid-way; a step left at intent
                 # is reconciled on resume, so this is as resumable as a stop between steps.
-                session.update(replace(_learned(context), status=INTERRUPTED, reason=None))
+                _stop_driving(session, replace(_learned(context), status=INTERRUPTED, reason=None))
                 return False
             except Paused as exc:
-                session.update(replace(_learned(context), status=PAUSED, reason=str(exc)))
+                _stop_driving(session, replace(_learned(context), status=PAUSED, reason=str(exc)))
                 return False
             except StepUnsettled as exc:
                 # AWS kept failing transiently: the step stays in flight and is reconciled on resume.
-                session.update(replace(_learned(context), status=INTERRUPTED, reason=str(exc)))
+                _stop_driving(session, replace(_learned(context), status=INTERRUPTED, reason=str(exc)))
                 return False
             except StoreError:
                 raise  # the lock or the store failed: nothing more may be written as if it held
             except Exception as exc:
                 # Not a stop, not AWS being unavailable: a bug or a refusal nobody planned for. Resuming would
                 # meet it again, so the run ends failed and says what was raised, where.
-                session.update(
+                _stop_driving(
+                    session,
                     replace(
                         _learned(context),
                         status=FAILED,
                         reason=f"unexpected error in state {state}: {type(exc).__name__}: {exc}",
                         finished_at=utc_now_iso(),
-                    )
+                    ),
                 )
                 return True
             update = context.take_pending()
@@ -321,6 +333,19 @@ class Engine:
 def _sorted_holds(target: str, holds: Sequence[str]) -> list[str]:
     """The holds to take besides the run's own target, each once, in the one order every run takes them in."""
     return sorted(set(holds) - {target})
+
+
+def _flush_quietly(session: RunSession) -> None:
+    # A journal that cannot be written (the lock was lost, the store failed) loses only what it had not written.
+    with contextlib.suppress(StoreError, ValueError):
+        session.journal.flush()
+
+
+def _stop_driving(session: RunSession, update: RunUpdate) -> None:
+    """The run's last write of this drive when it stops without a final checkpoint, after what was said before it
+    (which never keeps that write from being tried)."""
+    _flush_quietly(session)
+    session.update(update)
 
 
 def _learned(context: RunContext[Any]) -> RunUpdate:
