@@ -283,7 +283,15 @@ def test_store_copy_moves_whole_runs_both_ways_and_is_idempotent(team: SimServer
 
     up = runner(home, "store", "copy", "--from", str(local), "--to", STORE_URL)
     assert up.returncode == 0, up.stderr
-    assert "copied 2 run(s) (11 transitions, 4 steps, 0 items)" in up.stdout
+    copied = re.search(r"copied 2 run\(s\) \(11 transitions, 4 steps, 0 items, (\d+) messages\)", up.stdout)
+    assert copied is not None, up.stdout
+    def journals(**store: str) -> list[Any]:
+        return [runner(home, "status", run_id, "--output", "json", **store).json()["messages"]
+                for run_id in ("mine", "mine-2")]
+
+    said = journals(**alice)
+    assert int(copied.group(1)) == sum(len(messages) for messages in said) > 0
+    assert journals() == said  # the team's table holds the same journals
     again = runner(home, "store", "copy", "--from", str(local), "--to", STORE_URL)
     assert "copied 0 run(s)" in again.stdout and "2 already there" in again.stdout
     assert runner(home, "runs", "--output", "json").json() == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -12,7 +13,7 @@ from store.models import RunHistory
 from store.reader import HistorySource, LockSource
 
 if TYPE_CHECKING:
-    from store.models import LockRecord, RunRecord
+    from store.models import LockRecord, RunMessage, RunRecord
 
 
 class StatusSource(HistorySource, LockSource, Protocol):
@@ -21,15 +22,21 @@ class StatusSource(HistorySource, LockSource, Protocol):
 
 def run_document(store: StatusSource, run: RunRecord) -> dict[str, Any]:
     """A run with its timeline and steps, plus the fields its operation adds (DESIGN.md §4); an unfinished
-    run also says who holds its lock, its wait deadlines and what a person should do next."""
+    run also says who holds its lock, its wait deadlines and what a person should do next.
+
+    It also holds the run's journal (`messages`: what its driver said, and the lifecycle stages it saw), which
+    the listing's documents (history_document, `runs --output json`) leave out: a journal may hold thousands of
+    lines, and a listing is read for many runs at once."""
     recorded = store.history(run.run_id)
     if recorded is None:
         document = history_document(RunHistory(run=run))
+        document["messages"] = []
     else:
         document = history_document(
             RunHistory(run=run, transitions=recorded.transitions, steps=recorded.steps, items=recorded.items,
                        notes=recorded.notes)
         )
+        document["messages"] = message_documents(recorded.messages)
     if not run.finished:
         document["deadlines"] = {name: _iso(at) for name, at in sorted(run.timers.items())}
         document["lock"] = lock_document(run.run_id, store.get_lock(run.target), now=lease_now())
@@ -87,8 +94,13 @@ def _time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def message_documents(messages: Sequence[RunMessage]) -> list[dict[str, Any]]:
+    """A run's journal lines, oldest first, as run documents show them."""
+    return [{"seq": m.seq, "kind": m.kind, "text": m.text, "item": m.item, "at": m.at} for m in messages]
+
+
 def history_document(history: RunHistory) -> dict[str, Any]:
-    """The run document of a run read with everything recorded about it (store.histories)."""
+    """The run document of a run read with everything recorded about it (store.histories), but its journal."""
     run, transitions, steps, items = history.run, history.transitions, history.steps, history.items
     notes = history.notes
     document: dict[str, Any] = {

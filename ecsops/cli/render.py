@@ -71,7 +71,28 @@ def render_status(document: dict[str, Any]) -> str:
     if document.get("notes"):
         lines.append("notes")
         lines.extend(f"  {_time(note['at'])}  {note['who']}: {note['text']}" for note in document["notes"])
+    if not document.get("finished_at"):
+        lines.extend(_last_message_lines(document.get("messages") or []))
     return "\n".join(lines)
+
+
+LAST_MESSAGES = 10
+MESSAGE_WIDTH = 100
+
+
+def _last_message_lines(messages: list[dict[str, Any]]) -> list[str]:
+    """What the driver of an unfinished run said last (its journal's progress lines; `status --follow` shows them
+    all, and what comes next)."""
+    said = [message for message in messages if message["kind"] != "stage"][-LAST_MESSAGES:]
+    if not said:
+        return []
+    lines = ["last messages"]
+    for message in said:
+        text = message["text"]
+        if len(text) > MESSAGE_WIDTH:
+            text = text[: MESSAGE_WIDTH - 1] + "…"
+        lines.append(f"  {datetime.fromisoformat(message['at']).strftime('%H:%M:%S')}  {text}")
+    return lines
 
 
 def _lock_lines(lock: dict[str, Any], deadlines: dict[str, str]) -> list[str]:

@@ -109,18 +109,19 @@ def copy(
     copied, present, in_progress, counts = summary
     typer.echo(
         f"copied {copied} run(s) ({counts[0]} transitions, {counts[1]} steps, {counts[2]} items"
-        + (f", {counts[3]} notes) " if counts[3] else ") ")
+        + (f", {counts[3]} notes" if counts[3] else "")
+        + (f", {counts[4]} messages) " if counts[4] else ") ")
         + f"from {src_location.describe()} to {dst_location.describe()}; {present} already there"
         + (f"; {len(in_progress)} in progress skipped: {', '.join(in_progress)}" if in_progress else "")
     )
 
 
-def _copy_runs(src: RunStore, dst: RunStore) -> tuple[int, int, list[str], tuple[int, int, int, int]]:
+def _copy_runs(src: RunStore, dst: RunStore) -> tuple[int, int, list[str], tuple[int, int, int, int, int]]:
     from store.models import RunFilter
 
     copied = present = 0
     in_progress: list[str] = []
-    transitions = steps = items = notes = 0
+    transitions = steps = items = notes = messages = 0
     # Oldest first, so a listing of the destination taken half-way shows a prefix of the history.
     for run in reversed(src.list_runs(RunFilter(limit=10**9))):
         if _in_progress(src, run):
@@ -135,9 +136,10 @@ def _copy_runs(src: RunStore, dst: RunStore) -> tuple[int, int, list[str], tuple
             steps += len(history.steps)
             items += len(history.items)
             notes += len(history.notes)
+            messages += len(history.messages)
         else:
             present += 1
-    return copied, present, in_progress, (transitions, steps, items, notes)
+    return copied, present, in_progress, (transitions, steps, items, notes, messages)
 
 
 def _in_progress(src: RunStore, run: RunRecord) -> bool:
