@@ -405,3 +405,46 @@ def test_what_is_said_before_a_stop_is_written_with_the_stop(tmp_path: Path) -> 
     assert [(m.seq, m.text) for m in store.messages("run-1")] == [(n, "widget not ready, 600s left")
                                                                   for n in range(1, 5)]
     store.close()
+
+
+# ---- lifecycle stages on the timeline -------------------------------------------------------------------------
+STAGE_ORDER = ["RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT",
+               "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME",
+               "CLEAN_UP"]
+
+
+def test_a_blue_green_deploy_marks_each_lifecycle_stage_it_sees_once_in_order(tmp_path: Path, aws_env: Any) -> None:
+    from cli_helpers import run_ecsops
+    from strategy_helpers import GOOD, native_demo, native_deploy
+
+    aws_env.reset(native_demo("BLUE_GREEN", bake=2))
+    result = native_deploy(tmp_path / "s.db", *GOOD, "--run-id", "bg-1")
+    assert result.returncode == 0, result.stderr
+    document = run_ecsops(tmp_path / "s.db", "status", "bg-1", "--output", "json").json()
+    stages = [(m["text"], m["item"]) for m in document["messages"] if m["kind"] == "stage"]
+    assert [item for _, item in stages] == [None] * len(stages)
+    names = [name for name, _ in stages]
+    assert len(set(names)) == len(names) and names == sorted(names, key=STAGE_ORDER.index)
+    assert {"BAKE_TIME", "CLEAN_UP"} <= set(names)
+    # Marked, not printed: deploy's progress shows the stages in its own lines only.
+    assert "BAKE_TIME" not in [line.split("] ", 1)[-1] for line in result.stderr.splitlines()]
+
+
+def test_a_fleet_marks_each_service_s_stages_under_its_item(tmp_path: Path, aws_env: Any) -> None:
+    from cli_helpers import run_ecsops
+
+    from ecsops.sim.scenario import bluegreen_scenario
+
+    scenario = bluegreen_scenario()
+    services = [s.model_copy(update={"bake_time_minutes": 1}) if s.name == "bg" else s for s in scenario.services]
+    aws_env.reset(scenario.model_copy(update={"services": services}))
+    release = tmp_path / "release.toml"
+    release.write_text('cluster = "demo"\n\n[[service]]\nservice = "bg"\ncontainer-image = ["app=nginx:1.27"]\n'
+                       '\n[[service]]\nservice = "web"\ncontainer-image = ["app=nginx:1.27"]\n')
+    result = run_ecsops(tmp_path / "s.db", "deploy-fleet", str(release), "--run-id", "fleet-1")
+    assert result.returncode == 0, result.stderr
+    document = run_ecsops(tmp_path / "s.db", "status", "fleet-1", "--output", "json").json()
+    stages = [(m["text"], m["item"]) for m in document["messages"] if m["kind"] == "stage"]
+    assert stages and {item for _, item in stages} == {"demo/bg"}  # the rolling service has no stages
+    names = [name for name, _ in stages]
+    assert len(set(names)) == len(names) and "BAKE_TIME" in names

@@ -111,6 +111,7 @@ class ServiceDeploymentFollower:
                 look = look_at(deployment)
                 before = last.look
                 last = Followed(look, deployment)
+                mark_stage(ctx, look)
                 quiet.ends_not_before = self.note_bake(ctx, last, before, previous_poll)
                 if self.judge(ctx, last, phase, clock_line, quiet.left(ctx.now()), until_paused=until_paused,
                               failure_limit=failure_limit):
@@ -253,6 +254,13 @@ class ServiceDeploymentFollower:
     def _say(self, ctx: Context, line: str) -> None:
         ctx.progress(line)
         self._said_at = ctx.now()
+
+
+def mark_stage(ctx: Context, look: Look, item: str | None = None) -> None:
+    """A lifecycle stage the deployment entered since the last look (BAKE_TIME, TEST_TRAFFIC_SHIFT...): marked on
+    the run's timeline (not printed), so a timeline can show the bake and hook periods. `judge` records it seen."""
+    if look.stage and look.stage != ctx.facts.stage_seen:
+        ctx.mark("stage", look.stage, item)
 
 
 def paused_lines(run_id: str, look: Look) -> list[str]:

@@ -328,6 +328,9 @@ class ServiceHandlers:
         if not polled or deployment is None:
             return Followed(None, None), False
         followed = Followed(look_at(deployment), deployment)
+        stage = followed.look.stage if followed.look is not None else None
+        if stage and stage != item.facts.stage_seen:  # marked on the run's timeline (deploy's mark_stage), by service
+            item.run.mark("stage", stage, item.item_id)
         before, previous_poll = self._looks.get(item.item_id, (None, None))
         self._looks[item.item_id] = (followed.look, ctx.now())
         handlers.native.follower.note_bake(_deploy(ctx), followed, before, previous_poll)
