@@ -224,6 +224,29 @@ def _section(body: str, section_id: str) -> str:
     return match.group(0)
 
 
+def test_what_changed_is_the_task_definition_diff_as_recorded(recorded: Recorded) -> None:
+    diff = _section(recorded.client.get("/runs/t-good").text, "changes")
+    found = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in re.findall(r'<tr class="diff-row">(.*?)</tr>',
+                                                                                   diff, re.S)]
+    assert [[re.sub(r"<[^>]+>", "", cell) for cell in row] for row in found] == [
+        ["app", "image", "nginx:1.25", "nginx:1.27"],
+        ["app", "env BANNER", "(unset)", str(escape(HOSTILE_ENV))],
+    ]
+    # What `ecsops deploy` printed of it, from its journal.
+    journal = _section(recorded.client.get("/runs/t-good").text, "messages")
+    assert "image: nginx:1.25 -&gt; nginx:1.27" in journal
+    fleet_item = _section(recorded.client.get("/runs/t-fleet/items/batch%2Fapi").text, "changes")
+    assert "nginx:1.25" in fleet_item and "nginx:1.27" in fleet_item and "tags" not in fleet_item
+
+
+def test_a_blue_green_deploy_shows_its_stages_and_bake(recorded: Recorded) -> None:
+    body = recorded.client.get("/runs/t-bluegreen").text
+    assert 'data-stage="BAKE_TIME"' in _section(body, "timeline")
+    journal = _section(body, "messages")
+    assert '<tr class="message kind-stage"' in journal and "BAKE_TIME" in journal
+    assert "BLUE_GREEN" in _section(body, "changes")
+
+
 def test_a_rolled_back_deploy_shows_its_reason_and_task_failures(recorded: Recorded) -> None:
     body = recorded.client.get("/runs/t-broken").text
     header = _section(body, "run-header")
@@ -380,3 +403,12 @@ def test_bad_ids_are_404_without_reading_the_store(tmp_path: Path, path: str) ->
 def test_an_unknown_run_is_a_404_page(recorded: Recorded) -> None:
     page = recorded.client.get("/runs/no-such-run")
     assert page.status_code == 404 and "no run with id &#39;no-such-run&#39;" in page.text
+
+
+def test_the_journal_shows_its_last_200_lines_and_says_how_many_are_left_out() -> None:
+    from ecsops.cli.ui import run_view
+
+    document = {"messages": [{"seq": n, "kind": "progress", "text": f"line {n}", "item": None,
+                              "at": "2026-01-01T00:00:00+00:00"} for n in range(1, 251)]}
+    shown, hidden = run_view.messages(document)
+    assert hidden == 50 and len(shown) == 200 and shown[0].text == "line 51" and shown[-1].text == "line 250"

@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse, Response
 from ecsops.cli.run_listing import QueryError
 from ecsops.cli.ui import charts, items_view, run_view
 from ecsops.cli.ui.api import entity_tag, query_of, run_documents
+from ecsops.cli.ui.changes_view import task_definition_diff
 from ecsops.cli.ui.display import item_path, now_iso, run_path, short_name, utc_time
 from ecsops.cli.ui.runs_view import PageSizeError, filter_values, older_link, page_link, page_size, run_row
 from ecsops.cli.ui.store_access import StoreAccess
@@ -85,6 +86,7 @@ class Pages:
             "doc": document,
             "header": run_view.header(document, now),
             "changes": run_view.changes(document),
+            "diff": task_definition_diff(document),
             "lock": run_view.lock(document),
             "steps": run_view.steps(document),
             "failures": _failures(document),
@@ -128,6 +130,7 @@ class Pages:
             "header": run_view.header(document, now),
             "item": {"id": item_id, "state": state, "family": run_view.item_family(state), "entry": entry or {}},
             "changes": run_view.changes(entry) if entry else [],
+            "diff": task_definition_diff(document, item_id, record.data if record is not None else None),
             "failures": run_view.failures((entry or {}).get("task_failures")),
             "facts": items_view.facts(record.data if record is not None else {}),
             "transitions": run_view.transitions(document, item_id, every_item=False),
