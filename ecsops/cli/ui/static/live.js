@@ -21,6 +21,25 @@
     return open;
   }
 
+  // Where each scrolling box (the journal, the transitions) was: at its end (it follows new lines), or at a place.
+  function scrolled(root) {
+    var places = {};
+    root.querySelectorAll(".scroll-box[id]").forEach(function (box) {
+      var atEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 4;
+      places[box.id] = atEnd ? -1 : box.scrollTop;
+    });
+    return places;
+  }
+
+  function rescroll(places) {
+    Object.keys(places).forEach(function (id) {
+      var box = document.getElementById(id);
+      if (box) {
+        box.scrollTop = places[id] < 0 ? box.scrollHeight : places[id];
+      }
+    });
+  }
+
   function swap(html) {
     var template = document.createElement("template");
     template.innerHTML = html;
@@ -29,6 +48,7 @@
       return;
     }
     var open = openDetails(live);
+    var places = scrolled(live);
     live.replaceChildren.apply(live, Array.prototype.slice.call(fresh.childNodes));
     open.forEach(function (id) {
       var element = document.getElementById(id);
@@ -36,6 +56,7 @@
         element.open = true;
       }
     });
+    rescroll(places);
     live.dataset.etag = fresh.dataset.etag || live.dataset.etag;
     live.dataset.finished = fresh.dataset.finished || "false";
     live.dataset.updates = String(Number(live.dataset.updates || "0") + 1);
@@ -77,5 +98,10 @@
     });
   }
 
+  // A running run's journal opens at its newest lines.
+  var journal = document.getElementById("messages-box");
+  if (journal) {
+    journal.scrollTop = journal.scrollHeight;
+  }
   window.setTimeout(poll, PERIOD_MS);
 }());
