@@ -138,6 +138,17 @@ def runs(
 def status(
     run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The run to show.")],
     output: OutputOption = "text",
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", "-f", help="Follow a run another process or machine drives, from the store alone: "
+                     "print its transitions and messages as deploy does (on stderr) as they are recorded, then the "
+                     "run as without --follow, and exit with the run's own exit code when it ends; 130, with the "
+                     "command that resumes it, once the process that drove it is gone."),
+    ] = False,
+    interval: Annotated[
+        str | None,
+        typer.Option(metavar="SECONDS", help="With --follow: how often the store is read (default 2, from 0.05)."),
+    ] = None,
     store_path: StoreOption = None,
 ) -> None:
     """One run: its state, the timeline of transitions, its steps and what is in flight."""
@@ -147,13 +158,40 @@ def status(
 
     use_store(store_path)
     output = check_output(output)
+    seconds = None
+    if interval is not None and not follow:
+        fail_usage("--interval goes with --follow")
+    if follow:
+        from ecsops.cli.follow import DEFAULT_INTERVAL, parse_interval
+
+        try:
+            seconds = DEFAULT_INTERVAL if interval is None else parse_interval(interval)
+        except ValueError as exc:
+            fail_usage(str(exc))
     store = open_reader_or_exit()
     try:
         run = store.get_run(run_id)
     except RunNotFoundError as exc:
         fail_usage(str(exc))
+    code = exit_codes.SUCCEEDED
+    if seconds is not None:
+        from ecsops.cli.follow import follow as follow_run
+        from ecsops.cli.follow import interrupt_on_sigterm
+        from store.errors import StoreError
+
+        try:
+            with interrupt_on_sigterm():
+                followed = follow_run(store, run, interval=seconds)
+        except KeyboardInterrupt:
+            raise typer.Exit(exit_codes.INTERRUPTED) from None  # the follower stops; the run is not touched
+        except StoreError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exit_codes.FAILED) from exc
+        run, code = followed.run, followed.exit_code
     document = run_document(store, run)
     typer.echo(json.dumps(document, indent=2, default=str) if output == "json" else render_status(document))
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
