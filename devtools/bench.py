@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = [tuple(int(part) for part in case.split("x")) for case in args.cases.split(",")]
     if args.skip_replace:
         cases = []
-    from devtools import bench_deploy, bench_dynamodb, bench_fleet, bench_startup, bench_strategies
+    from devtools import bench_deploy, bench_dynamodb, bench_fleet, bench_startup, bench_strategies, bench_ui
     from ecsops.sim.server import SimServer
 
     ecsops_script, ecs_script = bench_deploy.tool_path("ecsops"), bench_deploy.tool_path("ecs")
@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     if fleet_runs:
         print()
         print(bench_fleet.report(fleet_runs, fleet_services))
+    print("\n" + bench_ui.report()[0])
     good = [result.runs.get(bench_deploy.ECSOPS) for result in deploys[:2]]
     deploys_ok = all(run is not None and run.outcome == "succeeded" for run in good)
     strategies_ok = all(run.exit_code == 0 for run in strategies if run.tool == bench_strategies.ECSOPS)
