@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from cli_helpers import run_ecsops
+from dynamodb_helpers import STORE_URL, make_table, runner
 from markupsafe import escape
 from starlette.testclient import TestClient
 
@@ -328,6 +329,29 @@ def test_the_live_part_answers_304_until_the_run_changes(recorded: Recorded, tmp
     assert changed.status_code == 200 and changed.headers["etag"] != tag
     assert changed.text.lstrip().startswith('<div id="live"') and 'data-finished="true"' in changed.text
     assert "<html" not in changed.text and "enough" in changed.text
+
+
+def test_a_team_store_shows_a_run_driven_on_other_runners_as_it_goes(aws_env: SimServer, tmp_path: Path) -> None:
+    make_table()
+    client = TestClient(create_app(STORE_URL))  # one store opened for the whole app, as `ecsops ui` does
+    assert client.get("/api/runs").json() == []
+    killed = runner(tmp_path / "runner-a", "deploy", *WEB, "--container-image", "app=nginx:1.27", "--run-id", "team-1",
+                    ECSOPS_CRASH_AT="enter:waiting")
+    assert killed.returncode == -9, killed.stderr
+    page = client.get("/runs/team-1")
+    assert page.status_code == 200 and 'data-finished="false"' in page.text and 'id="lock"' in page.text
+    tag = page.headers["etag"]
+    assert client.get("/runs/team-1?part=live", headers={"If-None-Match": tag}).status_code == 304
+
+    assert runner(tmp_path / "runner-b", "resume", "team-1").returncode == 0
+    changed = client.get("/runs/team-1?part=live", headers={"If-None-Match": tag})
+    assert changed.status_code == 200
+    assert 'data-finished="true"' in changed.text and 'data-status="succeeded"' in changed.text
+    status = runner(tmp_path / "runner-c", "status", "team-1", "--output", "json")
+    assert client.get("/api/runs/team-1").json() == status.json()
+    listed = runner(tmp_path / "runner-c", "runs", "--output", "json")
+    assert client.get("/api/runs").json() == listed.json()
+    assert rows(client.get("/?target=demo/web").text) == ["team-1"]
 
 
 # ---- read-only, headers, ids, an unreadable store ------------------------------------------------------------
