@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from store.errors import RunNotFoundError, StoreError
-from store.location import DynamoLocation, parse_store_location, raw_store_location
+from store.location import DynamoLocation, SqliteLocation, parse_store_location, raw_store_location
 
 if TYPE_CHECKING:
     from store.reader import RunReader
@@ -31,23 +31,21 @@ class StoreAccess:
 
     def __init__(self, explicit: str | None) -> None:
         self.location_text = raw_store_location(explicit)
+        self._location: SqliteLocation | DynamoLocation | None = None
+        self._problem: str | None = None
         try:
             self._location = parse_store_location(self.location_text)
-        except StoreError as exc:
-            self._problem: str | None = str(exc)
-        else:
-            self._problem = None
+        except StoreError as exc:  # a malformed dynamodb:// URL: every page says so
+            self._problem = str(exc)
         self._shared: RunReader | None = None
         self._opening = threading.Lock()
 
     def describe(self) -> str:
-        if self._problem is not None:
-            return self.location_text
-        return self._location.describe()
+        return self.location_text if self._location is None else self._location.describe()
 
     @property
     def shared(self) -> bool:
-        return self._problem is None and isinstance(self._location, DynamoLocation)
+        return isinstance(self._location, DynamoLocation)
 
     @contextmanager
     def reader(self) -> Iterator[RunReader]:
@@ -82,12 +80,10 @@ class StoreAccess:
     def _sqlite_reader(self) -> RunReader:
         from store.reader import open_reader
 
-        if self._problem is not None:
-            raise StoreUnavailable(self._problem)
-        path = self._location.describe()
-        from pathlib import Path
-
-        if not Path(path).exists():
+        if not isinstance(self._location, SqliteLocation):
+            raise StoreUnavailable(self._problem or f"store {self.location_text} is not a SQLite file")
+        path = self._location.path
+        if not path.exists():
             # `ecsops runs` would create an empty store there; a read-only view never writes a file.
             raise StoreUnavailable(
                 f"there is no store at {path}: nothing was recorded there yet; give the store's path with --store "
