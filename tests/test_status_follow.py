@@ -170,6 +170,20 @@ def test_an_interrupted_run_is_followed_to_its_stop_and_its_code(tmp_path: Path,
     assert _lines(stderr)[-1] == "run d-5 stopped in state waiting; continue it with: ecsops resume d-5"
 
 
+def test_a_run_paused_at_a_hook_ends_the_follow_with_its_code_7_and_what_to_do(
+    tmp_path: Path, aws_env: SimServer
+) -> None:
+    from strategy_helpers import native_demo, native_deploy, pause_hook
+
+    store = tmp_path / "s.db"
+    aws_env.reset(native_demo("BLUE_GREEN", bake=5, lifecycle_hooks=[pause_hook()]))
+    assert native_deploy(store, *GOOD, "--on-pause", "exit", "--run-id", "bg-1").returncode == 7
+    followed = run_ecsops(store, "status", "bg-1", "--follow", "--interval", "0.05")
+    assert followed.returncode == 7, followed.stderr
+    assert _lines(followed.stderr)[-1].startswith("run bg-1 is paused at a deployment lifecycle hook")
+    assert "ecsops approve bg-1" in _lines(followed.stderr)[-1]
+
+
 # ---- the follower itself -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("interval", ["0", "-1", "soon", "nan", "7200"])
 def test_a_bad_interval_exits_2_saying_what_it_takes(tmp_path: Path, interval: str) -> None:
