@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -15,7 +16,7 @@ from machines.lease import Lease
 from machines.messages import MessageJournal
 from machines.steps import DEFAULT_RETRY, Reconciler, RetryPolicy, StepRunner
 from store.base import RunStore
-from store.errors import MessageSeqTakenError
+from store.errors import MessageSeqTakenError, StoreBusyError, StoreWriteError
 from store.models import NO_CHANGE, UNSET, Fence, ItemRecord, RunMessage, RunRecord, RunUpdate
 
 if TYPE_CHECKING:
@@ -242,7 +243,10 @@ class RunContext(Generic[FactsT]):
         pause, leaves it to the next checkpoint)."""
         self.check_stop()
         if seconds > 0:
-            self._session.journal.flush()
+            # A busy or momentarily unwritable store keeps the lines for the next write, as the lease's heartbeat
+            # retries its renewal: the run's own next write will tell. A lost lock is raised here, as anywhere.
+            with contextlib.suppress(StoreBusyError, StoreWriteError):
+                self._session.journal.flush()
         self._clock.sleep(seconds, self._stop)
         self.check_stop()
 

@@ -448,3 +448,36 @@ def test_a_fleet_marks_each_service_s_stages_under_its_item(tmp_path: Path, aws_
     assert stages and {item for _, item in stages} == {"demo/bg"}  # the rolling service has no stages
     names = [name for name, _ in stages]
     assert len(set(names)) == len(names) and "BAKE_TIME" in names
+
+
+def test_a_busy_store_at_a_wait_keeps_the_lines_for_the_next_write(tmp_path: Path) -> None:
+    from example_operation import SPEC
+
+    from machines.engine import Engine
+    from store.errors import StoreBusyError
+
+    store = open_sqlite_store(tmp_path / "s.db")
+    append = store.append_messages
+    refused: list[int] = []
+
+    def busy_once(run_id: str, messages: Sequence[RunMessage], fence: Fence) -> None:
+        if not refused:
+            refused.append(len(messages))
+            raise StoreBusyError("the store stayed locked")
+        append(run_id, messages, fence)
+
+    store.append_messages = busy_once  # type: ignore[method-assign]
+
+    class Clock:
+        def now(self) -> float:
+            return 1000.0
+
+        def sleep(self, seconds: float, stop: threading.Event) -> None:
+            return None
+
+    params = {"ledger": str(tmp_path / "ledger.json"), "poll_interval": 5, "ready_after_polls": 3}
+    run = Engine(store, clock=Clock()).start(SPEC.build(params), run_id="run-1", target="fake:t", params=params)
+    assert run.status == "succeeded" and refused == [1]
+    assert [(m.seq, m.text) for m in store.messages("run-1")] == [(1, "widget not ready, 600s left"),
+                                                                  (2, "widget not ready, 600s left")]
+    store.close()
