@@ -67,6 +67,7 @@ def main() -> int:
             failures += code != expected
         print(f"\nAWS calls seen by the simulator: {sim.counts()}")
         print(f"demo finished in {time.monotonic() - started:.1f}s wall time")
+        print(f"to look at these runs in a browser: .venv/bin/ecsops ui --store {workdir / 'ecsops.db'}")
         return 1 if failures else 0
     finally:
         sim.stop()
