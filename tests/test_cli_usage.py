@@ -113,7 +113,7 @@ def test_store_is_accepted_after_the_command_name(tmp_path: Path) -> None:
 
 # Item 19: help text.
 COMMANDS = [["deploy"], ["replace-instances"], ["runs"], ["status"], ["resume"], ["abandon"], ["machines"],
-            ["machines", "show"], ["sim"], ["sim", "serve"], []]
+            ["machines", "show"], ["sim"], ["sim", "serve"], ["ui"], ["deploy-fleet"], ["approve"], []]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "ecsops")
