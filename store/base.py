@@ -146,6 +146,12 @@ class RunStore(ABC):
     def list_runs(self, run_filter: RunFilter) -> list[RunRecord]: ...
 
     @abstractmethod
+    def targets(self) -> list[str] | None:
+        """The distinct targets of the recorded runs (each run's own), sorted, read from an index; None when the
+        backend could only tell by reading every run (DynamoDB cannot list an index's keys without a Scan), so a
+        listing matching a target any other way than exactly reads the runs instead."""
+
+    @abstractmethod
     def histories(self, run_filter: RunFilter) -> list[RunHistory]:
         """The runs list_runs would return, each with its transitions, steps, items and notes, read in a
         fixed number of queries whatever the number of runs. Without their messages: a journal may hold

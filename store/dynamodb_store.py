@@ -32,6 +32,7 @@ from store.dynamodb_listing import (
     in_order,
     listed_run_ids,
     messages_after,
+    named_runs,
     note_tail,
     partition,
     partition_without_messages,
@@ -387,13 +388,20 @@ class DynamoRunStore(RunStore):
 
     # ---- reading runs back ------------------------------------------------------------------------------
     def list_runs(self, run_filter: RunFilter) -> list[RunRecord]:
-        """One index Query (more pages only when filters discard), then the runs by BatchGetItem."""
+        """One index Query (more pages only when filters discard), then the runs by BatchGetItem (named runs: only
+        that)."""
+        if run_filter.run_ids is not None:
+            return named_runs(self._table, run_filter)
         run_ids = listed_run_ids(self._table, run_filter)
         found = {
             item["run_id"]["S"]: codec.run_from_item(item)
             for item in self._table.batch_get([layout.run_key(run_id) for run_id in run_ids])
         }
         return [found[run_id] for run_id in run_ids if run_id in found]
+
+    def targets(self) -> list[str] | None:
+        """Unknown: the by_target index's keys can only be listed by a Scan of it, which reads every run."""
+        return None
 
     def histories(self, run_filter: RunFilter) -> list[RunHistory]:
         """One index Query, then each run's item collection but its messages in one Query, HISTORY_READERS at a

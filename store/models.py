@@ -280,7 +280,9 @@ class RunFilter(Record):
     """Which runs a listing returns, newest first; every filter optional.
 
     `since` keeps runs started at or after that ISO time, `until` those started strictly before it: a page of a
-    listing ends where the next one starts (`until` = the last shown run's started_at).
+    listing ends where the next one starts (`until` = the last shown run's started_at). `run_ids` keeps only the runs
+    with those ids (an empty tuple: none), so a listing that chose its runs by their records reads their histories in
+    a fixed number of queries, in the order and up to the limit the store gives any listing.
     """
 
     operation: str | None = None
@@ -288,4 +290,5 @@ class RunFilter(Record):
     status: str | None = None
     since: str | None = None
     until: str | None = None
+    run_ids: tuple[str, ...] | None = None
     limit: int = 50

@@ -47,6 +47,8 @@ class LockSource(Protocol):
 class RunReader(HistorySource, LockSource, Protocol):
     def get_run(self, run_id: str) -> RunRecord: ...
     def list_runs(self, run_filter: RunFilter) -> Sequence[RunRecord]: ...
+    def targets(self) -> Sequence[str] | None:
+        """The distinct targets of the recorded runs, or None when the store cannot tell cheaply (store.base)."""
     def histories(self, run_filter: RunFilter) -> Sequence[RunHistory]:
         """The runs `list_runs` returns, each with its timeline, steps and items, in a fixed number of queries."""
     def transitions(self, run_id: str, after_seq: int = 0) -> Sequence[TransitionRecord]: ...
@@ -99,10 +101,16 @@ class SqliteRunReader:
         if run_filter.until is not None:
             clauses.append("started_at < ?")
             args.append(run_filter.until)
+        if run_filter.run_ids is not None:
+            clauses.append("run_id IN (SELECT value FROM json_each(?))")
+            args.append(json.dumps(list(run_filter.run_ids)))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._rows(f"SELECT * FROM runs {where} ORDER BY started_at DESC, rowid DESC LIMIT ?",
                           [*args, run_filter.limit])
         return [self._run(row) for row in rows]
+
+    def targets(self) -> list[str]:
+        return [row[0] for row in self._rows("SELECT DISTINCT target FROM runs ORDER BY target", [])]
 
     def history(self, run_id: str) -> RunHistory | None:
         rows = self._rows("SELECT * FROM runs WHERE run_id = ?", [run_id])
@@ -205,6 +213,9 @@ class StoreReader:
 
     def list_runs(self, run_filter: RunFilter) -> list[RunRecord]:
         return self.store.list_runs(run_filter)
+
+    def targets(self) -> list[str] | None:
+        return self.store.targets()
 
     def histories(self, run_filter: RunFilter) -> list[RunHistory]:
         return self.store.histories(run_filter)

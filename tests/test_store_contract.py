@@ -316,6 +316,75 @@ def test_until_lists_the_runs_started_strictly_before_it(store: RunStore, store_
         reader.close()
 
 
+def _named_store(store: RunStore) -> None:
+    """Runs n0..n4 a day apart on two targets (n3 failed), each with a transition, and two runs started at the same
+    moment, created in the order their ids do not sort in (so a backend's way of breaking ties shows)."""
+    started = ["2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00+00:00", "2026-01-03T00:00:00+00:00",
+               "2026-01-04T00:00:00+00:00", "2026-01-05T00:00:00+00:00", "2026-01-06T00:00:00+00:00",
+               "2026-01-06T00:00:00+00:00"]
+    for n, (run_id, started_at) in enumerate(zip(["n0", "n1", "n2", "n3", "n4", "tie-b", "tie-a"], started,
+                                                 strict=True)):
+        target = f"ecs:1:r:c/n{n % 2}"
+        fence = _take(store, run_id, target, now=T0 + n)
+        store.create_run(_run(run_id, target, started_at=started_at), fence)
+        store.checkpoint(run_id, 0, fence, source="planned", dest="waiting", trigger="plan")
+        store.release_lock(fence)
+    store.update_run("n3", 1, None, RunUpdate(status="failed", finished_at="2026-01-04T00:00:00+00:00"))
+
+
+def test_a_filter_naming_runs_lists_those_in_the_store_order(store: RunStore, store_backend: StoreBackend) -> None:
+    from store.reader import open_reader
+
+    _named_store(store)
+    reader = open_reader(store_backend.location)  # the plain reader on SQLite, the full store otherwise
+    try:
+        for source in (store, reader):
+            def listed(source: Any = source, **given: Any) -> list[str]:
+                return [run.run_id for run in source.list_runs(RunFilter(**given))]
+
+            everything = listed()
+            assert set(everything) == {"n0", "n1", "n2", "n3", "n4", "tie-a", "tie-b"}
+            # ordered and cut as the store orders any listing (ties too), whatever the order the ids are given in
+            assert listed(run_ids=("n1", "tie-a", "nope", "n4", "tie-b", "n1")) == [
+                run_id for run_id in everything if run_id in {"n1", "n4", "tie-a", "tie-b"}]
+            assert listed(run_ids=tuple(reversed(everything))) == everything
+            assert listed(run_ids=("n1", "n4", "n2"), limit=2) == ["n4", "n2"]
+            assert listed(run_ids=()) == []
+            assert listed(run_ids=("nope",)) == []
+            # the other filters still apply
+            assert listed(run_ids=("n0", "n1", "n2", "n4"), target="ecs:1:r:c/n0") == ["n4", "n2", "n0"]
+            assert listed(run_ids=("n1", "n2", "n3"), status="failed") == ["n3"]
+            assert listed(run_ids=("n1", "n2", "n3"), operation="other") == []
+            assert listed(run_ids=("n0", "n1", "n2", "n3", "n4"), since="2026-01-02T00:00:00+00:00",
+                          until="2026-01-04T00:00:00+00:00") == ["n2", "n1"]
+            # histories of named runs are the listing's histories of those runs
+            named = ("n3", "tie-b", "n0")
+            whole = {h.run.run_id: h for h in source.histories(RunFilter())}
+            assert list(source.histories(RunFilter(run_ids=named))) == [
+                whole[run_id] for run_id in everything if run_id in named]
+            assert [len(h.transitions) for h in source.histories(RunFilter(run_ids=named))] == [1, 1, 1]
+            assert list(source.histories(RunFilter(run_ids=()))) == []
+    finally:
+        reader.close()
+
+
+def test_targets_are_the_distinct_targets_runs_have_or_unknown(store: RunStore, store_backend: StoreBackend) -> None:
+    from store.reader import open_reader
+
+    assert store.targets() in ([], None)
+    _named_store(store)
+    targets = store.targets()
+    reader = open_reader(store_backend.location)
+    try:
+        assert reader.targets() == targets
+    finally:
+        reader.close()
+    if store_backend.name == "dynamodb":
+        assert targets is None  # only a Scan of the by_target index could tell: listings match records instead
+    else:
+        assert targets == ["ecs:1:r:c/n0", "ecs:1:r:c/n1"]
+
+
 # ---- notes: unfenced, append-only ------------------------------------------------------------------------
 def test_notes_are_appended_in_seq_order_while_the_driver_holds_the_lock(store: RunStore) -> None:
     fence = _started(store, "a")
