@@ -11,7 +11,7 @@ MIGRATION_SET = "ecsops"
 MIGRATIONS = frozenset(
     {
         "m001_initial", "m002_facts_timers_reason", "m003_lock_tokens", "m004_run_notes", "m005_finished_at",
-        "m006_run_messages",
+        "m006_run_messages", "m007_listing_indexes",
     }
 )
 NOTES_MIGRATION = "m004_run_notes"
@@ -20,8 +20,11 @@ MESSAGES_MIGRATION = "m006_run_messages"
 # Pending migrations a read-only open of the full backend can live without: they touch nothing `runs` or `status`
 # read, or only add a table that a store without it reads as empty (m004: a store from before notes has none; m006:
 # nor messages), or only fill what ecsops always wrote anyway (m005: read without it, only a run written by other
-# means than ecsops and left without finished_at shows as unfinished).
-READ_COMPATIBLE_MIGRATIONS = frozenset({"m003_lock_tokens", "m004_run_notes", "m005_finished_at", "m006_run_messages"})
+# means than ecsops and left without finished_at shows as unfinished), or only add indexes (m007: the same answers,
+# found slower).
+READ_COMPATIBLE_MIGRATIONS = frozenset(
+    {"m003_lock_tokens", "m004_run_notes", "m005_finished_at", "m006_run_messages", "m007_listing_indexes"}
+)
 
 # What the plain reader (store.reader) can do without: m003 changes the locks table it reads for `status`.
-OPTIONAL_FOR_READER = frozenset({"m004_run_notes", "m005_finished_at", "m006_run_messages"})
+OPTIONAL_FOR_READER = frozenset({"m004_run_notes", "m005_finished_at", "m006_run_messages", "m007_listing_indexes"})
