@@ -50,18 +50,29 @@ class Record:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Self:
         """The record of a stored row: ValueError naming any field it does not know or lacks."""
-        declared = fields(cls)
-        unknown = sorted(set(values) - {f.name for f in declared})
-        missing = [
-            f.name for f in declared
-            if f.name not in values and f.default is MISSING and f.default_factory is MISSING
-        ]
-        if unknown or missing:
+        known, required = _field_names(cls)
+        if not (known.issuperset(values) and all(name in values for name in required)):
+            unknown = sorted(set(values) - known)
+            missing = [name for name in required if name not in values]
             problems = ([f"unknown field(s) {', '.join(unknown)}"] if unknown else []) + (
                 [f"missing field(s) {', '.join(missing)}"] if missing else []
             )
             raise ValueError(f"not a {cls.__name__}: {'; '.join(problems)}")
         return cls(**values)
+
+
+_FIELD_NAMES: dict[type[Record], tuple[frozenset[str], tuple[str, ...]]] = {}
+
+
+def _field_names(record: type[Record]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """A record class's field names, and those without a default in declaration order: worked out once per class, as
+    a listing builds thousands of records."""
+    names = _FIELD_NAMES.get(record)
+    if names is None:
+        declared = fields(record)
+        required = tuple(f.name for f in declared if f.default is MISSING and f.default_factory is MISSING)
+        names = _FIELD_NAMES[record] = (frozenset(f.name for f in declared), required)
+    return names
 
 
 @dataclass(frozen=True, kw_only=True)
