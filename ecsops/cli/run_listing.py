@@ -3,13 +3,14 @@ store reader newest first."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
-    from store.models import RunFilter, RunHistory
+    from store.models import RunFilter, RunHistory, RunRecord
     from store.reader import RunReader
 
 LIMIT_MAX = 10000
@@ -121,48 +122,78 @@ def list_histories(store: RunReader, query: RunQuery) -> Sequence[RunHistory]:
     the store; what people type as a target (CLUSTER/SERVICE, GROUP, ecs:CLUSTER/SERVICE) matches any account and
     region, and `who` is matched here, reading further back until `limit` runs match or the store has no more. A run
     matches a target by its own or by one it acts on besides (a fleet's services): the operations that have such
-    targets are read and filtered here too."""
+    targets are read and filtered here too.
+
+    Conditions are tested on run records; only the runs chosen are read whole, by id, in a fixed number of queries.
+    A typed target is first resolved to the full keys the store's runs have (store.targets()), each then matched by
+    the store; a store that cannot list its targets cheaply (DynamoDB) has its runs' records read and matched here.
+    """
     from ecsops.aws.arns import is_full_key, target_matches
     from ecsops.cli.operations import BUILTIN_TOUCHED, touched_targets
     from store.models import RunFilter
 
     target, who, limit = query.target, query.who, query.limit
 
-    def touches(history: RunHistory) -> bool:
-        return target is not None and any(target_matches(key, target) for key in touched_targets(history.run))
+    def touches(run: RunRecord) -> bool:
+        return target is not None and any(target_matches(key, target) for key in touched_targets(run))
 
-    def by_who(history: RunHistory) -> bool:
-        return who is None or started_by_matches(who, history.run.started_by, history.run.ci)
+    def by_who(run: RunRecord) -> bool:
+        return who is None or started_by_matches(who, run.started_by, run.ci)
 
-    def store_filter(operation: str | None, exact: str | None = None) -> RunFilter:
-        return RunFilter(operation=operation, target=exact, status=query.status, since=query.since, until=query.until,
+    def store_filter(operation: str | None, exact: str | None = None, since: str | None = query.since) -> RunFilter:
+        return RunFilter(operation=operation, target=exact, status=query.status, since=since, until=query.until,
                          limit=limit)
 
-    exact = target if target is not None and is_full_key(target) else None
-    if exact is not None:
-        found = list(_matching(store, store_filter(query.operation, exact), by_who, limit))
-        # The runs that act on more targets than their own: read newest first until enough match.
+    def histories_of(runs: Iterable[RunRecord]) -> list[RunHistory]:
+        # The store orders and cuts them as it does any listing: newest first, ties as it always breaks them.
+        run_ids = tuple(dict.fromkeys(run.run_id for run in runs))
+        return list(store.histories(RunFilter(run_ids=run_ids, limit=limit))) if run_ids else []
+
+    def touching(own: Sequence[RunRecord]) -> list[RunRecord]:
+        """The runs of the operations that act on more targets than their own that touch `target`, newest first:
+        only those started no earlier than the limit-th newest of `own`, as no older one can make the listing."""
+        since = query.since
+        if len(own) >= limit:
+            oldest_shown = sorted((run.started_at for run in own), reverse=True)[limit - 1]
+            since = oldest_shown if since is None else max(since, oldest_shown)
+        found: list[RunRecord] = []
         for name in sorted(BUILTIN_TOUCHED):
             if query.operation is None or query.operation == name:
-                found += _matching(store, store_filter(name), lambda h: touches(h) and by_who(h), limit)
-        unique = {history.run.run_id: history for history in found}.values()
-        return sorted(unique, key=lambda h: (h.run.started_at, h.run.run_id), reverse=True)[:limit]
+                found += _matching(store, store_filter(name, since=since), lambda r: touches(r) and by_who(r), limit)
+        return found
+
     if target is None:
         if who is None:
             return store.histories(store_filter(query.operation))
-        return _matching(store, store_filter(query.operation), by_who, limit)
-    return _matching(store, store_filter(query.operation), lambda h: touches(h) and by_who(h), limit)
+        return histories_of(_matching(store, store_filter(query.operation), by_who, limit))
+    if is_full_key(target):
+        own = _matching(store, store_filter(query.operation, target), by_who, limit)
+        chosen = histories_of(_newest([*own, *touching(own)], limit))
+        return sorted(chosen, key=lambda h: (h.run.started_at, h.run.run_id), reverse=True)
+    keys = store.targets()
+    if keys is None:
+        return histories_of(_matching(store, store_filter(query.operation), lambda r: touches(r) and by_who(r), limit))
+    own = [run for key in keys if target_matches(key, target)
+           for run in _matching(store, store_filter(query.operation, key), by_who, limit)]
+    return histories_of([*own, *touching(own)])
 
 
-def _matching(
-    store: RunReader, run_filter: RunFilter, matches: Callable[[RunHistory], bool], limit: int
-) -> list[RunHistory]:
-    """Up to `limit` of the runs `run_filter` selects that `matches` accepts, newest first, reading further back
-    (4 times as many each time) until enough match or the store has no more."""
+def _newest(runs: Sequence[RunRecord], limit: int) -> list[RunRecord]:
+    """The `limit` newest of runs by start then id (as a full key's listing orders them), each once."""
+    unique = {run.run_id: run for run in runs}.values()
+    return sorted(unique, key=lambda run: (run.started_at, run.run_id), reverse=True)[:limit]
+
+
+def _matching(store: RunReader, run_filter: RunFilter, matches: Callable[[RunRecord], bool], limit: int
+              ) -> list[RunRecord]:
+    """Up to `limit` of the run records `run_filter` selects that `matches` accepts, newest first, reading further
+    back until enough match or the store has no more: each read asks for as many as the share matched so far says
+    are needed, with a margin (at least twice, at most eight times the previous read)."""
     fetch = limit
     while True:
-        records = store.histories(replace(run_filter, limit=fetch))
-        matched = [history for history in records if matches(history)]
+        records = store.list_runs(replace(run_filter, limit=fetch))
+        matched = [run for run in records if matches(run)]
         if len(matched) >= limit or len(records) < fetch:
             return matched[:limit]
-        fetch *= 4
+        wanted = fetch * 8 if not matched else math.ceil(fetch * limit / len(matched) * 1.25)
+        fetch = min(max(wanted, fetch * 2), fetch * 8)
