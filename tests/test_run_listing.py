@@ -230,9 +230,8 @@ def test_filtered_listings_equal_filtering_every_history_on_sqlite(tmp_path: Pat
         store.close()
 
 
+@pytest.mark.parametrize("store_backend", ["dynamodb"], indirect=True)
 def test_filtered_listings_equal_filtering_every_history_on_dynamodb(store_backend: StoreBackend) -> None:
-    if store_backend.name != "dynamodb":
-        pytest.skip("SQLite: test_filtered_listings_equal_filtering_every_history_on_sqlite")
     store = store_backend.open()
     _fill(store, 100)
     reader = open_reader(store_backend.location)

@@ -133,9 +133,18 @@ def list_histories(store: RunReader, query: RunQuery) -> Sequence[RunHistory]:
     from store.models import RunFilter
 
     target, who, limit = query.target, query.who, query.limit
+    matched: dict[str, bool] = {}  # by key: thousands of fleets touch the same few hundred services
 
     def touches(run: RunRecord) -> bool:
-        return target is not None and any(target_matches(key, target) for key in touched_targets(run))
+        if target is None:
+            return False
+        for key in touched_targets(run):
+            found = matched.get(key)
+            if found is None:
+                found = matched[key] = target_matches(key, target)
+            if found:
+                return True
+        return False
 
     def by_who(run: RunRecord) -> bool:
         return who is None or started_by_matches(who, run.started_by, run.ci)
