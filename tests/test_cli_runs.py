@@ -9,10 +9,10 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
 from cli_helpers import cli_env, run_ecsops, run_example
+from sqlite_helpers import traced_statements
 
 from ecsops.cli.identity import ci_identity
 from ecsops.cli.render import render_status
@@ -236,16 +236,8 @@ def test_runs_reads_the_runs_it_lists_in_a_fixed_number_of_queries(tmp_path: Pat
 def _listed_with_statements(store: Path, limit: int) -> tuple[list[dict[str, Any]], list[str], float]:
     """`ecsops runs --limit LIMIT --output json` (in this process): its documents, the SQL statements it ran and
     the CPU seconds it took (CPU, not wall time: a loaded machine does not make it look slow)."""
-    statements: list[str] = []
-    connect = sqlite3.connect
-
-    def traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        connection = connect(*args, **kwargs)
-        connection.set_trace_callback(statements.append)
-        return connection
-
     started = time.process_time()
-    with mock.patch.object(sqlite3, "connect", traced):
+    with traced_statements() as statements:
         listed = run_ecsops(store, "runs", "--limit", str(limit), "--output", "json")
     cpu = time.process_time() - started
     assert listed.returncode == 0, listed.stderr

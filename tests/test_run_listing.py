@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
 from conftest import StoreBackend
+from sqlite_helpers import traced_statements
 from sqlite_utils import Database
 
 from ecsops.aws.arns import is_full_key, target_matches
@@ -244,21 +243,6 @@ def test_filtered_listings_equal_filtering_every_history_on_dynamodb(store_backe
 
 
 # ---- bounded reads ------------------------------------------------------------------------------------------
-@contextmanager
-def _statements() -> Iterator[list[str]]:
-    """The SQL statements of SQLite connections opened inside, as run."""
-    statements: list[str] = []
-    connect = sqlite3.connect
-
-    def traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        connection = connect(*args, **kwargs)
-        connection.set_trace_callback(statements.append)
-        return connection
-
-    with mock.patch.object(sqlite3, "connect", traced):
-        yield statements
-
-
 def _service_store(path: Path, runs: int) -> None:
     """`runs` deploys of demo/web in two accounts, by alice and bob in turn, and every fifth run a fleet touching it."""
     store = open_sqlite_store(path)
@@ -281,7 +265,7 @@ def _service_store(path: Path, runs: int) -> None:
 
 def _listed(path: Path, **filters: Any) -> tuple[int, list[str]]:
     """How many runs the plain reader lists for the filters, and the statements it ran."""
-    with _statements() as statements:
+    with traced_statements() as statements:
         reader = open_sqlite_reader(path)
         assert reader is not None
         statements.clear()

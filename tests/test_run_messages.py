@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlite_helpers import applied_migrations, table_rows
 from sqlite_utils import Database
 
 from ecsops.cli.documents import history_document, run_document
@@ -69,31 +70,15 @@ def _m005_store(path: Path) -> None:
     db.close()
 
 
-def _rows(path: Path, table: str) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(path)
-    try:
-        return list(conn.execute(f"SELECT * FROM {table} ORDER BY rowid"))
-    finally:
-        conn.close()
-
-
-def _applied(path: Path) -> set[str]:
-    conn = sqlite3.connect(path)
-    try:
-        return {row[0] for row in conn.execute("SELECT name FROM _sqlite_migrations")}
-    finally:
-        conn.close()
-
-
 def test_a_store_before_the_journal_upgrades_losing_nothing(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     _m005_store(path)
-    before = {table: _rows(path, table) for table in OLD_TABLES}
-    assert "m006_run_messages" not in _applied(path)
+    before = {table: table_rows(path, table) for table in OLD_TABLES}
+    assert "m006_run_messages" not in applied_migrations(path)
 
     store = open_sqlite_store(path)
-    assert _applied(path) == known_migration_names()
-    assert {table: _rows(path, table) for table in OLD_TABLES} == before
+    assert applied_migrations(path) == known_migration_names()
+    assert {table: table_rows(path, table) for table in OLD_TABLES} == before
     history = store.history("old")
     assert history is not None and history.messages == [] and [n.text for n in history.notes] == ["ok"]
     assert (history.run.facts, [t.dest for t in history.transitions], history.steps[0].result) == (
@@ -105,7 +90,7 @@ def test_a_store_before_the_journal_upgrades_losing_nothing(tmp_path: Path) -> N
     assert store.messages("old") == said
     store.close()
     open_sqlite_store(path).close()  # opening again applies nothing more
-    assert _rows(path, "messages") == [("old", 1, "progress", "after the upgrade", said[0].at, None)]
+    assert table_rows(path, "messages") == [("old", 1, "progress", "after the upgrade", said[0].at, None)]
 
 
 def test_the_schema_keeps_messages_to_their_run_and_never_writes_a_seq_twice(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from cli_helpers import run_ecsops
+from sqlite_helpers import applied_migrations, table_rows
 from sqlite_utils import Database
 
 from ecsops.cli.documents import history_document, run_document
@@ -74,32 +75,16 @@ def _m003_store(path: Path) -> None:
     db.close()
 
 
-def _rows(path: Path, table: str) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(path)
-    try:
-        return list(conn.execute(f"SELECT * FROM {table} ORDER BY rowid"))
-    finally:
-        conn.close()
-
-
-def _applied(path: Path) -> set[str]:
-    conn = sqlite3.connect(path)
-    try:
-        return {row[0] for row in conn.execute("SELECT name FROM _sqlite_migrations")}
-    finally:
-        conn.close()
-
-
 # ---- the migration ------------------------------------------------------------------------------------------
 def test_a_store_at_m003_upgrades_to_notes_losing_nothing(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     _m003_store(path)
-    before = {table: _rows(path, table) for table in OLD_TABLES}
-    assert "m004_run_notes" not in _applied(path)
+    before = {table: table_rows(path, table) for table in OLD_TABLES}
+    assert "m004_run_notes" not in applied_migrations(path)
 
     store = open_sqlite_store(path)
-    assert _applied(path) == known_migration_names()
-    assert {table: _rows(path, table) for table in OLD_TABLES} == before
+    assert applied_migrations(path) == known_migration_names()
+    assert {table: table_rows(path, table) for table in OLD_TABLES} == before
     history = store.history("old")
     assert history is not None and history.notes == []
     assert (history.run.facts, [t.dest for t in history.transitions], history.steps[0].result) == (
@@ -110,7 +95,7 @@ def test_a_store_at_m003_upgrades_to_notes_losing_nothing(tmp_path: Path) -> Non
     assert lock is not None and (lock.run_id, lock.token) == ("old", 4)
     store.close()
     open_sqlite_store(path).close()  # opening again applies nothing more
-    assert _rows(path, "notes") == [("old", 1, "approve", "approved after the upgrade", "alice@host", note.at)]
+    assert table_rows(path, "notes") == [("old", 1, "approve", "approved after the upgrade", "alice@host", note.at)]
 
 
 def test_notes_keep_their_run_and_are_refused_for_a_missing_one_by_the_schema(tmp_path: Path) -> None:
@@ -160,7 +145,7 @@ def test_a_store_at_m003_is_read_as_it_is_with_no_notes(tmp_path: Path) -> None:
     assert shown.json()["notes"] == []
     assert "notes" not in run_ecsops(path, "status", "old").stdout.splitlines()
     assert run_ecsops(path, "runs", "--output", "json").json()[0]["notes"] == []
-    assert "m004_run_notes" not in _applied(path)  # reading never migrates
+    assert "m004_run_notes" not in applied_migrations(path)  # reading never migrates
 
     read_only = open_sqlite_store(path, read_only=True)
     full = read_only.history("old")
