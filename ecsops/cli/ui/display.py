@@ -44,6 +44,8 @@ def run_status_family(status: str) -> str:
 
 
 def parse_time(text: str | None) -> datetime | None:
+    """An ISO 8601 time as the store writes it; None if it is not one. The store writes UTC: a time without a zone
+    is read as UTC, never as local time."""
     if not text:
         return None
     try:

@@ -6,6 +6,7 @@ import html
 import re
 from datetime import UTC, datetime
 
+from ecsops.cli.ui.display import parse_time
 from machines.deploy import DEPLOY
 from machines.deploy_fleet import FLEET_DEFINITION, SERVICE_DEFINITION
 from machines.replace_instances import INSTANCE_DEFINITION, RUN_DEFINITION
@@ -70,15 +71,8 @@ def category(state: object) -> str:
 
 def epoch(value: object) -> float | None:
     """Seconds since the epoch of an ISO 8601 timestamp as the store writes it; None if it is not one."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:  # the store writes UTC; a naive time is read as UTC, never as local time
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    moment = parse_time(value.strip()) if isinstance(value, str) else None
+    return None if moment is None else moment.timestamp()
 
 
 def clock_time(seconds: float) -> str:
