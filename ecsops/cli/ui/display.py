@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from ecsops.aws.ecs import short_name as task_definition_name
 from machines.durations import format_duration
 
 # The colour family of each run status (ui.css: .badge-<family>); a status no family names is neutral.
@@ -94,7 +95,7 @@ def short_name(arn: Any) -> str:
     if not arn:
         return "-"
     text = str(arn)
-    return text.rsplit("/", 1)[-1] if text.startswith("arn:") else text
+    return task_definition_name(text) if text.startswith("arn:") else text
 
 
 def first_line(text: Any, limit: int = REASON_SHOWN) -> str:
